@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: MIT */
+/* vmrun: run a QEMU VM with a passed-through GPU and give the GPU back afterwards. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "log.h"
+
+#define VMRUN_VERSION "0.1.0"
+
+static const struct command {
+	const char *name;
+	int (*fn)(struct cli *c, int argc, char **argv);
+	const char *help;
+} commands[] = {
+	{ "gpus", cmd_gpus, "show display devices, IOMMU groups, drivers and holders" },
+	{ "check", cmd_check, "readiness report for this host (and a profile)" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: vmrun [OPTIONS] PROFILE            run the VM a profile describes\n"
+		"       vmrun --dry-run [--json] PROFILE   print the plan and QEMU argv, change nothing\n"
+		"       vmrun COMMAND [ARGS]\n\nCommands:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
+	fprintf(f,
+		"\nOptions:\n"
+		"  -n, --dry-run   resolve everything, print the plan, touch nothing\n"
+		"  -j, --json      machine-readable output\n"
+		"  -v, --verbose   more detail (debug messages)\n"
+		"      --root DIR  read the host from DIR instead of / (for tests)\n"
+		"  -h, --help      this text\n"
+		"      --version   print the version\n"
+		"\nExit codes:\n"
+		"  0  success; for check: nothing failed\n"
+		"  1  an operation failed on the host\n"
+		"  2  bad input: usage, a profile, a PCI address (nothing was touched)\n"
+		"  3  a device is held by a process (reserved: detach and run)\n"
+		"  4  the host is not ready: a check failed, a device or firmware is missing\n"
+		"  5  an interrupted switch needs `vmrun restore` (reserved)\n");
+}
+
+int main(int argc, char **argv)
+{
+	_cleanup_(sysroot_freep) struct sysroot *root = NULL;
+	const char *root_path = "/";
+	struct cli c = { .uid = geteuid() };
+	int i, r;
+
+	/* Global options come before the command; stop at the first non-option. */
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (streq(argv[i], "-h") || streq(argv[i], "--help")) {
+			usage(stdout);
+			return EXIT_OK;
+		} else if (streq(argv[i], "--version")) {
+			printf("vmrun %s\n", VMRUN_VERSION);
+			return EXIT_OK;
+		} else if (streq(argv[i], "-v") || streq(argv[i], "--verbose")) {
+			c.verbose++;
+		} else if (streq(argv[i], "--root") && i + 1 < argc) {
+			root_path = argv[++i];
+		} else if (strncmp(argv[i], "--root=", 7) == 0) {
+			root_path = argv[i] + 7;
+		} else if (streq(argv[i], "-j") || streq(argv[i], "--json") ||
+			   streq(argv[i], "-n") || streq(argv[i], "--dry-run")) {
+			break; /* options of the run/plan form */
+		} else {
+			log_err("unknown option '%s' (see vmrun --help)", argv[i]);
+			return EXIT_USAGE;
+		}
+	}
+	if (c.verbose)
+		log_set_max_level(LOG_LVL_DEBUG);
+	if (i >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	r = sysroot_open(root_path, &root);
+	if (r < 0) {
+		log_err("Cannot open the system root '%s': %s", root_path, strerror(-r));
+		return EXIT_USAGE;
+	}
+	c.root = root;
+	optind = 0; /* reset getopt for the subcommand, which sees argv[i..] */
+	for (size_t k = 0; k < ARRAY_SIZE(commands); k++)
+		if (streq(argv[i], commands[k].name))
+			return commands[k].fn(&c, argc - i, argv + i);
+	/* Otherwise the run form: vmrun [--dry-run] [--json] PROFILE; argv[i-1] plays argv[0]. */
+	return cmd_plan(&c, argc - i + 1, argv + i - 1);
+}

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * VM profiles: YAML read with libcyaml, validated, defaults applied.
+ * The schema is documented in profiles/SCHEMA.md; examples live in profiles/examples/.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../launcher/pciaddr.h"
+
+enum vm_os { VM_OS_WINDOWS, VM_OS_LINUX, VM_OS_OTHER };
+enum vm_accel { VM_ACCEL_KVM, VM_ACCEL_TCG };
+enum vm_fw_type { VM_FW_UEFI, VM_FW_BIOS };
+enum vm_disk_if { VM_DISK_VIRTIO, VM_DISK_SATA, VM_DISK_NVME };
+enum vm_rtc { VM_RTC_UTC, VM_RTC_LOCALTIME };
+enum vm_display { VM_DISPLAY_NONE, VM_DISPLAY_GTK, VM_DISPLAY_SPICE, VM_DISPLAY_VNC };
+enum vm_net_type { VM_NET_NONE, VM_NET_USER, VM_NET_BRIDGE };
+
+struct vm_cpu {
+	char *model;       /* "host" (default with kvm), "max" (default with tcg), or a named model */
+	unsigned sockets;  /* default 1 */
+	unsigned cores;    /* default 2 */
+	unsigned threads;  /* default 1 */
+};
+
+struct vm_firmware {
+	enum vm_fw_type type; /* default uefi */
+	bool secure_boot;     /* default false; true asks for enrolled keys as Windows 11 wants */
+	char *code;           /* optional override: OVMF code image */
+	char *vars;           /* optional override: vars *template* (copied, never used in place) */
+};
+
+struct vm_disk {
+	char *path;   /* an image file, or */
+	char *device; /* a raw block device (/dev/...); exactly one of path/device */
+	char *format; /* default "raw" for device, else from the extension: qcow2 or raw */
+	enum vm_disk_if interface; /* default virtio */
+	bool readonly;
+};
+
+struct vm_usb {
+	uint16_t vendor;  /* "046d" or 0x046d in YAML */
+	uint16_t product;
+};
+
+struct vm_pci {
+	struct pci_addr address; /* parsed strictly */
+	char *rom;               /* optional romfile path */
+	bool whole_group;        /* key "group", default true: the device's IOMMU group goes with it */
+};
+
+struct vm_network {
+	enum vm_net_type type; /* default user */
+	char *bridge;          /* for bridge */
+	char *mac;             /* optional, "52:54:00:xx:xx:xx" */
+	char *model;           /* default virtio-net-pci */
+};
+
+/* Direct kernel boot (tiny guests, installers): optional. */
+struct vm_boot {
+	char *kernel;
+	char *initrd;
+	char *cmdline;
+};
+
+struct vm_profile {
+	char *source;             /* file it was read from */
+	char *name;               /* [A-Za-z0-9._-]{1,64}, required */
+	enum vm_os os;            /* default windows */
+	uint64_t memory;          /* bytes, from "8G" / "512M"; required */
+	char *machine;            /* default "q35" */
+	enum vm_accel accel;      /* default kvm */
+	struct vm_cpu cpu;
+	struct vm_firmware firmware;
+	bool hide_kvm;            /* default false */
+	char *hyperv_vendor_id;   /* 1..12 chars, NULL when not set */
+	bool hyperv;              /* default: os == windows */
+	struct vm_disk *disks;
+	size_t n_disks;
+	struct vm_usb *usb;
+	size_t n_usb;
+	struct vm_pci *pci;
+	size_t n_pci;
+	enum vm_rtc rtc;          /* default utc */
+	struct vm_network network;
+	enum vm_display display;  /* default none */
+	unsigned shutdown_timeout; /* seconds, default 60 */
+	struct vm_boot boot;      /* all NULL when absent */
+	char **extra_args;        /* NULL-terminated, may be NULL */
+	size_t n_extra_args;
+};
+
+/* Where a profile went wrong: enough for "FILE:LINE: KEY: MESSAGE". */
+struct profile_error {
+	char file[256];
+	unsigned line;   /* 1-based; 0 when unknown (e.g. unreadable file) */
+	char key[128];   /* dotted path, e.g. "disks[1].interface"; "" for the document */
+	char message[256];
+};
+
+/*
+ * Read and validate a profile. 0 on success with *ret set; on bad input -EINVAL with err filled
+ * (and *ret untouched); other negative errno on I/O failure (err filled too).
+ */
+int profile_load(const char *path, struct vm_profile **ret, struct profile_error *err);
+/* Same from a buffer; name is used in messages as the file. */
+int profile_load_buffer(const char *name, const char *data, size_t len, struct vm_profile **ret,
+			struct profile_error *err);
+void profile_free(struct vm_profile *p);
+
+/* "FILE:LINE: KEY: MESSAGE" (or without LINE/KEY when unknown) into buf. */
+const char *profile_error_format(const struct profile_error *e, char *buf, size_t cap);
+
+/* Parse a memory size "8G", "512M", "1024K", "2T", or plain bytes; powers of 1024. */
+int parse_memory_size(const char *s, uint64_t *ret);
+
+const char *vm_disk_if_name(enum vm_disk_if i);
+const char *vm_display_name(enum vm_display d);
+/* The YAML spelling of each enum value; NULL when out of range. */
+const char *vm_os_name(enum vm_os o);
+const char *vm_accel_name(enum vm_accel a);
+const char *vm_fw_type_name(enum vm_fw_type t);
+const char *vm_rtc_name(enum vm_rtc r);
+const char *vm_net_type_name(enum vm_net_type t);

@@ -1,0 +1,211 @@
+# shellcheck shell=bash
+# Helpers for lab scenarios (tests/lab/scenarios/*.sh). Source it:
+#   . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+# Scenarios run inside the lab VM as root (see tests/lab/README.md). Output is TAP-like:
+#   ok 1 - message / not ok 2 - message / # diagnostics, and `finish` ends with "1..N" and
+# exits non-zero if any assertion failed.
+
+if [[ ${LAB:-} != 1 ]]; then
+    echo "lab/lib.sh: not inside the lab VM (LAB=1 unset); run via tests/lab/lab SCENARIO" >&2
+    exit 125
+fi
+
+LAB_TESTS=0
+LAB_FAILED=0
+
+# --- TAP -----------------------------------------------------------------------------------
+ok() {
+    LAB_TESTS=$((LAB_TESTS + 1))
+    echo "ok $LAB_TESTS - $*"
+}
+fail() {
+    LAB_TESTS=$((LAB_TESTS + 1))
+    LAB_FAILED=$((LAB_FAILED + 1))
+    echo "not ok $LAB_TESTS - $*"
+}
+diag() { printf '# %s\n' "$@"; }
+
+# assert_eq GOT WANT MSG
+assert_eq() {
+    if [[ $1 == "$2" ]]; then
+        ok "$3"
+    else
+        fail "$3"
+        diag "  got:  '$1'" "  want: '$2'"
+    fi
+}
+# assert_ne GOT UNWANTED MSG
+assert_ne() {
+    if [[ $1 != "$2" ]]; then
+        ok "$3"
+    else
+        fail "$3"
+        diag "  got '$1', which it must not be"
+    fi
+}
+# check MSG CMD [ARGS...]: ok if the command succeeds (its output is shown as diagnostics on failure).
+check() {
+    local msg=$1 out
+    shift
+    if out=$("$@" 2>&1); then
+        ok "$msg"
+    else
+        fail "$msg"
+        [[ -n $out ]] && diag "$(printf '%s\n' "$out" | tail -n 20)"
+        diag "  command: $*"
+    fi
+}
+# finish: print the plan and exit 0 if every assertion passed (and at least one ran), else 1.
+finish() {
+    echo "1..$LAB_TESTS"
+    if ((LAB_FAILED > 0)); then
+        diag "$LAB_FAILED of $LAB_TESTS failed"
+        exit 1
+    fi
+    if ((LAB_TESTS == 0)); then
+        diag "no assertions ran"
+        exit 1
+    fi
+    exit 0
+}
+
+# --- PCI / IOMMU / DRM ---------------------------------------------------------------------
+# ADDR is a full PCI address like 0000:01:00.0.
+pci_dev() { echo "/sys/bus/pci/devices/$1"; }
+
+# driver_of ADDR: name of the bound driver, or "none".
+driver_of() {
+    local l=/sys/bus/pci/devices/$1/driver
+    if [[ -e $l ]]; then basename "$(readlink -f "$l")"; else echo none; fi
+}
+# group_of ADDR: IOMMU group number, or "none".
+group_of() {
+    local l=/sys/bus/pci/devices/$1/iommu_group
+    if [[ -e $l ]]; then basename "$(readlink -f "$l")"; else echo none; fi
+}
+# group_devices ADDR: the addresses in ADDR's IOMMU group, one a line, sorted.
+group_devices() {
+    local g
+    g=$(group_of "$1")
+    [[ $g != none ]] || return 1
+    local d
+    for d in /sys/kernel/iommu_groups/"$g"/devices/*; do echo "${d##*/}"; done | sort
+}
+# pci_id ADDR: vendor:device in lowercase hex without 0x, e.g. 1234:1111.
+pci_id() {
+    local d=/sys/bus/pci/devices/$1 v dv
+    v=$(<"$d/vendor") dv=$(<"$d/device")
+    echo "${v#0x}:${dv#0x}"
+}
+# card_of ADDR: the /dev/dri/cardN node of a PCI device's DRM card (fails if it has none).
+card_of() {
+    local c
+    for c in /sys/bus/pci/devices/"$1"/drm/card*; do
+        [[ -e $c ]] || continue
+        echo "/dev/dri/${c##*/}"
+        return 0
+    done
+    return 1
+}
+# holders_of PATH: pids that have PATH open (via /proc/*/fd), one a line.
+holders_of() {
+    local target fd pid
+    target=$(readlink -f "$1")
+    for fd in /proc/[0-9]*/fd/*; do
+        [[ $(readlink "$fd" 2>/dev/null) == "$target" ]] || continue
+        pid=${fd#/proc/}
+        echo "${pid%%/*}"
+    done | sort -un
+}
+
+# wait_until SECS CMD [ARGS...]: poll CMD every 0.1 s until it succeeds; fail after SECS.
+wait_until() {
+    local secs=$1 end
+    shift
+    end=$((SECONDS + secs))
+    until "$@"; do
+        ((SECONDS < end)) || return 1
+        sleep 0.1
+    done
+}
+
+# --- Xorg ----------------------------------------------------------------------------------
+LAB_XORG_DISPLAY=${LAB_XORG_DISPLAY:-:0}
+LAB_XORG_TIMEOUT=${LAB_XORG_TIMEOUT:-60}
+
+# pid_alive PID: the process exists and is not a zombie.
+pid_alive() {
+    local state
+    [[ -r /proc/$1/stat ]] || return 1
+    state=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+    [[ -n $state && $state != Z && $state != X ]]
+}
+xorg_answers() { xset -display "$LAB_XORG_DISPLAY" q >/dev/null 2>&1; }
+
+# xorg_start safe|default: start Xorg on :0 and echo its pid once `xset q` answers.
+#   safe:    ServerFlags AutoAddGPU off, modesetting on the virtio card (00:02.0) via kmsdev;
+#            the bochs GPU (01:00.0) stays free to go to vfio-pci and back.
+#   default: no configuration at all: Xorg grabs both GPUs (bochs as GPU screen G0), the
+#            real-world trap.
+# Log: /tmp/lab-xorg-MODE.log (Xorg's own) and /tmp/lab-xorg-MODE.out (stdout/stderr).
+xorg_start() {
+    local mode=${1:-} conf=/tmp/lab-xorg-$1.conf confdir=/tmp/lab-xorg.d card pid log out
+    log=/tmp/lab-xorg-$mode.log out=/tmp/lab-xorg-$mode.out
+    mkdir -p "$confdir"   # empty: keeps /etc/X11/xorg.conf.d out of it
+    case $mode in
+        safe)
+            card=$(card_of 0000:00:02.0) || { echo "xorg_start: no DRM card for 0000:00:02.0" >&2; return 1; }
+            cat >"$conf" <<EOF
+Section "ServerFlags"
+    Option "AutoAddGPU" "off"
+EndSection
+Section "Device"
+    Identifier "host-gpu"
+    Driver "modesetting"
+    Option "kmsdev" "$card"
+EndSection
+EOF
+            ;;
+        default) : >"$conf" ;;   # an empty file, so no /etc/X11/xorg.conf either
+        *) echo "xorg_start: mode must be safe or default, got '$mode'" >&2; return 1 ;;
+    esac
+    if xorg_answers; then
+        echo "xorg_start: something already answers on $LAB_XORG_DISPLAY" >&2
+        return 1
+    fi
+    rm -f "/tmp/.X${LAB_XORG_DISPLAY#:}-lock" "/tmp/.X11-unix/X${LAB_XORG_DISPLAY#:}"
+    # No real VT in the VM: share vt1 and never switch. setsid: own session, no tty.
+    setsid Xorg "$LAB_XORG_DISPLAY" -config "$conf" -configdir "$confdir" -nolisten tcp \
+        -noreset -novtswitch -sharevts vt1 -logfile "$log" </dev/null >"$out" 2>&1 &
+    pid=$!
+    local end=$((SECONDS + LAB_XORG_TIMEOUT))
+    until xorg_answers; do
+        if ! pid_alive "$pid"; then
+            echo "xorg_start: Xorg ($mode) exited before answering; last lines of $log:" >&2
+            tail -n 15 "$log" "$out" >&2 2>/dev/null
+            return 1
+        fi
+        if ((SECONDS >= end)); then
+            echo "xorg_start: Xorg ($mode, pid $pid) did not answer within ${LAB_XORG_TIMEOUT}s" >&2
+            tail -n 15 "$log" >&2 2>/dev/null
+            kill -KILL "$pid" 2>/dev/null
+            return 1
+        fi
+        sleep 0.2
+    done
+    echo "$pid"
+}
+
+# xorg_alive PID: the server process is alive and `xset q` answers.
+xorg_alive() { pid_alive "$1" && xorg_answers; }
+
+# xorg_stop PID: terminate the server and wait (up to 15 s) until it is gone.
+xorg_stop() {
+    local pid=$1
+    kill -TERM "$pid" 2>/dev/null || return 0
+    if ! wait_until 15 eval "! pid_alive $pid"; then
+        kill -KILL "$pid" 2>/dev/null
+        wait_until 5 eval "! pid_alive $pid" || return 1
+    fi
+    rm -f "/tmp/.X${LAB_XORG_DISPLAY#:}-lock"
+}
