@@ -26,6 +26,8 @@ LIB_SRCS  := $(filter-out launcher/main.c launcher/cmd_%.c,$(wildcard launcher/*
              $(wildcard profiles/*.c firmware/*.c qmp/*.c)
 CLI_SRCS  := launcher/main.c $(wildcard launcher/cmd_*.c)
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
+SUPPORT_SRCS := $(wildcard tests/unit/support/*.c)
+SUPPORT_OBJS := $(SUPPORT_SRCS:%.c=$(BUILD)/obj/%.o)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -47,9 +49,10 @@ $(BUILD)/libvmrun.a: $(LIB_OBJS)
 $(BUILD)/vmrun: $(CLI_OBJS) $(BUILD)/libvmrun.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libvmrun.a
+$(BUILD)/tests/%: tests/unit/%.c $(SUPPORT_OBJS) $(BUILD)/libvmrun.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libvmrun.a $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) -Itests/unit/support $(LDFLAGS) -o $@ $< $(SUPPORT_OBJS) $(BUILD)/libvmrun.a \
+	    $(LDLIBS) -lcmocka
 
 # Fuzz entry points, built as standalone replay drivers (tests/fuzz/driver.c) so they run
 # without clang; with clang: make fuzz CC=clang FUZZ_ENGINE=-fsanitize=fuzzer.

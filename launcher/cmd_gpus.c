@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* vmrun gpus [--json]: each display device, its IOMMU group, drivers, nodes and holders. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -105,24 +106,40 @@ int cmd_gpus(struct cli *c, int argc, char **argv)
 					      {} };
 	_cleanup_(pci_names_freep) struct pci_names *names = NULL;
 	struct gpu_snapshot snap = { 0 };
+	struct pci_addr only;
+	bool filter = false;
 	int o, r;
 
 	while ((o = getopt_long(argc, argv, "+jh", opts, NULL)) != -1) {
 		if (o == 'j')
 			c->json = true;
 		else if (o == 'h') {
-			printf("vmrun gpus [--json]\n  Show each display device, its IOMMU group, "
-			       "drivers, device nodes and the processes holding them.\n");
+			printf("vmrun gpus [--json] [ADDRESS]\n  Show each display device (or the one "
+			       "at ADDRESS), its IOMMU group, drivers, device nodes and the processes "
+			       "holding them.\n");
 			return EXIT_OK;
 		} else
 			return EXIT_USAGE;
 	}
-	if (optind < argc) {
-		log_err("gpus: unexpected argument '%s'", argv[optind]);
+	if (argc - optind > 1) {
+		log_err("gpus: unexpected argument '%s'", argv[optind + 1]);
 		return EXIT_USAGE;
 	}
+	if (optind < argc) {
+		r = cli_parse_addr(argv[optind], &only);
+		if (r)
+			return r;
+		filter = true;
+	}
 	(void)pci_names_open(c->root, &names);
-	r = gpu_snapshot_all(c->root, names, &snap);
+	r = filter ? gpu_snapshot_of(c->root, names, &only, 1, &snap) :
+		     gpu_snapshot_all(c->root, names, &snap);
+	if (r == -ENOENT && filter) {
+		char a[PCI_ADDR_STR_MAX];
+
+		log_err("no PCI device %s on this host", pci_addr_format(&only, a));
+		return EXIT_NOT_READY;
+	}
 	if (r < 0) {
 		log_err("Failed to read PCI devices under %s/sys: %s", c->root->path, strerror(-r));
 		return EXIT_ERROR;

@@ -59,10 +59,7 @@ struct load_ctx {
 
 static void copy_str(char *dst, size_t cap, const char *src)
 {
-	size_t n = strnlen(src, cap - 1);
-
-	memcpy(dst, src, n);
-	dst[n] = '\0';
+	(void)snprintf(dst, cap, "%s", src);
 }
 
 _printf_(4, 5) static int fail(struct load_ctx *c, unsigned line, const char *key, const char *fmt,
@@ -276,7 +273,7 @@ static int index_node(struct load_ctx *c, struct frame *stack, size_t *depth, co
 			    index_find(&c->idx, path)->key_line);
 	if (!top && ev->type != YAML_MAPPING_START_EVENT) {
 		if (ev->type == YAML_SCALAR_EVENT && scalar_is_null(ev))
-			return fail(c, line, "", "the profile is empty; expected a mapping of keys");
+			return fail(c, 0, "", "the profile is empty; expected a mapping of keys");
 		return fail(c, line, "", "expected a mapping of keys at the top level, got %s",
 			    event_kind_name(ev->type));
 	}
@@ -608,8 +605,10 @@ static const char *cyaml_kind_name(const char *s)
 /* "base.key", or "key" at the top; cut short rather than overflow (keys are capped anyway). */
 static void path_join(char *out, size_t cap, const char *base, const char *key)
 {
-	size_t o = strnlen(base, cap - 1);
+	size_t o = strlen(base);
 
+	if (o > cap - 1)
+		o = cap - 1;
 	memmove(out, base, o);
 	if (o > 0 && o < cap - 1)
 		out[o++] = '.';
@@ -650,8 +649,12 @@ static int cyaml_fail(struct load_ctx *c, cyaml_err_t e)
 			    cyaml_kind_name(want),
 			    got ? cyaml_kind_name(got + strlen("got event: ")) : "something else");
 	}
-	if (startswith(m, "Excessive entries"))
-		return fail(c, line_of(c, path, true), path, "too many entries: %s", m);
+	if (startswith(m, "Excessive entries (")) {
+		/* Reported from inside the entry that overflowed; the key is the list's. */
+		cyaml_bt_path(c, c->cy_n_bt > 0 && c->cy_bt[0][0] == '[', path, sizeof(path));
+		return fail(c, line_of(c, path, false), path, "too many entries (at most %lu)",
+			    strtoul(m + strlen("Excessive entries ("), NULL, 10));
+	}
 	return fail(c, line_of(c, path, true), path, "%s", m[0] ? m : cyaml_strerror(e));
 }
 

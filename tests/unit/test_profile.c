@@ -1,0 +1,630 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Profile loading: the examples, the value parsers, and one case per error, each checking the
+ * exact key, the exact line and the gist of the message. Run from the repository root.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "profiles/profile.h"
+#include "util.h"
+
+#define FIXTURES "tests/unit/fixtures/profiles"
+#define EXAMPLES "profiles/examples"
+
+static struct vm_profile *load_ok(const char *path)
+{
+	struct profile_error err = { 0 };
+	struct vm_profile *p = NULL;
+	char buf[512];
+	int r = profile_load(path, &p, &err);
+
+	if (r < 0)
+		print_error("%s\n", profile_error_format(&err, buf, sizeof(buf)));
+	assert_int_equal(r, 0);
+	assert_non_null(p);
+	return p;
+}
+
+static struct vm_profile *load_str_ok(const char *yaml)
+{
+	struct profile_error err = { 0 };
+	struct vm_profile *p = NULL;
+	char buf[512];
+	int r = profile_load_buffer("t.yaml", yaml, strlen(yaml), &p, &err);
+
+	if (r < 0)
+		print_error("%s\n", profile_error_format(&err, buf, sizeof(buf)));
+	assert_int_equal(r, 0);
+	return p;
+}
+
+/* ---- examples ---- */
+
+static void test_example_win10(void **state)
+{
+	struct vm_profile *p = load_ok(EXAMPLES "/win10.yaml");
+	char a[PCI_ADDR_STR_MAX];
+
+	assert_string_equal(p->source, EXAMPLES "/win10.yaml");
+	assert_string_equal(p->name, "win10");
+	assert_int_equal(p->os, VM_OS_WINDOWS);
+	assert_int_equal(p->memory, 16ULL << 30);
+	assert_string_equal(p->machine, "q35");
+	assert_int_equal(p->accel, VM_ACCEL_KVM);
+	assert_string_equal(p->cpu.model, "host");
+	assert_int_equal(p->cpu.sockets, 1);
+	assert_int_equal(p->cpu.cores, 6);
+	assert_int_equal(p->cpu.threads, 2);
+	assert_int_equal(p->firmware.type, VM_FW_UEFI);
+	assert_false(p->firmware.secure_boot);
+	assert_null(p->firmware.code);
+	assert_true(p->hide_kvm);
+	assert_string_equal(p->hyperv_vendor_id, "0123456789ab");
+	assert_true(p->hyperv); /* default for windows */
+	assert_int_equal(p->n_disks, 2);
+	assert_string_equal(p->disks[0].path, "/var/lib/vmrun/win10.qcow2");
+	assert_null(p->disks[0].device);
+	assert_string_equal(p->disks[0].format, "qcow2");
+	assert_int_equal(p->disks[0].interface, VM_DISK_VIRTIO);
+	assert_null(p->disks[1].path);
+	assert_true(strncmp(p->disks[1].device, "/dev/disk/by-id/", 16) == 0);
+	assert_string_equal(p->disks[1].format, "raw");
+	assert_int_equal(p->disks[1].interface, VM_DISK_SATA);
+	assert_int_equal(p->n_usb, 1);
+	assert_int_equal(p->usb[0].vendor, 0x046d);
+	assert_int_equal(p->usb[0].product, 0xc31c);
+	assert_int_equal(p->n_pci, 1);
+	assert_string_equal(pci_addr_format(&p->pci[0].address, a), "0000:01:00.0");
+	assert_null(p->pci[0].rom);
+	assert_true(p->pci[0].whole_group);
+	assert_int_equal(p->rtc, VM_RTC_LOCALTIME);
+	assert_int_equal(p->network.type, VM_NET_USER);
+	assert_string_equal(p->network.model, "virtio-net-pci");
+	assert_null(p->network.mac);
+	assert_int_equal(p->display, VM_DISPLAY_NONE);
+	assert_int_equal(p->shutdown_timeout, 60);
+	assert_null(p->boot.kernel);
+	assert_null(p->extra_args);
+	assert_int_equal(p->n_extra_args, 0);
+	profile_free(p);
+}
+
+static void test_example_win11(void **state)
+{
+	struct vm_profile *p = load_ok(EXAMPLES "/win11.yaml");
+
+	assert_string_equal(p->name, "win11");
+	assert_true(p->firmware.secure_boot);
+	assert_int_equal(p->firmware.type, VM_FW_UEFI);
+	assert_int_equal(p->disks[0].interface, VM_DISK_NVME);
+	assert_int_equal(p->n_pci, 2);
+	assert_int_equal(p->pci[1].address.fn, 1);
+	assert_int_equal(p->shutdown_timeout, 120);
+	assert_int_equal(p->cpu.sockets, 1);
+	assert_int_equal(p->cpu.cores, 4);
+	profile_free(p);
+}
+
+static void test_example_headless(void **state)
+{
+	struct vm_profile *p = load_ok(EXAMPLES "/headless.yaml");
+
+	assert_string_equal(p->name, "headless");
+	assert_int_equal(p->os, VM_OS_LINUX);
+	assert_false(p->hyperv); /* default for linux */
+	assert_false(p->hide_kvm);
+	assert_null(p->hyperv_vendor_id);
+	assert_int_equal(p->memory, 4ULL << 30);
+	assert_int_equal(p->n_pci, 0);
+	assert_null(p->pci);
+	assert_int_equal(p->n_usb, 0);
+	assert_string_equal(p->disks[0].format, "raw"); /* .img */
+	assert_int_equal(p->network.type, VM_NET_BRIDGE);
+	assert_string_equal(p->network.bridge, "br0");
+	assert_string_equal(p->network.mac, "52:54:00:12:34:56");
+	assert_int_equal(p->display, VM_DISPLAY_NONE);
+	assert_int_equal(p->rtc, VM_RTC_UTC);
+	assert_int_equal(p->shutdown_timeout, 30);
+	profile_free(p);
+}
+
+static void test_example_lab(void **state)
+{
+	struct vm_profile *p = load_ok(EXAMPLES "/lab.yaml");
+
+	assert_string_equal(p->name, "lab");
+	assert_int_equal(p->os, VM_OS_LINUX);
+	assert_int_equal(p->accel, VM_ACCEL_TCG);
+	assert_string_equal(p->cpu.model, "max");
+	assert_int_equal(p->cpu.sockets, 1);
+	assert_int_equal(p->cpu.cores, 2);
+	assert_int_equal(p->cpu.threads, 1);
+	assert_int_equal(p->memory, 512ULL << 20);
+	assert_true(p->hide_kvm);
+	assert_string_equal(p->hyperv_vendor_id, "vmrunlab");
+	assert_int_equal(p->n_pci, 1);
+	assert_int_equal(p->pci[0].address.bus, 1);
+	assert_int_equal(p->n_usb, 1);
+	assert_int_equal(p->usb[0].vendor, 0x046d);
+	assert_int_equal(p->usb[0].product, 0xc31c);
+	assert_int_equal(p->display, VM_DISPLAY_NONE);
+	assert_int_equal(p->network.type, VM_NET_NONE);
+	assert_int_equal(p->shutdown_timeout, 30);
+	profile_free(p);
+}
+
+/* Whatever is added to profiles/examples/ must load. */
+static void test_every_example_loads(void **state)
+{
+	DIR *d = opendir(EXAMPLES);
+	struct dirent *de;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d))) {
+		char path[512];
+		size_t len = strlen(de->d_name);
+
+		if (len < 5 || strcmp(de->d_name + len - 5, ".yaml") != 0)
+			continue;
+		(void)snprintf(path, sizeof(path), EXAMPLES "/%s", de->d_name);
+		profile_free(load_ok(path));
+		n++;
+	}
+	closedir(d);
+	assert_true(n >= 4);
+}
+
+static void test_defaults(void **state)
+{
+	struct vm_profile *p = load_str_ok("name: m\nmemory: 16M\n");
+
+	assert_int_equal(p->memory, 16ULL << 20);
+	assert_int_equal(p->os, VM_OS_WINDOWS);
+	assert_true(p->hyperv);
+	assert_string_equal(p->machine, "q35");
+	assert_int_equal(p->accel, VM_ACCEL_KVM);
+	assert_string_equal(p->cpu.model, "host");
+	assert_int_equal(p->cpu.sockets, 1);
+	assert_int_equal(p->cpu.cores, 2);
+	assert_int_equal(p->cpu.threads, 1);
+	assert_int_equal(p->firmware.type, VM_FW_UEFI);
+	assert_false(p->firmware.secure_boot);
+	assert_false(p->hide_kvm);
+	assert_int_equal(p->rtc, VM_RTC_UTC);
+	assert_int_equal(p->network.type, VM_NET_USER);
+	assert_string_equal(p->network.model, "virtio-net-pci");
+	assert_int_equal(p->display, VM_DISPLAY_NONE);
+	assert_int_equal(p->shutdown_timeout, 60);
+	assert_int_equal(p->n_disks + p->n_usb + p->n_pci + p->n_extra_args, 0);
+	profile_free(p);
+
+	/* tcg's default model is max; hyperv can be forced on for linux. */
+	p = load_str_ok("name: m\nmemory: 1G\naccel: tcg\nos: linux\nhyperv: true\n");
+	assert_string_equal(p->cpu.model, "max");
+	assert_true(p->hyperv);
+	profile_free(p);
+}
+
+static void test_everything_else(void **state)
+{
+	struct vm_profile *p = load_str_ok(
+		"name: all.of-it_1\nmemory: 2T\nos: other\nmachine: pc\n"
+		"firmware: {type: uefi, code: /fw/CODE.fd, vars: /fw/VARS.fd}\n"
+		"disks:\n  - {device: /dev/sdb, format: qcow2, readonly: true}\n"
+		"  - {path: /img/x.raw.qcow2.img}\n"
+		"pci:\n  - {address: \"01:00.1\", rom: /roms/gpu.rom, group: false}\n"
+		"network: {type: bridge, bridge: br1, mac: \"52:54:00:AB:CD:EF\", model: e1000}\n"
+		"display: spice\nrtc: localtime\n"
+		"boot: {kernel: /boot/vmlinuz, initrd: /boot/initrd, cmdline: \"console=ttyS0,115200\"}\n"
+		"extra_args: [-nodefaults, \"-device\", \"pci-bridge,id=b1\"]\n");
+	char a[PCI_ADDR_STR_MAX];
+
+	assert_int_equal(p->memory, 2ULL << 40);
+	assert_int_equal(p->os, VM_OS_OTHER);
+	assert_false(p->hyperv);
+	assert_string_equal(p->machine, "pc");
+	assert_string_equal(p->firmware.code, "/fw/CODE.fd");
+	assert_string_equal(p->firmware.vars, "/fw/VARS.fd");
+	assert_string_equal(p->disks[0].format, "qcow2");
+	assert_true(p->disks[0].readonly);
+	assert_string_equal(p->disks[1].format, "raw");
+	assert_false(p->disks[1].readonly);
+	assert_string_equal(pci_addr_format(&p->pci[0].address, a), "0000:01:00.1");
+	assert_string_equal(p->pci[0].rom, "/roms/gpu.rom");
+	assert_false(p->pci[0].whole_group);
+	assert_string_equal(p->network.mac, "52:54:00:ab:cd:ef");
+	assert_string_equal(p->network.model, "e1000");
+	assert_int_equal(p->display, VM_DISPLAY_SPICE);
+	assert_string_equal(p->boot.cmdline, "console=ttyS0,115200");
+	assert_int_equal(p->n_extra_args, 3);
+	assert_string_equal(p->extra_args[2], "pci-bridge,id=b1");
+	assert_null(p->extra_args[3]);
+	profile_free(p);
+}
+
+/* ---- value parsers ---- */
+
+static void test_memory_sizes(void **state)
+{
+	static const struct {
+		const char *s;
+		int r;
+		uint64_t v;
+	} t[] = {
+		{ "8G", 0, 8ULL << 30 },
+		{ "512M", 0, 512ULL << 20 },
+		{ "1024K", 0, 1024ULL << 10 },
+		{ "2T", 0, 2ULL << 40 },
+		{ "16777216", 0, 16777216 },
+		{ "0", 0, 0 },
+		{ "08G", 0, 8ULL << 30 },
+		{ "16777215T", 0, 16777215ULL << 40 },
+		{ "18446744073709551615", 0, UINT64_MAX },
+		{ "18446744073709551616", -ERANGE, 0 },
+		{ "16777216T", -ERANGE, 0 },
+		{ "", -EINVAL, 0 },
+		{ "G", -EINVAL, 0 },
+		{ "8X", -EINVAL, 0 },
+		{ "8g", -EINVAL, 0 },
+		{ "8GB", -EINVAL, 0 },
+		{ "8 G", -EINVAL, 0 },
+		{ " 8G", -EINVAL, 0 },
+		{ "-8G", -EINVAL, 0 },
+		{ "+8G", -EINVAL, 0 },
+		{ "1.5G", -EINVAL, 0 },
+		{ "0x10", -EINVAL, 0 },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		uint64_t v = 0xdead;
+		int r = parse_memory_size(t[i].s, &v);
+
+		if (r != t[i].r)
+			print_error("parse_memory_size(\"%s\") = %d\n", t[i].s, r);
+		assert_int_equal(r, t[i].r);
+		assert_int_equal(v, t[i].r == 0 ? t[i].v : 0xdead); /* untouched on failure */
+	}
+}
+
+static void test_usb_id_forms(void **state)
+{
+	static const struct {
+		const char *yaml;
+		uint16_t v;
+	} t[] = {
+		{ "\"046d\"", 0x046d }, { "046d", 0x046d },	{ "0x046d", 0x046d },
+		{ "0X046D", 0x046d },	{ "C31C", 0xc31c },	{ "1234", 0x1234 }, /* a YAML int */
+		{ "0000", 0x0000 },	{ "ffff", 0xffff },	{ "1e10", 0x1e10 }, /* a YAML float */
+	};
+	static const char *const bad[] = { "46d", "0x46d", "12345", "0x12345", "g46d",
+					   "-123", "\"04 6d\"", "0x", "\"\"" };
+	char yaml[256];
+
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		struct vm_profile *p;
+
+		(void)snprintf(yaml, sizeof(yaml),
+			       "name: u\nmemory: 1G\nusb:\n  - vendor: %s\n    product: %s\n",
+			       t[i].yaml, t[i].yaml);
+		p = load_str_ok(yaml);
+		assert_int_equal(p->usb[0].vendor, t[i].v);
+		assert_int_equal(p->usb[0].product, t[i].v);
+		profile_free(p);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		struct profile_error err = { 0 };
+		struct vm_profile *p = NULL;
+
+		(void)snprintf(yaml, sizeof(yaml),
+			       "name: u\nmemory: 1G\nusb:\n  - vendor: \"046d\"\n    product: %s\n",
+			       bad[i]);
+		assert_int_equal(profile_load_buffer("t.yaml", yaml, strlen(yaml), &p, &err),
+				 -EINVAL);
+		assert_null(p);
+		assert_string_equal(err.key, "usb[0].product");
+		assert_int_equal(err.line, 5);
+	}
+}
+
+static void test_pci_address_forms(void **state)
+{
+	static const char *const bad[] = { "1:0.0",	"0000:01:00.8", "0000:01:20.0",
+					   "zz:00.0",	"\" 01:00.0\"", "01:00.0 x",
+					   "0000:01:00", "00000:01:00.0" };
+	char yaml[256], a[PCI_ADDR_STR_MAX];
+	struct vm_profile *p;
+
+	p = load_str_ok("name: p\nmemory: 1G\npci:\n  - address: 01:00.0\n"
+			"  - address: \"0001:0A:1f.7\"\n");
+	assert_string_equal(pci_addr_format(&p->pci[0].address, a), "0000:01:00.0");
+	assert_string_equal(pci_addr_format(&p->pci[1].address, a), "0001:0a:1f.7");
+	profile_free(p);
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		struct profile_error err = { 0 };
+
+		(void)snprintf(yaml, sizeof(yaml),
+			       "name: p\nmemory: 1G\npci:\n  - address: \"0000:02:00.0\"\n"
+			       "  - address: %s\n",
+			       bad[i]);
+		p = NULL;
+		assert_int_equal(profile_load_buffer("t.yaml", yaml, strlen(yaml), &p, &err),
+				 -EINVAL);
+		assert_null(p);
+		assert_string_equal(err.key, "pci[1].address");
+		assert_int_equal(err.line, 5);
+		assert_non_null(strstr(err.message, "expected a PCI address"));
+	}
+}
+
+static void test_enum_names(void **state)
+{
+	assert_string_equal(vm_disk_if_name(VM_DISK_NVME), "nvme");
+	assert_string_equal(vm_display_name(VM_DISPLAY_SPICE), "spice");
+	assert_string_equal(vm_os_name(VM_OS_LINUX), "linux");
+	assert_string_equal(vm_accel_name(VM_ACCEL_TCG), "tcg");
+	assert_string_equal(vm_fw_type_name(VM_FW_BIOS), "bios");
+	assert_string_equal(vm_rtc_name(VM_RTC_LOCALTIME), "localtime");
+	assert_string_equal(vm_net_type_name(VM_NET_BRIDGE), "bridge");
+	assert_null(vm_display_name((enum vm_display)42));
+}
+
+/* ---- errors, one inline document each ---- */
+
+struct error_case {
+	const char *name;
+	const char *yaml;
+	const char *key;
+	unsigned line;
+	const char *message; /* a part of it */
+};
+
+#define HEAD "name: t\nmemory: 1G\n" /* lines 1-2 */
+
+static const struct error_case error_cases[] = {
+	/* syntax and structure */
+	{ "syntax", HEAD "cpu:\n  cores: 2\n   threads: : 1\n", "", 5, "invalid YAML" },
+	{ "bad_utf8", HEAD "os: \xff\xfe\n", "", 3, "invalid YAML" },
+	{ "top_list", "- name: a\n", "", 1, "expected a mapping of keys at the top level" },
+	{ "top_scalar", "\n\njust text\n", "", 3, "expected a mapping of keys at the top level" },
+	{ "null_document", "---\n...\n", "", 0, "empty" },
+	{ "two_documents", HEAD "---\nname: u\n", "", 3, "only one YAML document" },
+	{ "duplicate_key", HEAD "os: linux\nos: windows\n", "os", 4, "duplicate key (first given on line 3)" },
+	{ "duplicate_nested", HEAD "disks:\n  - path: /a\n    readonly: true\n    path: /b\n", "disks[0].path", 6, "duplicate key" },
+	{ "alias", HEAD "cpu: &c\n  cores: 2\nfirmware: *c\n", "firmware", 5, "aliases" },
+	{ "complex_key", HEAD "? [a, b]\n: c\n", "", 3, "mapping keys must be plain strings" },
+	{ "unknown_key", HEAD "\n# comment\ncolour: blue\n", "colour", 5, "unknown key" },
+	{ "unknown_nested", HEAD "cpu:\n  cores: 2\n  turbo: true\n", "cpu.turbo", 5, "unknown key" },
+	{ "unknown_in_list", HEAD "disks:\n  - path: /a\n  - path: /b\n    cache: none\n", "disks[1].cache", 6, "unknown key" },
+	{ "case_sensitive_key", HEAD "Display: gtk\n", "Display", 3, "unknown key" },
+	{ "missing_name", "# profile\nmemory: 1G\nos: linux\n", "name", 2, "required key is missing" },
+	{ "missing_memory", "\nname: t\n", "memory", 2, "required key is missing" },
+	{ "empty_mapping", "{}\n", "name", 1, "required key is missing" },
+	{ "missing_usb_product", HEAD "usb:\n  - vendor: \"046d\"\n    # no product\n", "usb[0].product", 4, "required key is missing" },
+	{ "missing_pci_address", HEAD "pci:\n  - rom: /x.rom\n", "pci[0].address", 4, "required key is missing" },
+	{ "mapping_for_scalar", HEAD "os:\n  kind: linux\n", "os", 4, "expected a scalar value, got a mapping" },
+	{ "list_for_mapping", HEAD "cpu: [1, 2]\n", "cpu", 3, "expected a mapping, got a list" },
+	{ "scalar_for_list", HEAD "disks: /a.qcow2\n", "disks", 3, "expected a list, got a scalar" },
+	{ "mapping_in_args", HEAD "extra_args:\n  - -S\n  - {a: 1}\n", "extra_args[1]", 5, "expected a scalar value, got a mapping" },
+#define PCI4(b) "{address: " b ".0}, {address: " b ".1}, {address: " b ".2}, {address: " b ".3}, "
+	{ "too_many_pci", HEAD "\npci: [" PCI4("01:00") PCI4("02:00") PCI4("03:00") PCI4("04:00") "{address: 05:00.0}]\n", "pci", 4, "too many entries" },
+	{ "empty_value", HEAD "os:\n", "os", 3, "expected a value, got nothing" },
+	{ "null_value", HEAD "machine: ~\n", "machine", 3, "expected a value, got nothing" },
+	/* name and memory */
+	{ "name_chars", "name: my vm\nmemory: 1G\n", "name", 1, "expected 1 to 64 of A-Z a-z 0-9 . _ -, got \"my vm\"" },
+	{ "name_long", "name: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\nmemory: 1G\n", "name", 1, "expected 1 to 64" },
+	{ "name_empty", "name: \"\"\nmemory: 1G\n", "name", 1, "expected 1 to 64" },
+	{ "memory_suffix", "name: t\nmemory: 8X\n", "memory", 2, "expected a size like 8G, 512M, 1024K, 2T or a number of bytes, got \"8X\"" },
+	{ "memory_small", "name: t\n\nmemory: 15M\n", "memory", 3, "must be at least 16M" },
+	{ "memory_overflow", "name: t\nmemory: 99999999999T\n", "memory", 2, "too large" },
+	{ "memory_on_next_line", "name: t\nmemory:\n  8Q\n", "memory", 3, "expected a size" },
+	/* enums */
+	{ "os_enum", HEAD "os: macos\n", "os", 3, "expected one of windows, linux, other, got \"macos\"" },
+	{ "os_case", HEAD "os: Linux\n", "os", 3, "expected one of windows, linux, other, got \"Linux\"" },
+	{ "accel_enum", HEAD "accel: hvf\n", "accel", 3, "expected one of kvm, tcg" },
+	{ "rtc_enum", HEAD "rtc: local\n", "rtc", 3, "expected one of utc, localtime" },
+	{ "display_enum", HEAD "display: sdl\n", "display", 3, "expected one of none, gtk, spice, vnc, got \"sdl\"" },
+	{ "interface_enum", HEAD "disks:\n  - path: /a\n  - path: /b\n    interface: ide\n", "disks[1].interface", 6, "expected one of virtio, sata, nvme, got \"ide\"" },
+	{ "format_enum", HEAD "disks:\n  - path: /a\n    format: vmdk\n", "disks[0].format", 5, "expected one of raw, qcow2, got \"vmdk\"" },
+	{ "firmware_type_enum", HEAD "firmware:\n  type: efi\n", "firmware.type", 4, "expected one of uefi, bios" },
+	{ "network_type_enum", HEAD "network:\n  type: tap\n", "network.type", 4, "expected one of none, user, bridge" },
+	/* booleans and numbers */
+	{ "bool_word", HEAD "hide_kvm: yes\n", "hide_kvm", 3, "expected true or false, got \"yes\"" },
+	{ "bool_nested", HEAD "disks:\n  - path: /a\n    readonly: 1\n", "disks[0].readonly", 5, "expected true or false" },
+	{ "pci_group_bool", HEAD "pci:\n  - address: 01:00.0\n    group: maybe\n", "pci[0].group", 5, "expected true or false" },
+	{ "cores_zero", HEAD "cpu:\n  cores: 0\n", "cpu.cores", 4, "expected a whole number from 1 to 1024, got \"0\"" },
+	{ "sockets_negative", HEAD "cpu:\n  sockets: -1\n", "cpu.sockets", 4, "expected a whole number" },
+	{ "threads_text", HEAD "cpu:\n  threads: two\n", "cpu.threads", 4, "expected a whole number" },
+	{ "cpu_product", HEAD "cpu:\n  sockets: 4\n  cores: 64\n  threads: 8\n", "cpu", 3, "2048, at most 1024" },
+	{ "timeout_zero", HEAD "shutdown_timeout: 0\n", "shutdown_timeout", 3, "from 1 to 3600" },
+	{ "timeout_big", HEAD "shutdown_timeout: 3601\n", "shutdown_timeout", 3, "from 1 to 3600" },
+	{ "timeout_huge", HEAD "shutdown_timeout: 99999999999999999999999\n", "shutdown_timeout", 3, "from 1 to 3600" },
+	/* hyper-v vendor id */
+	{ "vendor_id_long", HEAD "hyperv_vendor_id: \"0123456789abc\"\n", "hyperv_vendor_id", 3, "expected 1 to 12 characters, got 13" },
+	{ "vendor_id_empty", HEAD "hyperv_vendor_id: \"\"\n", "hyperv_vendor_id", 3, "expected 1 to 12 characters, got 0" },
+	{ "vendor_id_comma", HEAD "hyperv_vendor_id: \"ab,cd\"\n", "hyperv_vendor_id", 3, "without ','" },
+	{ "vendor_id_unicode", HEAD "hyperv_vendor_id: \"caf\xc3\xa9\"\n", "hyperv_vendor_id", 3, "printable ASCII" },
+	/* firmware rules */
+	{ "vars_without_code", HEAD "firmware:\n  vars: /v.fd\n", "firmware.vars", 4, "needs firmware.code" },
+	{ "code_without_vars", HEAD "firmware:\n  type: uefi\n  code: /c.fd\n", "firmware.code", 5, "needs firmware.vars" },
+	{ "secure_boot_bios", HEAD "firmware:\n  type: bios\n  secure_boot: true\n", "firmware.secure_boot", 5, "needs firmware type uefi" },
+	{ "firmware_comma", HEAD "firmware:\n  code: /a,b.fd\n  vars: /v.fd\n", "firmware.code", 4, "must not contain ','" },
+	/* disks */
+	{ "disk_neither", HEAD "disks:\n  - path: /a\n  - interface: sata\n", "disks[1]", 5, "needs exactly one of path or device" },
+	{ "disk_both", HEAD "disks:\n  - path: /a\n    device: /dev/sda\n", "disks[0].device", 5, "exactly one" },
+	{ "device_not_dev", HEAD "disks:\n  - device: /tmp/sda\n", "disks[0].device", 4, "expected a path under /dev/" },
+	{ "disk_path_comma", HEAD "disks:\n  - path: \"/a,format=raw\"\n", "disks[0].path", 4, "must not contain ','" },
+	{ "disk_path_empty", HEAD "disks:\n  - path: \"\"\n", "disks[0].path", 4, "must not be empty" },
+	/* pci */
+	{ "pci_duplicate", HEAD "pci:\n  - address: \"0000:01:00.0\"\n  - address: \"0000:02:00.0\"\n  - address: 01:00.0\n", "pci[2].address", 6, "already pci[0]" },
+	{ "pci_rom_comma", HEAD "pci:\n  - address: 01:00.0\n    rom: \"/r.rom,x=y\"\n", "pci[0].rom", 5, "must not contain ','" },
+	/* network */
+	{ "bridge_missing", HEAD "network:\n  type: bridge\n", "network.bridge", 3, "required when network.type is bridge" },
+	{ "bridge_without_type", HEAD "network:\n  bridge: br0\n", "network.bridge", 4, "only valid when network.type is bridge" },
+	{ "bridge_comma", HEAD "network:\n  type: bridge\n  bridge: \"br0,helper=/x\"\n", "network.bridge", 5, "must not contain ','" },
+	{ "model_comma", HEAD "network:\n  model: \"e1000,romfile=\"\n", "network.model", 4, "must not contain ','" },
+	{ "mac_format", HEAD "network:\n  mac: 52:54:00:12:34\n", "network.mac", 4, "expected xx:xx:xx:xx:xx:xx" },
+	{ "mac_bad_hex", HEAD "network:\n  mac: \"52:54:00:12:34:zz\"\n", "network.mac", 4, "expected xx:xx:xx:xx:xx:xx" },
+	{ "mac_multicast", HEAD "network:\n  mac: \"01:00:5e:00:00:01\"\n", "network.mac", 4, "unicast" },
+	/* boot */
+	{ "initrd_without_kernel", HEAD "boot:\n  initrd: /i\n", "boot.initrd", 4, "needs boot.kernel" },
+	{ "cmdline_without_kernel", HEAD "boot:\n  cmdline: quiet\n", "boot.cmdline", 4, "needs boot.kernel" },
+	/* other option strings */
+	{ "machine_comma", HEAD "machine: \"q35,accel=tcg\"\n", "machine", 3, "must not contain ','" },
+	{ "cpu_model_comma", HEAD "cpu:\n  model: \"host,kvm=off\"\n", "cpu.model", 4, "must not contain ','" },
+	{ "control_char", HEAD "machine: \"q\\t35\"\n", "machine", 3, "control characters" },
+	{ "nul_in_string", HEAD "machine: \"q\\0\"\n", "machine", 3, "NUL" },
+};
+
+static void check_error(const char *name, int r, int want_r, const struct profile_error *err,
+			const char *file, const char *key, unsigned line, const char *message)
+{
+	char buf[700];
+
+	print_message("%s: %s\n", name, profile_error_format(err, buf, sizeof(buf)));
+	assert_int_equal(r, want_r);
+	assert_string_equal(err->file, file);
+	assert_string_equal(err->key, key);
+	assert_int_equal(err->line, line);
+	if (!strstr(err->message, message))
+		fail_msg("message \"%s\" lacks \"%s\"", err->message, message);
+}
+
+static void test_error_case(void **state)
+{
+	const struct error_case *t = *state;
+	struct profile_error err;
+	struct vm_profile *p = (struct vm_profile *)&err; /* must stay untouched */
+	int r;
+
+	memset(&err, 0, sizeof(err));
+	r = profile_load_buffer("case.yaml", t->yaml, strlen(t->yaml), &p, &err);
+	check_error(t->name, r, -EINVAL, &err, "case.yaml", t->key, t->line, t->message);
+	assert_ptr_equal(p, (struct vm_profile *)&err);
+}
+
+/* ---- errors from files ---- */
+
+static void test_file_errors(void **state)
+{
+	static const struct {
+		const char *path;
+		int r;
+		const char *key;
+		unsigned line;
+		const char *message;
+	} t[] = {
+		{ FIXTURES "/bad-interface.yaml", -EINVAL, "disks[1].interface", 6, "got \"ide\"" },
+		{ FIXTURES "/duplicate-key.yaml", -EINVAL, "cpu.cores", 6, "duplicate key" },
+		{ FIXTURES "/unknown-key.yaml", -EINVAL, "network.speed", 5, "unknown key" },
+		{ FIXTURES "/empty.yaml", -EINVAL, "", 0, "empty" },
+		{ FIXTURES "/comments-only.yaml", -EINVAL, "", 0, "empty" },
+		{ FIXTURES "/list.yaml", -EINVAL, "", 1, "top level, got a list" },
+		{ FIXTURES "/binary.bin", -EINVAL, "", 1, "invalid YAML" },
+		{ FIXTURES, -EISDIR, "", 0, "Is a directory" },
+		{ FIXTURES "/does-not-exist.yaml", -ENOENT, "", 0, "No such file" },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		struct profile_error err;
+		struct vm_profile *p = NULL;
+		int r;
+
+		memset(&err, 0x55, sizeof(err));
+		r = profile_load(t[i].path, &p, &err);
+		check_error(t[i].path, r, t[i].r, &err, t[i].path, t[i].key, t[i].line, t[i].message);
+		assert_null(p);
+	}
+	profile_free(load_ok(FIXTURES "/minimal.yaml"));
+}
+
+static void test_huge_file(void **state)
+{
+	char path[] = "/tmp/vmrun-test-profile-XXXXXX";
+	size_t size = 1024 * 1024 + 1, len;
+	_cleanup_free_ char *big = malloc(size);
+	struct profile_error err = { 0 };
+	struct vm_profile *p = NULL;
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_non_null(big);
+	len = (size_t)snprintf(big, size, "name: big\nmemory: 1G\n");
+	memset(big + len, '#', size - len);
+	assert_int_equal(write(fd, big, size), (ssize_t)size);
+	close(fd);
+	check_error("huge", profile_load(path, &p, &err), -EFBIG, &err, path, "", 0, "larger than");
+	unlink(path);
+	assert_null(p);
+
+	/* The buffer entry point caps too. */
+	check_error("huge buffer", profile_load_buffer("b.yaml", big, size, &p, &err), -EFBIG, &err,
+		    "b.yaml", "", 0, "larger than");
+	/* One byte less is a valid profile full of comment. */
+	big[size - 2] = '\n';
+	p = NULL;
+	assert_int_equal(profile_load_buffer("b.yaml", big, size - 1, &p, &err), 0);
+	profile_free(p);
+}
+
+static void test_error_format(void **state)
+{
+	struct profile_error e = { .file = "a.yaml", .line = 7, .key = "disks[1].interface",
+				   .message = "expected one of virtio, sata, nvme, got \"ide\"" };
+	char buf[300], small[10];
+
+	assert_string_equal(profile_error_format(&e, buf, sizeof(buf)),
+			    "a.yaml:7: disks[1].interface: expected one of virtio, sata, nvme, got \"ide\"");
+	e.line = 0;
+	e.key[0] = '\0';
+	assert_string_equal(profile_error_format(&e, buf, sizeof(buf)),
+			    "a.yaml: expected one of virtio, sata, nvme, got \"ide\"");
+	assert_string_equal(profile_error_format(&e, small, sizeof(small)), "a.yaml: e");
+	profile_free(NULL);
+}
+
+#define N_FIXED 14
+static struct CMUnitTest tests[N_FIXED + ARRAY_SIZE(error_cases)];
+
+int main(void)
+{
+	static const struct CMUnitTest fixed[N_FIXED] = {
+		cmocka_unit_test(test_example_win10),
+		cmocka_unit_test(test_example_win11),
+		cmocka_unit_test(test_example_headless),
+		cmocka_unit_test(test_example_lab),
+		cmocka_unit_test(test_every_example_loads),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_everything_else),
+		cmocka_unit_test(test_memory_sizes),
+		cmocka_unit_test(test_usb_id_forms),
+		cmocka_unit_test(test_pci_address_forms),
+		cmocka_unit_test(test_enum_names),
+		cmocka_unit_test(test_file_errors),
+		cmocka_unit_test(test_huge_file),
+		cmocka_unit_test(test_error_format),
+	};
+
+	/* One cmocka test per error case, named after it, so a failure says which. */
+	memcpy(tests, fixed, sizeof(fixed));
+	for (size_t i = 0; i < ARRAY_SIZE(error_cases); i++)
+		tests[N_FIXED + i] = (struct CMUnitTest){
+			.name = error_cases[i].name,
+			.test_func = test_error_case,
+			.initial_state = (void *)&error_cases[i],
+		};
+	return cmocka_run_group_tests_name("profile", tests, NULL, NULL);
+}
