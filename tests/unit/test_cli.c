@@ -1,0 +1,355 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The vmrun binary end to end against a fake host (--root): gpus --json, check, --dry-run,
+ * and bad input (exit 2, one line naming what is wrong, nothing written).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fakesys.h"
+#include "util.h"
+
+static char vmrun[PATH_MAX + 16];
+
+struct fx {
+	char *root;
+	char profile[PATH_MAX];
+	char *out, *err;
+};
+
+static void add_firmware(const char *root)
+{
+	static const char *const files[] = { "60-edk2-x86_64.json", "40-edk2-x86_64-secure-enrolled.json" };
+	static const struct { const char *name; off_t size; } images[] = {
+		{ "usr/share/OVMF/OVMF_CODE_4M.fd", 3653632 }, { "usr/share/OVMF/OVMF_VARS_4M.fd", 540672 },
+		{ "usr/share/OVMF/OVMF_CODE_4M.secboot.fd", 3653632 },
+		{ "usr/share/OVMF/OVMF_VARS_4M.ms.fd", 540672 },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		char src[256], dst[256], buf[8192];
+		FILE *f;
+		size_t n;
+
+		snprintf(src, sizeof(src), "tests/unit/fixtures/firmware/debian/usr/share/qemu/firmware/%s", files[i]);
+		f = fopen(src, "re");
+		assert_non_null(f);
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		buf[n] = '\0';
+		fclose(f);
+		snprintf(dst, sizeof(dst), "usr/share/qemu/firmware/%s", files[i]);
+		fake_write(root, dst, buf);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(images); i++) {
+		char p[PATH_MAX];
+
+		fake_write(root, images[i].name, "");
+		snprintf(p, sizeof(p), "%s/%s", root, images[i].name);
+		assert_int_equal(truncate(p, images[i].size), 0);
+	}
+	fake_symlink(root, "usr/share/OVMF/OVMF_CODE_4M.ms.fd", "OVMF_CODE_4M.secboot.fd");
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	f->root = fake_root_new();
+	fake_lab_host(f->root);
+	add_firmware(f->root);
+	fake_add_proc(f->root, 4242, "sleep", 0, "0::/system.slice/holder.service\n",
+		      (const char *const[]){ "/dev/dri/card1", NULL });
+	snprintf(f->profile, sizeof(f->profile), "%s/lab.yaml", f->root);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	fake_root_free(f->root);
+	free(f->out);
+	free(f->err);
+	free(f);
+	return 0;
+}
+
+static int run(struct fx *f, const char *const *args)
+{
+	char *argv[32] = { vmrun, (char *)"--root", f->root };
+	size_t n = 3;
+
+	for (; *args; args++)
+		argv[n++] = (char *)*args;
+	argv[n] = NULL;
+	free(f->out);
+	free(f->err);
+	return run_capture(argv, &f->out, &f->err);
+}
+
+static void write_profile(struct fx *f, const char *yaml)
+{
+	FILE *p = fopen(f->profile, "we");
+
+	assert_non_null(p);
+	fputs(yaml, p);
+	fclose(p);
+}
+
+static const char lab_yaml[] =
+	"name: lab\nos: linux\naccel: tcg\nmemory: 512M\n"
+	"cpu: {model: max, sockets: 1, cores: 2, threads: 1}\n"
+	"hide_kvm: true\nhyperv_vendor_id: vmrunlab\n"
+	"pci:\n  - address: \"01:00.0\"\n"
+	"usb:\n  - {vendor: \"046d\", product: \"c31c\"}\n"
+	"network: {type: none}\ndisplay: none\n";
+
+static json_object *find_gpu(json_object *gpus, const char *addr)
+{
+	for (size_t i = 0; i < json_object_array_length(gpus); i++) {
+		json_object *g = json_object_array_get_idx(gpus, i), *a;
+
+		if (json_object_object_get_ex(g, "address", &a) && streq(json_object_get_string(a), addr))
+			return g;
+	}
+	return NULL;
+}
+
+static const char *jstr(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : NULL;
+}
+
+static int jint(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_int(v) : -12345;
+}
+
+static void test_gpus_json(void **state)
+{
+	struct fx *f = *state;
+	json_object *root, *gpus, *bochs, *virtio, *group, *members, *holders, *h;
+
+	assert_int_equal(run(f, (const char *const[]){ "gpus", "--json", NULL }), 0);
+	root = json_tokener_parse(f->out);
+	assert_non_null(root);
+	assert_true(json_object_object_get_ex(root, "gpus", &gpus));
+	assert_int_equal(json_object_array_length(gpus), 2);
+	bochs = find_gpu(gpus, "0000:01:00.0");
+	virtio = find_gpu(gpus, "0000:00:02.0");
+	assert_non_null(bochs);
+	assert_non_null(virtio);
+	assert_string_equal(jstr(bochs, "driver"), "bochs-drm");
+	assert_true(json_object_object_get_ex(bochs, "group", &group));
+	assert_true(json_object_object_get_ex(group, "members", &members));
+	assert_int_equal(json_object_array_length(members), 3);
+	assert_string_equal(jstr(json_object_array_get_idx(members, 2), "address"), "0000:01:00.1");
+	assert_string_equal(jstr(json_object_array_get_idx(members, 2), "driver"), "snd_hda_intel");
+	assert_string_equal(jstr(json_object_array_get_idx(members, 2), "role"), "gpu-audio");
+	assert_int_equal(jint(bochs, "iommu_group"), 2);
+	assert_int_equal(jint(virtio, "iommu_group"), 1);
+	assert_true(json_object_object_get_ex(bochs, "holders", &holders));
+	assert_int_equal(json_object_array_length(holders), 1);
+	h = json_object_array_get_idx(holders, 0);
+	assert_int_equal(jint(h, "pid"), 4242);
+	assert_string_equal(jstr(h, "command"), "sleep");
+	assert_string_equal(jstr(h, "node"), "/dev/dri/card1");
+	assert_string_equal(jstr(h, "unit"), "holder.service");
+	json_object_put(root);
+}
+
+static void test_gpus_human_and_filter(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(run(f, (const char *const[]){ "gpus", "01:00.0", NULL }), 0);
+	assert_non_null(strstr(f->out, "IOMMU group 2:"));
+	assert_non_null(strstr(f->out, "0000:01:00.1  gpu-audio  snd_hda_intel"));
+	assert_non_null(strstr(f->out, "held by pid 4242 sleep (user root, unit holder.service)"));
+	assert_null(strstr(f->out, "0000:00:02.0  "));
+	assert_int_equal(run(f, (const char *const[]){ "gpus", "0000:07:00.0", NULL }), 4);
+	assert_string_equal(f->err, "vmrun: error: no PCI device 0000:07:00.0 on this host\n");
+}
+
+static void test_bad_addresses(void **state)
+{
+	struct fx *f = *state;
+	static const char *const bad[] = { "1:00.0", "0000:01:00.8", "01:00.0x", "", "../x" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		assert_int_equal(run(f, (const char *const[]){ "gpus", bad[i], NULL }), 2);
+		assert_string_equal(f->out, "");
+		assert_non_null(strstr(f->err, "is not a PCI address"));
+		assert_null(strchr(strchr(f->err, '\n') + 1, '\n')); /* one line */
+	}
+}
+
+static void test_check(void **state)
+{
+	struct fx *f = *state;
+	json_object *root, *checks, *ready;
+	bool iommu_ok = false, irq_ok = false, holder_fail = false;
+
+	write_profile(f, lab_yaml);
+	/* The holder of /dev/dri/card1 makes the GPU not ready: exit 4, named. */
+	assert_int_equal(run(f, (const char *const[]){ "check", "--json", f->profile, NULL }), 4);
+	root = json_tokener_parse(f->out);
+	assert_non_null(root);
+	assert_true(json_object_object_get_ex(root, "checks", &checks));
+	for (size_t i = 0; i < json_object_array_length(checks); i++) {
+		json_object *c = json_object_array_get_idx(checks, i);
+		const char *id = jstr(c, "id"), *st = jstr(c, "status"), *msg = jstr(c, "message");
+
+		iommu_ok |= streq(id, "iommu") && streq(st, "ok") && strstr(msg, "active");
+		irq_ok |= streq(id, "interrupt-remapping") && streq(st, "ok");
+		holder_fail |= streq(id, "holders") && streq(st, "fail") && strstr(msg, "pid 4242 sleep");
+	}
+	assert_true(iommu_ok);
+	assert_true(irq_ok);
+	assert_true(holder_fail);
+	assert_true(json_object_object_get_ex(root, "ready", &ready));
+	assert_false(json_object_get_boolean(ready));
+	json_object_put(root);
+}
+
+static void test_dry_run(void **state)
+{
+	struct fx *f = *state;
+	json_object *root, *argv;
+	char *all = NULL;
+	size_t len = 0;
+	FILE *m;
+
+	write_profile(f, lab_yaml);
+	assert_int_equal(run(f, (const char *const[]){ "--dry-run", "--json", f->profile, NULL }), 0);
+	root = json_tokener_parse(f->out);
+	assert_non_null(root);
+	assert_true(json_object_object_get_ex(root, "argv", &argv));
+	m = open_memstream(&all, &len);
+	for (size_t i = 0; i < json_object_array_length(argv); i++)
+		fprintf(m, "%s\n", json_object_get_string(json_object_array_get_idx(argv, i)));
+	fclose(m);
+	assert_non_null(strstr(all, "vfio-pci,host=0000:01:00.0,id=vmrun-hostdev0,bus=vmrun-rp0,addr=00.0,multifunction=on\n"));
+	assert_non_null(strstr(all, "vfio-pci,host=0000:01:00.1,id=vmrun-hostdev1,bus=vmrun-rp0,addr=00.1\n"));
+	assert_null(strstr(all, "host=0000:00:01.0")); /* the root port stays on the host */
+	assert_non_null(strstr(all, "max,kvm=off,hv-vendor-id=vmrunlab\n"));
+	assert_non_null(strstr(all, "-smp\n2,sockets=1,cores=2,threads=1\n"));
+	assert_non_null(strstr(all, "readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd\n"));
+	assert_non_null(strstr(all, "if=pflash,unit=1,format=raw,file=/var/lib/vmrun/lab/lab_VARS.fd\n") ||
+			strstr(all, "/vmrun/lab/lab_VARS.fd\n"));
+	assert_non_null(strstr(all, "usb-host,bus=vmrun-xhci.0,vendorid=0x046d,productid=0xc31c\n"));
+	free(all);
+	json_object_put(root);
+	/* Human form names the holder and the plan. */
+	assert_int_equal(run(f, (const char *const[]){ "--dry-run", f->profile, NULL }), 0);
+	assert_non_null(strstr(f->out, "passthrough:  0000:01:00.1 Audio device [snd_hda_intel -> vfio-pci]"));
+	assert_non_null(strstr(f->out, "held:         /dev/dri/card1 by pid 4242 sleep"));
+}
+
+static void test_dry_run_changes_nothing(void **state)
+{
+	struct fx *f = *state;
+	char home[PATH_MAX];
+	json_object *root;
+	const char *dirs[2];
+	struct stat st;
+	bool existed[2];
+
+	snprintf(home, sizeof(home), "%s/xdg-data", f->root);
+	setenv("XDG_DATA_HOME", home, 1);
+	write_profile(f, lab_yaml);
+	/* Learn where the plan would put things, then show a second dry run creates neither. */
+	assert_int_equal(run(f, (const char *const[]){ "--dry-run", "--json", f->profile, NULL }), 0);
+	root = json_tokener_parse(f->out);
+	assert_non_null(root);
+	dirs[0] = jstr(root, "state_dir");
+	dirs[1] = jstr(root, "runtime_dir");
+	assert_non_null(dirs[0]);
+	assert_non_null(dirs[1]);
+	for (int i = 0; i < 2; i++)
+		existed[i] = stat(dirs[i], &st) == 0;
+	assert_int_equal(run(f, (const char *const[]){ "--dry-run", f->profile, NULL }), 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(stat(dirs[i], &st) == 0, existed[i]);
+	if (geteuid() != 0)
+		assert_int_equal(strncmp(dirs[0], home, strlen(home)), 0);
+	assert_int_equal(stat(home, &st), -1);
+	json_object_put(root);
+	unsetenv("XDG_DATA_HOME");
+}
+
+static void test_bad_profiles(void **state)
+{
+	struct fx *f = *state;
+	char want[PATH_MAX + 64];
+
+	write_profile(f, "name: lab\nmemory: 512M\npci:\n  - address: \"1:00.0\"\n");
+	assert_int_equal(run(f, (const char *const[]){ "--dry-run", f->profile, NULL }), 2);
+	snprintf(want, sizeof(want), "vmrun: error: %s:4: pci[0].address:", f->profile);
+	assert_memory_equal(f->err, want, strlen(want));
+	assert_string_equal(f->out, "");
+	write_profile(f, "name: lab\nmemory: 512M\nbogus_key: 1\n");
+	assert_int_equal(run(f, (const char *const[]){ "check", f->profile, NULL }), 2);
+	snprintf(want, sizeof(want), "vmrun: error: %s:3: ", f->profile);
+	assert_memory_equal(f->err, want, strlen(want));
+	assert_non_null(strstr(f->err, "bogus_key"));
+	assert_int_equal(run(f, (const char *const[]){ "--dry-run", "/nonexistent/p.yaml", NULL }), 2);
+	assert_non_null(strstr(f->err, "/nonexistent/p.yaml"));
+	/* A device that is not on this host: not bad input, the host is not ready. */
+	write_profile(f, "name: lab\nmemory: 512M\npci:\n  - address: \"0000:05:00.0\"\n");
+	assert_int_equal(run(f, (const char *const[]){ "--dry-run", f->profile, NULL }), 4);
+	assert_non_null(strstr(f->err, "no PCI device 0000:05:00.0 on this host"));
+}
+
+static void test_usage(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(run(f, (const char *const[]){ "--bogus", NULL }), 2);
+	assert_int_equal(run(f, (const char *const[]){ "gpus", "a", "b", NULL }), 2);
+	assert_int_equal(run(f, (const char *const[]){ "--help", NULL }), 0);
+	assert_non_null(strstr(f->out, "Exit codes:"));
+	assert_non_null(strstr(f->out, "  2  bad input"));
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_gpus_json, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gpus_human_and_filter, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_addresses, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dry_run, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dry_run_changes_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_profiles, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_usage, setup, teardown),
+	};
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	(void)argc;
+	(void)argv;
+	if (n <= 0)
+		return 1;
+	self[n] = '\0';
+	/* build/tests/test_cli -> build/vmrun: the binary of the same build (plain or ASan). */
+	snprintf(vmrun, sizeof(vmrun), "%s/../vmrun", dirname(self));
+	return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
+}
