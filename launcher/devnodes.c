@@ -205,12 +205,13 @@ static int drm_cards_i2c(const struct sysroot *s, const struct pci_function *f,
 			 struct devnode_set *set, size_t first)
 {
 	for (size_t i = first; i < set->n; i++) {
-		const char *card;
+		char card[sizeof(set->v[0].path)];
 		int r;
 
 		if (set->v[i].kind != NODE_DRM_CARD || !streq(set->v[i].function, f->name))
 			continue;
-		card = strrchr(set->v[i].path, '/') + 1;
+		/* A copy: adding the connectors' nodes may move set->v. */
+		snprintf(card, sizeof(card), "%s", strrchr(set->v[i].path, '/') + 1);
 		r = connector_i2c(s, f, card, set);
 		if (r < 0)
 			return r;

@@ -1317,7 +1317,7 @@ static int load(struct load_ctx *c, const char *data, size_t len, struct vm_prof
 		.log_fn = cyaml_capture, /* never cyaml_log: that one writes to stderr */
 		.log_ctx = c,
 		.mem_fn = cyaml_mem,
-		.log_level = CYAML_LOG_DEBUG,
+		.log_level = CYAML_LOG_WARNING, /* its debug chatter costs a vsnprintf per event */
 		.flags = CYAML_CFG_NO_ALIAS,
 	};
 	struct cy_profile *y = NULL;
