@@ -20,6 +20,10 @@ struct cli {
 
 int cmd_gpus(struct cli *c, int argc, char **argv);
 int cmd_check(struct cli *c, int argc, char **argv);
+int cmd_detach(struct cli *c, int argc, char **argv);
+int cmd_attach(struct cli *c, int argc, char **argv);
+int cmd_restore(struct cli *c, int argc, char **argv);
+int cmd_status(struct cli *c, int argc, char **argv);
 /* vmrun [--dry-run] PROFILE */
 int cmd_plan(struct cli *c, int argc, char **argv);
 
@@ -30,7 +34,5 @@ int cli_parse_addr(const char *s, struct pci_addr *ret);
 
 json_object *json_function(const struct pci_function *f);
 json_object *json_holder(const struct holder *h);
-/* "pid 812 Xorg (user root, unit display-manager.service)" */
-const char *holder_describe(const struct holder *h, char *buf, size_t cap);
 void json_print(json_object *o);
 json_object *json_str_or_null(const char *s);

@@ -81,13 +81,6 @@ json_object *json_holder(const struct holder *h)
 	return o;
 }
 
-const char *holder_describe(const struct holder *h, char *buf, size_t cap)
-{
-	snprintf(buf, cap, "pid %d %s (user %s%s%s)", (int)h->pid, h->comm[0] ? h->comm : "?",
-		 h->user[0] ? h->user : "?", h->unit[0] ? ", unit " : "", h->unit);
-	return buf;
-}
-
 void json_print(json_object *o)
 {
 	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |

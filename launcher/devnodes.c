@@ -103,7 +103,8 @@ static int drm_entry(const struct sysroot *s, const struct pci_function *f, int 
 {
 	if (name_matches(name, "renderD", ""))
 		return set_add(set, f, NODE_DRM_RENDER, false, "/dev/dri/", name);
-	if (name_matches(name, "card", ""))
+	/* controlD* is the legacy control node older kernels (before 6.8) still create. */
+	if (name_matches(name, "card", "") || name_matches(name, "controlD", ""))
 		return set_add(set, f, NODE_DRM_CARD, false, "/dev/dri/", name);
 	return 0;
 }

@@ -9,7 +9,7 @@
 #include "sysroot.h"
 
 enum node_kind {
-	NODE_DRM_CARD,   /* /dev/dri/cardN: modesetting, what display servers hold */
+	NODE_DRM_CARD,   /* /dev/dri/cardN (and legacy controlDN): what display servers hold */
 	NODE_DRM_RENDER, /* /dev/dri/renderDN: compute and offload clients */
 	NODE_FB,         /* /dev/fbN: fbcon or an fbdev emulation */
 	NODE_NVIDIA,     /* /dev/nvidiaN of this GPU */

@@ -6,7 +6,7 @@ enum {
 	EXIT_OK = 0,        /* done; for check: nothing failed */
 	EXIT_ERROR = 1,     /* an operation failed on the host (I/O, a kernel step, QEMU) */
 	EXIT_USAGE = 2,     /* bad input: usage, a profile, a PCI address; nothing was touched */
-	EXIT_BUSY = 3,      /* a device is held by a process (reserved for detach/run) */
-	EXIT_NOT_READY = 4, /* the host is not ready: check failed, device or firmware missing */
-	EXIT_RECOVER = 5,   /* an interrupted switch needs `vmrun restore` (reserved) */
+	EXIT_BUSY = 3,      /* a process holds the device, or another vmrun switches the group */
+	EXIT_NOT_READY = 4, /* refused or not ready: check failed, unsafe group, missing pieces */
+	EXIT_RECOVER = 5,   /* an interrupted switch is pending: run `vmrun restore` */
 };

@@ -227,3 +227,10 @@ void holder_set_clear(struct holder_set *set)
 	set->v = NULL;
 	set->n = 0;
 }
+
+const char *holder_describe(const struct holder *h, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "pid %d %s (user %s%s%s)", (int)h->pid, h->comm[0] ? h->comm : "?",
+		 h->user[0] ? h->user : "?", h->unit[0] ? ", unit " : "", h->unit);
+	return buf;
+}

@@ -35,5 +35,8 @@ struct holder_set {
 int holders_find(const struct sysroot *s, const struct devnode_set *nodes, struct holder_set *ret);
 void holder_set_clear(struct holder_set *set);
 
+/* "pid 812 Xorg (user root, unit display-manager.service)" */
+const char *holder_describe(const struct holder *h, char *buf, size_t cap);
+
 /* The systemd unit in a /proc/PID/cgroup text: the innermost *.service or *.scope. */
 void cgroup_unit(const char *cgroup_text, char *buf, size_t cap);

@@ -17,6 +17,10 @@ static const struct command {
 } commands[] = {
 	{ "gpus", cmd_gpus, "show display devices, IOMMU groups, drivers and holders" },
 	{ "check", cmd_check, "readiness report for this host (and a profile)" },
+	{ "detach", cmd_detach, "hand a GPU's whole IOMMU group to vfio-pci" },
+	{ "attach", cmd_attach, "give the group back to its host drivers" },
+	{ "restore", cmd_restore, "finish or undo an interrupted switch from its journal" },
+	{ "status", cmd_status, "switched groups and pending restores" },
 };
 
 static void usage(FILE *f)
@@ -39,9 +43,10 @@ static void usage(FILE *f)
 		"  0  success; for check: nothing failed\n"
 		"  1  an operation failed on the host\n"
 		"  2  bad input: usage, a profile, a PCI address (nothing was touched)\n"
-		"  3  a device is held by a process (reserved: detach and run)\n"
-		"  4  the host is not ready: a check failed, a device or firmware is missing\n"
-		"  5  an interrupted switch needs `vmrun restore` (reserved)\n");
+		"  3  busy: a process holds the device (named), or another vmrun switches it\n"
+		"  4  refused or not ready: a check failed, IOMMU off, a non-GPU device in the\n"
+		"     group, the GPU drives the console, a device or firmware is missing\n"
+		"  5  an interrupted switch is pending: run `vmrun restore`\n");
 }
 
 int main(int argc, char **argv)

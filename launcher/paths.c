@@ -37,7 +37,7 @@ int vm_runtime_dir(const char *name, uid_t uid, char **ret)
 	int n;
 
 	if (uid == 0)
-		n = asprintf(ret, "/run/vmrun/%s", name);
+		n = asprintf(ret, "/run/vmrun/vm/%s", name);
 	else if (x)
 		n = asprintf(ret, "%s/vmrun/%s", x, name);
 	else

@@ -6,7 +6,7 @@
 #include <sys/types.h>
 
 /*
- * Root: /run/vmrun/NAME and /var/lib/vmrun/NAME. A user: $XDG_RUNTIME_DIR/vmrun/NAME
+ * Root: /run/vmrun/vm/NAME (run/vmrun/switch holds switch journals) and /var/lib/vmrun/NAME. A user: $XDG_RUNTIME_DIR/vmrun/NAME
  * (or /run/user/UID/vmrun/NAME) and $XDG_DATA_HOME/vmrun/NAME (or ~/.local/share/vmrun/NAME).
  * Relative XDG values are ignored, as the XDG spec says. Strings are malloc'd.
  */

@@ -38,6 +38,7 @@ int sysroot_open(const char *path, struct sysroot **ret)
 	s->dev_fd = open_subdir(s->root_fd, "dev");
 	s->etc_fd = open_subdir(s->root_fd, "etc");
 	s->usr_fd = open_subdir(s->root_fd, "usr");
+	s->run_fd = open_subdir(s->root_fd, "run");
 	*ret = s;
 	return 0;
 }
@@ -52,6 +53,7 @@ void sysroot_free(struct sysroot *s)
 	safe_close(s->dev_fd);
 	safe_close(s->etc_fd);
 	safe_close(s->usr_fd);
+	safe_close(s->run_fd);
 	free(s->path);
 	free(s);
 }

@@ -17,6 +17,7 @@ struct sysroot {
 	int dev_fd;  /* path/dev, -1 when absent */
 	int etc_fd;  /* path/etc, -1 when absent */
 	int usr_fd;  /* path/usr, -1 when absent */
+	int run_fd;  /* path/run, -1 when absent */
 };
 
 /* Attribute reads are capped; anything longer is malformed for sysfs. */

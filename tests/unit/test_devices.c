@@ -157,10 +157,12 @@ static void test_nodes(void **state)
 	struct devnode_set set = { 0 };
 	struct pci_function f;
 	struct pci_addr a;
-	static const char *const want[] = { "/dev/dri/card1", "/dev/dri/renderD129", "/dev/i2c-4",
+	static const char *const want[] = { "/dev/dri/card1", "/dev/dri/controlD65",
+					    "/dev/dri/renderD129", "/dev/i2c-4",
 					    "/dev/fb1", "/dev/snd/controlC0", "/dev/snd/pcmC0D3p",
 					    "/dev/snd/hwC0D0" };
 
+	fake_add_devchild(fx->root, "0000:01:00.0", "drm/controlD65");  /* legacy, before 6.8 */
 	fake_add_devchild(fx->root, "0000:01:00.0", "drm/cardX");       /* not a card name */
 	fake_add_devchild(fx->root, "0000:01:00.1", "sound/card0/timer"); /* not a card node */
 	assert_int_equal(open_root(fx), 0);

@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: MIT */
+#include "kernel.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libkmod.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+
+/*
+ * VMRUN_DEBUG_WRITE_DELAY_MS=N sleeps before every sysfs write: the lab's crash tests use it
+ * to widen the windows between steps so that a SIGKILL lands inside each of them.
+ */
+static void debug_delay(void)
+{
+	const char *v = getenv("VMRUN_DEBUG_WRITE_DELAY_MS");
+	char *end;
+	unsigned long ms;
+
+	if (!v)
+		return;
+	ms = strtoul(v, &end, 10);
+	if (*end || ms == 0 || ms > 10000)
+		return;
+	struct timespec ts = { .tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/*
+ * A sysfs write can block in the kernel for ever (NVIDIA unbind with clients left, vfio-pci
+ * unbind while QEMU holds the device, snd_hda_intel with the card open). It is done in a
+ * child so that vmrun itself always gets control back and can say what hung.
+ */
+static int real_sysfs_write(void *data, const struct sysroot *s, const char *path,
+			    const char *value, unsigned timeout_ms, int *ret_stuck_pid)
+{
+	_cleanup_close_ int pidfd = -1;
+	struct pollfd pfd;
+	int status, r;
+	pid_t pid;
+
+	if (s->sys_fd < 0)
+		return -ENOENT;
+	debug_delay();
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		size_t len = strlen(value);
+		int fd = openat(s->sys_fd, path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+		ssize_t n;
+
+		if (fd < 0)
+			_exit(errno & 0xff);
+		n = write(fd, value, len);
+		if (n < 0)
+			_exit(errno & 0xff);
+		_exit((size_t)n == len ? 0 : EIO);
+	}
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0) {
+		r = -errno;
+		(void)kill(pid, SIGKILL);
+		(void)waitpid(pid, NULL, 0);
+		return r;
+	}
+	pfd = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+	do
+		r = poll(&pfd, 1, (int)timeout_ms);
+	while (r < 0 && errno == EINTR);
+	if (r == 0) {
+		/* Still in the kernel: SIGKILL is delivered when (if) the write returns. */
+		(void)kill(pid, SIGKILL);
+		if (ret_stuck_pid)
+			*ret_stuck_pid = pid;
+		return -ETIMEDOUT;
+	}
+	if (waitpid(pid, &status, 0) < 0)
+		return -errno;
+	if (!WIFEXITED(status))
+		return -EINTR;
+	return -WEXITSTATUS(status);
+}
+
+static void kmod_quiet(void *data, int priority, const char *file, int line, const char *fn,
+		       const char *format, va_list args)
+{
+	char buf[256];
+
+	vsnprintf(buf, sizeof(buf), format, args);
+	log_debug("libkmod: %s", buf);
+}
+
+static struct kmod_ctx *kmod_for(const struct sysroot *s)
+{
+	struct kmod_ctx *ctx;
+
+	/* libkmod works on the running kernel only; a test root never reaches here. */
+	if (!streq(s->path, "/"))
+		return NULL;
+	ctx = kmod_new(NULL, NULL);
+	if (ctx)
+		kmod_set_log_fn(ctx, kmod_quiet, NULL);
+	return ctx;
+}
+
+static int real_module_unload(void *data, const struct sysroot *s, const char *module)
+{
+	struct kmod_ctx *ctx = kmod_for(s);
+	struct kmod_module *m = NULL;
+	int r;
+
+	if (!ctx)
+		return -EOPNOTSUPP;
+	r = kmod_module_new_from_name(ctx, module, &m);
+	if (r >= 0)
+		r = kmod_module_remove_module(m, 0);
+	kmod_module_unref(m);
+	kmod_unref(ctx);
+	return r;
+}
+
+static int real_module_load(void *data, const struct sysroot *s, const char *module)
+{
+	struct kmod_ctx *ctx = kmod_for(s);
+	struct kmod_list *list = NULL, *l;
+	int r;
+
+	if (!ctx)
+		return -EOPNOTSUPP;
+	r = kmod_module_new_from_lookup(ctx, module, &list);
+	if (r >= 0 && !list)
+		r = -ENOENT;
+	kmod_list_foreach(l, list) {
+		struct kmod_module *m = kmod_module_get_module(l);
+
+		if (r >= 0)
+			r = kmod_module_probe_insert_module(m, 0, NULL, NULL, NULL, NULL);
+		kmod_module_unref(m);
+	}
+	kmod_module_unref_list(list);
+	kmod_unref(ctx);
+	return r == -EEXIST ? 0 : r;
+}
+
+static void real_sleep_ms(void *data, unsigned ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+const struct kernel_ops kernel_real = {
+	.sysfs_write = real_sysfs_write,
+	.module_unload = real_module_unload,
+	.module_load = real_module_load,
+	.sleep_ms = real_sleep_ms,
+};

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Every change vmrun makes to the host goes through these operations, so the switching logic
+ * can be run against a model of the kernel in unit tests, with any step made to fail or hang.
+ */
+#pragma once
+
+#include <stdbool.h>
+
+#include "sysroot.h"
+
+struct kernel_ops {
+	/*
+	 * Write `value` to the sysfs attribute `path` (relative to /sys). Must return within
+	 * timeout_ms whatever the kernel does: -ETIMEDOUT when the write is still blocked (the
+	 * real implementation leaves a child process stuck in the kernel and says so through
+	 * *ret_stuck_pid), else 0 or the write's negative errno.
+	 */
+	int (*sysfs_write)(void *data, const struct sysroot *s, const char *path, const char *value,
+			   unsigned timeout_ms, int *ret_stuck_pid);
+	/* Unload / load one module (no dependencies are touched by unload). */
+	int (*module_unload)(void *data, const struct sysroot *s, const char *module);
+	int (*module_load)(void *data, const struct sysroot *s, const char *module);
+	/* Sleep between polls of sysfs (tests make it advance a fake clock). */
+	void (*sleep_ms)(void *data, unsigned ms);
+	void *data;
+};
+
+/* The real kernel: forked writes with a deadline, libkmod for modules. */
+extern const struct kernel_ops kernel_real;

@@ -1,0 +1,846 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Moving a GPU's IOMMU group between its host drivers and vfio-pci.
+ *
+ * Detach, in numbered steps (each journaled before it acts; a failure undoes the completed
+ * ones in reverse):
+ *   1. lock the group; an interrupted switch in the journal means `restore` first
+ *   2. plan: the group's members and roles, refusals (IOMMU, non-GPU members, SR-IOV, D3cold,
+ *      console), holders of every node; nothing is changed before this passes
+ *   3. journal the plan and every device's original driver and override
+ *   4. make sure vfio-pci is loaded
+ *   5. unload the vendor's modules when this was their last device (NVIDIA)
+ *   6. per device: driver_override=vfio-pci, unbind, drivers_probe, verify vfio-pci
+ *   7. verify /dev/vfio/<group>, mark the journal done
+ * Attach runs 5 and 6 backwards from the journal, refusing while /dev/vfio/<group> is open.
+ */
+#include "switch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "devnodes.h"
+#include "journal.h"
+#include "log.h"
+#include "modules.h"
+#include "util.h"
+
+#define VFIO "vfio-pci"
+
+static const char *const nvidia_stack[] = { "nvidia_drm", "nvidia_modeset", "nvidia_uvm", "nvidia" };
+
+_printf_(3, 4) static enum switch_status fail(struct switch_ctx *c, enum switch_status st,
+					      const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->why, sizeof(c->why), fmt, ap);
+	va_end(ap);
+	return st;
+}
+
+#define progress(c, ...)                                                                           \
+	do {                                                                                       \
+		if ((c)->progress)                                                                 \
+			(c)->progress((c)->progress_data, __VA_ARGS__);                            \
+	} while (0)
+
+static unsigned or_default(unsigned v, unsigned def)
+{
+	return v ? v : def;
+}
+
+/* ---- sysfs state of one device ---- */
+
+static int cur_driver(const struct switch_ctx *c, const struct pci_function *f, char *buf, size_t cap)
+{
+	char path[80];
+	int r;
+
+	snprintf(path, sizeof(path), "bus/pci/devices/%s/driver", f->name);
+	r = read_link_name_at(c->s->sys_fd, path, buf, cap);
+	if (r == -ENOENT) {
+		buf[0] = '\0';
+		return 0;
+	}
+	return r;
+}
+
+static int cur_override(const struct switch_ctx *c, const struct pci_function *f, char *buf, size_t cap)
+{
+	char path[80];
+	int r;
+
+	snprintf(path, sizeof(path), "bus/pci/devices/%s/driver_override", f->name);
+	r = read_attr_at(c->s->sys_fd, path, buf, cap);
+	if (r >= 0 && streq(buf, "(null)"))
+		buf[0] = '\0';
+	return r < 0 ? r : 0;
+}
+
+/* Poll until the device's driver is `want` ("" = none); every write's effect is verified. */
+static int wait_driver(struct switch_ctx *c, const struct pci_function *f, const char *want,
+		       unsigned timeout_ms, char *got, size_t cap)
+{
+	for (unsigned waited = 0;; waited += 20) {
+		int r = cur_driver(c, f, got, cap);
+
+		if (r < 0)
+			return r;
+		if (want ? streq(got, want) : got[0] != '\0')
+			return 0;
+		if (waited >= timeout_ms)
+			return -ETIMEDOUT;
+		c->k->sleep_ms(c->k->data, 20);
+	}
+}
+
+static int kwrite(struct switch_ctx *c, const struct switch_opts *o, const char *path,
+		  const char *value)
+{
+	int pid = 0, r;
+
+	r = c->k->sysfs_write(c->k->data, c->s, path, value, or_default(o->write_timeout_ms, 10000), &pid);
+	if (r == -ETIMEDOUT)
+		c->stuck_pid = pid;
+	log_debug("write '%s' to /sys/%s: %s", value, path, r < 0 ? strerror(-r) : "ok");
+	return r;
+}
+
+static enum switch_status write_failed(struct switch_ctx *c, int r, const char *what, const char *path)
+{
+	if (r == -ETIMEDOUT)
+		return fail(c, SW_STUCK, "%s: the kernel did not return from writing /sys/%s%s%d%s", what,
+			    path, c->stuck_pid ? " (process " : "", c->stuck_pid,
+			    c->stuck_pid ? " is stuck in it)" : "");
+	return fail(c, SW_FAILED, "%s: writing /sys/%s failed: %s", what, path, strerror(-r));
+}
+
+static enum switch_status set_override(struct switch_ctx *c, const struct switch_opts *o,
+				       const struct pci_function *f, const char *drv)
+{
+	char path[96], got[64] = "";
+	int r;
+
+	snprintf(path, sizeof(path), "bus/pci/devices/%s/driver_override", f->name);
+	/* A lone newline clears it; an empty write is refused by some kernels. */
+	r = kwrite(c, o, path, *drv ? drv : "\n");
+	if (r < 0)
+		return write_failed(c, r, f->name, path);
+	r = cur_override(c, f, got, sizeof(got));
+	if (r < 0 || !streq(got, drv))
+		return fail(c, SW_FAILED, "%s: driver_override reads '%s' after writing '%s'", f->name,
+			    got, drv);
+	return SW_OK;
+}
+
+static enum switch_status unbind(struct switch_ctx *c, const struct switch_opts *o,
+				 const struct pci_function *f, const char *drv)
+{
+	char path[128], got[64];
+	int r;
+
+	snprintf(path, sizeof(path), "bus/pci/drivers/%s/unbind", drv);
+	r = kwrite(c, o, path, f->name);
+	if (r < 0)
+		return write_failed(c, r, f->name, path);
+	r = wait_driver(c, f, "", or_default(o->probe_timeout_ms, 10000), got, sizeof(got));
+	if (r < 0)
+		return fail(c, SW_FAILED, "%s: still bound to %s after unbinding", f->name, got);
+	return SW_OK;
+}
+
+static enum switch_status probe(struct switch_ctx *c, const struct switch_opts *o,
+				const struct pci_function *f, const char *want)
+{
+	char got[64] = "";
+	int r;
+
+	r = kwrite(c, o, "bus/pci/drivers_probe", f->name);
+	/* drivers_probe answers ENODEV/EINVAL when no driver took it; the link says the rest. */
+	if (r == -ETIMEDOUT)
+		return write_failed(c, r, f->name, "bus/pci/drivers_probe");
+	r = wait_driver(c, f, want, or_default(o->probe_timeout_ms, 10000), got, sizeof(got));
+	if (r < 0)
+		return fail(c, SW_FAILED, "%s: bound to %s after probing, expected %s", f->name,
+			    got[0] ? got : "no driver", want && *want ? want : "a driver");
+	return SW_OK;
+}
+
+/* ---- one device, each way ---- */
+
+static enum switch_status dev_to_vfio(struct switch_ctx *c, const struct switch_opts *o,
+				      struct switch_dev *d)
+{
+	char drv[64];
+	enum switch_status st;
+
+	st = set_override(c, o, &d->fn, VFIO);
+	if (st)
+		return st;
+	snprintf(d->phase, sizeof(d->phase), "override");
+	if (cur_driver(c, &d->fn, drv, sizeof(drv)) < 0)
+		return fail(c, SW_FAILED, "%s: cannot read its driver", d->fn.name);
+	if (drv[0] && !streq(drv, VFIO)) {
+		st = unbind(c, o, &d->fn, drv);
+		if (st)
+			return st;
+		snprintf(d->phase, sizeof(d->phase), "unbound");
+	}
+	if (!streq(drv, VFIO)) {
+		st = probe(c, o, &d->fn, VFIO);
+		if (st)
+			return st;
+	}
+	snprintf(d->phase, sizeof(d->phase), "vfio");
+	return SW_OK;
+}
+
+/* Back to the original driver (or, with none recorded, whatever the kernel picks). */
+static enum switch_status dev_to_host(struct switch_ctx *c, const struct switch_opts *o,
+				      struct switch_dev *d)
+{
+	char drv[64];
+	enum switch_status st;
+
+	if (cur_driver(c, &d->fn, drv, sizeof(drv)) < 0)
+		return fail(c, SW_FAILED, "%s: cannot read its driver", d->fn.name);
+	if (drv[0] && d->orig_driver[0] && streq(drv, d->orig_driver)) {
+		st = SW_OK; /* already home: only the override may need restoring */
+	} else {
+		if (drv[0]) {
+			st = unbind(c, o, &d->fn, drv);
+			if (st)
+				return st;
+		}
+		/* Pin the original driver while probing, so a different match cannot win. */
+		st = set_override(c, o, &d->fn, d->orig_driver);
+		if (!st)
+			st = probe(c, o, &d->fn, d->orig_driver[0] ? d->orig_driver : NULL);
+		if (st)
+			return st;
+	}
+	st = set_override(c, o, &d->fn, d->orig_override);
+	if (!st)
+		snprintf(d->phase, sizeof(d->phase), "host");
+	return st;
+}
+
+/* ---- planning ---- */
+
+static int read_ulong_attr(const struct switch_ctx *c, const struct pci_function *f,
+			   const char *attr, unsigned long *ret)
+{
+	char path[96];
+
+	snprintf(path, sizeof(path), "bus/pci/devices/%s/%s", f->name, attr);
+	return read_attr_ulong_at(c->s->sys_fd, path, ret);
+}
+
+static enum switch_status check_member(struct switch_ctx *c, const struct switch_opts *o,
+				       const struct pci_function *f, enum group_role role)
+{
+	char path[96], power[32];
+	unsigned long vfs = 0;
+
+	if (role == ROLE_OTHER && !o->allow_non_gpu)
+		return fail(c, SW_REFUSED, "IOMMU group %d also holds %s (%s, driver %s), which is not "
+			    "part of the GPU: handing the group over would take it from the host",
+			    f->iommu_group, f->name, f->class_name[0] ? f->class_name :
+			    pci_class_fallback(f->class_code), f->driver[0] ? f->driver : "none");
+	/* Disk controllers and virtio transports may carry the host's own filesystems. */
+	if (role == ROLE_OTHER && (pci_base_class(f) == 0x01 || f->vendor == 0x1af4))
+		return fail(c, SW_REFUSED, "%s in the group is a storage or virtio device; it may "
+			    "carry the host's filesystems and is never handed over", f->name);
+	if (read_ulong_attr(c, f, "sriov_numvfs", &vfs) == 0 && vfs > 0)
+		return fail(c, SW_REFUSED, "%s has %lu SR-IOV virtual functions enabled; disable them "
+			    "first (echo 0 > /sys/bus/pci/devices/%s/sriov_numvfs)", f->name, vfs, f->name);
+	snprintf(path, sizeof(path), "bus/pci/devices/%s/power_state", f->name);
+	if (read_attr_at(c->s->sys_fd, path, power, sizeof(power)) >= 0 && streq(power, "D3cold"))
+		return fail(c, SW_REFUSED, "%s is in D3cold and its config space is unreadable; wake "
+			    "it (echo on > /sys/bus/pci/devices/%s/power/control) and retry", f->name,
+			    f->name);
+	return SW_OK;
+}
+
+/* fbcon draws the console on fb0 unless remapped; a GPU owning fb0 while fbcon is bound
+ * is the console, and unbinding it would leave the text console on nothing. */
+static bool drives_console(const struct switch_ctx *c, const struct devnode_set *nodes)
+{
+	char name[64], bind[8], path[64];
+
+	for (int i = 0; i < 8; i++) {
+		snprintf(path, sizeof(path), "class/vtconsole/vtcon%d/name", i);
+		if (read_attr_at(c->s->sys_fd, path, name, sizeof(name)) < 0)
+			continue;
+		snprintf(path, sizeof(path), "class/vtconsole/vtcon%d/bind", i);
+		if (strstr(name, "frame buffer") && read_attr_at(c->s->sys_fd, path, bind, sizeof(bind)) >= 0 &&
+		    streq(bind, "1"))
+			for (size_t j = 0; j < nodes->n; j++)
+				if (streq(nodes->v[j].path, "/dev/fb0"))
+					return true;
+	}
+	return false;
+}
+
+static bool holder_blocks(const struct holder *h, bool unloading_modules)
+{
+	switch (h->kind) {
+	case NODE_SND:
+		return false; /* ALSA survives hot-unplug; sound servers let go */
+	case NODE_NVIDIA_CTL:
+	case NODE_KFD:
+		return unloading_modules;
+	default:
+		return true;
+	}
+}
+
+static enum switch_status check_holders(struct switch_ctx *c, struct switch_plan *p)
+{
+	size_t len = 0, n = 0;
+	char who[256];
+
+	for (size_t i = 0; i < p->holders.n; i++) {
+		const struct holder *h = &p->holders.v[i];
+
+		if (!holder_blocks(h, p->n_modules > 0)) {
+			progress(c, "note: %s has %s open; it will lose the device, ignoring",
+				 holder_describe(h, who, sizeof(who)), h->node);
+			continue;
+		}
+		if (len < sizeof(c->why))
+			len += (size_t)snprintf(c->why + len, sizeof(c->why) - len, "%s%s holds %s",
+						n++ ? "; " : "", holder_describe(h, who, sizeof(who)),
+						h->node);
+	}
+	if (!n)
+		return SW_OK;
+	if (len < sizeof(c->why))
+		snprintf(c->why + len, sizeof(c->why) - len, "; stop %s or keep it off this GPU "
+			 "(Xorg: Option \"AutoAddGPU\" \"off\")", n > 1 ? "them" : "it");
+	return SW_HELD;
+}
+
+/* Unload NVIDIA's modules only when no device outside the group still uses them. */
+static int plan_modules(struct switch_ctx *c, struct switch_plan *p)
+{
+	struct pci_function *all = NULL;
+	size_t n = 0;
+
+	if (!streq(p->gpu.driver, "nvidia"))
+		return 0;
+	if (pci_function_list(c->s, &all, &n) < 0)
+		return -EIO;
+	for (size_t i = 0; i < n; i++)
+		if (streq(all[i].driver, "nvidia") && all[i].iommu_group != p->group) {
+			free(all);
+			return 0;
+		}
+	free(all);
+	for (size_t i = 0; i < ARRAY_SIZE(nvidia_stack); i++) {
+		enum module_state st;
+
+		if (module_state_of(c->s, nvidia_stack[i], &st, NULL, 0) == 0 && st == MODULE_LOADED)
+			snprintf(p->modules[p->n_modules++], sizeof(p->modules[0]), "%s", nvidia_stack[i]);
+	}
+	return 0;
+}
+
+static enum switch_status plan_members(struct switch_ctx *c, const struct switch_opts *o,
+				       struct switch_plan *p, struct devnode_set *nodes)
+{
+	struct iommu_group g;
+	enum switch_status st = SW_OK;
+
+	if (iommu_group_read(c->s, p->group, &g) < 0)
+		return fail(c, SW_REFUSED, "cannot read IOMMU group %d", p->group);
+	if (g.n_non_pci)
+		st = fail(c, SW_REFUSED, "IOMMU group %d holds %zu device(s) that are not PCI functions "
+			  "of the GPU", p->group, g.n_non_pci);
+	p->devs = calloc(g.n_members ? g.n_members : 1, sizeof(*p->devs));
+	for (size_t i = 0; !st && p->devs && i < g.n_members; i++) {
+		struct pci_function *f = &g.members[i];
+		struct switch_dev *d = &p->devs[p->n_devs];
+		enum group_role role = group_role_of(&p->gpu, f);
+
+		if (role == ROLE_BRIDGE)
+			continue; /* bridges and ports stay with the host; VFIO does not need them */
+		st = check_member(c, o, f, role);
+		if (st)
+			break;
+		*d = (struct switch_dev){ .fn = *f, .role = role, .ours = !streq(f->driver, VFIO) };
+		snprintf(d->orig_driver, sizeof(d->orig_driver), "%s", f->driver);
+		snprintf(d->orig_override, sizeof(d->orig_override), "%s", f->driver_override);
+		/* An override of vfio-pci is ours to clear, not the user's to keep. */
+		if (streq(d->orig_override, VFIO))
+			d->orig_override[0] = '\0';
+		snprintf(d->phase, sizeof(d->phase), "planned");
+		if (devnodes_collect(c->s, f, nodes) < 0)
+			st = fail(c, SW_FAILED, "%s: cannot list its device nodes", f->name);
+		p->n_devs++;
+	}
+	iommu_group_clear(&g);
+	if (!p->devs)
+		return fail(c, SW_FAILED, "out of memory");
+	return st;
+}
+
+enum switch_status switch_plan_detach(struct switch_ctx *c, const struct pci_addr *gpu,
+				      const struct switch_opts *o, struct switch_plan *ret)
+{
+	struct switch_plan p = { .group = -1 };
+	struct devnode_set nodes = { 0 };
+	enum module_state vfio;
+	enum switch_status st;
+
+	memset(ret, 0, sizeof(*ret));
+	if (pci_function_read(c->s, gpu, &p.gpu) < 0) {
+		char a[PCI_ADDR_STR_MAX];
+
+		return fail(c, SW_BAD_INPUT, "no PCI device %s on this host", pci_addr_format(gpu, a));
+	}
+	if (!pci_is_display(&p.gpu))
+		return fail(c, SW_REFUSED, "%s is not a display device (class %06x): vmrun hands over "
+			    "GPUs and their companion functions", p.gpu.name, p.gpu.class_code);
+	if (p.gpu.iommu_group < 0)
+		return fail(c, SW_REFUSED, "%s is in no IOMMU group: the IOMMU is off (add "
+			    "intel_iommu=on iommu=pt, or amd_iommu=on iommu=pt, to the kernel command "
+			    "line)", p.gpu.name);
+	if (module_state_of(c->s, VFIO, &vfio, NULL, 0) < 0 || vfio == MODULE_MISSING)
+		return fail(c, SW_REFUSED, "vfio-pci is not available in this kernel");
+	p.group = p.gpu.iommu_group;
+	st = plan_members(c, o, &p, &nodes);
+	if (!st && plan_modules(c, &p) < 0)
+		st = fail(c, SW_FAILED, "cannot list PCI devices");
+	if (!st && holders_find(c->s, &nodes, &p.holders) < 0)
+		st = fail(c, SW_FAILED, "cannot scan /proc for holders");
+	/* Holders first: naming the display server on the GPU is the most useful answer. */
+	if (!st)
+		st = check_holders(c, &p);
+	if (!st && drives_console(c, &nodes))
+		st = fail(c, SW_REFUSED, "%s drives the text console (fbcon on /dev/fb0); unbind fbcon "
+			  "or move the console to the other GPU first", p.gpu.name);
+	devnode_set_clear(&nodes);
+	*ret = p; /* even when refused: the caller shows the holders */
+	return st;
+}
+
+void switch_plan_clear(struct switch_plan *p)
+{
+	free(p->devs);
+	holder_set_clear(&p->holders);
+	memset(p, 0, sizeof(*p));
+}
+
+/* ---- journal helpers ---- */
+
+static int journal_save(struct switch_ctx *c, struct journal *j, const char *op, const char *state)
+{
+	snprintf(j->op, sizeof(j->op), "%s", op);
+	snprintf(j->state, sizeof(j->state), "%s", state);
+	j->pid = getpid();
+	return journal_write(c->state_fd, j);
+}
+
+static bool pid_alive(pid_t pid)
+{
+	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+}
+
+/* Under the group lock, a journal still "in-progress" was left by a vmrun that died. */
+static enum switch_status check_interrupted(struct switch_ctx *c, const struct journal *j)
+{
+	if (!streq(j->state, "in-progress"))
+		return SW_OK;
+	return fail(c, SW_NEEDS_RESTORE, "IOMMU group %d: an earlier %s by pid %d was interrupted%s; "
+		    "run `vmrun restore` first", j->plan.group, j->op, (int)j->pid,
+		    pid_alive(j->pid) ? " (it is still alive)" : "");
+}
+
+/* ---- rollback and the shared "to host" walk ---- */
+
+static enum switch_status reload_modules(struct switch_ctx *c, struct switch_plan *p)
+{
+	for (size_t i = p->n_modules; i-- > 0;) {
+		int r = c->k->module_load(c->k->data, c->s, p->modules[i]);
+
+		if (r < 0)
+			return fail(c, SW_FAILED, "reloading module %s failed: %s", p->modules[i], strerror(-r));
+		progress(c, "reloaded module %s", p->modules[i]);
+	}
+	return SW_OK;
+}
+
+static enum switch_status all_to_host(struct switch_ctx *c, const struct switch_opts *o,
+				      struct journal *j, bool only_moved)
+{
+	enum switch_status st;
+
+	st = reload_modules(c, &j->plan);
+	for (size_t i = j->plan.n_devs; !st && i-- > 0;) {
+		struct switch_dev *d = &j->plan.devs[i];
+
+		if (!d->ours || (only_moved && streq(d->phase, "planned")))
+			continue;
+		st = dev_to_host(c, o, d);
+		if (!st)
+			progress(c, "%s: back on %s", d->fn.name, d->orig_driver[0] ? d->orig_driver :
+				 "its default driver");
+		if (!st && c->state_fd >= 0)
+			(void)journal_write(c->state_fd, j);
+	}
+	return st;
+}
+
+/* ---- detach ---- */
+
+static enum switch_status unload_modules(struct switch_ctx *c, struct journal *j)
+{
+	size_t wanted = j->plan.n_modules;
+
+	/* The journal lists what has been unloaded so far, so restore reloads exactly that. */
+	j->plan.n_modules = 0;
+	for (size_t i = 0; i < wanted; i++) {
+		int r = c->k->module_unload(c->k->data, c->s, j->plan.modules[i]);
+
+		if (r < 0)
+			return fail(c, SW_FAILED, "unloading %s failed: %s (is something still using the "
+				    "NVIDIA driver? see `vmrun gpus`)", j->plan.modules[i], strerror(-r));
+		j->plan.n_modules++;
+		(void)journal_write(c->state_fd, j);
+		progress(c, "unloaded module %s", j->plan.modules[i]);
+	}
+	return SW_OK;
+}
+
+static enum switch_status ensure_vfio(struct switch_ctx *c)
+{
+	static const char *const mods[] = { "vfio-pci", "vfio_iommu_type1" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(mods); i++) {
+		enum module_state st;
+		int r;
+
+		if (module_state_of(c->s, mods[i], &st, NULL, 0) == 0 &&
+		    (st == MODULE_LOADED || st == MODULE_BUILTIN))
+			continue;
+		r = c->k->module_load(c->k->data, c->s, mods[i]);
+		if (r < 0)
+			return fail(c, SW_FAILED, "loading %s failed: %s", mods[i], strerror(-r));
+		progress(c, "loaded module %s", mods[i]);
+	}
+	return SW_OK;
+}
+
+static enum switch_status verify_vfio_node(struct switch_ctx *c, const struct switch_opts *o, int group)
+{
+	char name[32];
+	struct stat st;
+
+	snprintf(name, sizeof(name), "vfio/%d", group);
+	for (unsigned waited = 0;; waited += 20) {
+		if (c->s->dev_fd >= 0 && fstatat(c->s->dev_fd, name, &st, 0) == 0 && S_ISCHR(st.st_mode))
+			return SW_OK;
+		if (waited >= or_default(o->probe_timeout_ms, 10000))
+			return fail(c, SW_FAILED, "/dev/vfio/%d did not appear", group);
+		c->k->sleep_ms(c->k->data, 20);
+	}
+}
+
+static enum switch_status detach_steps(struct switch_ctx *c, const struct switch_opts *o,
+				       struct journal *j)
+{
+	enum switch_status st;
+
+	st = ensure_vfio(c);
+	if (!st)
+		st = unload_modules(c, j);
+	for (size_t i = 0; !st && i < j->plan.n_devs; i++) {
+		struct switch_dev *d = &j->plan.devs[i];
+
+		if (!d->ours) {
+			progress(c, "%s: already on vfio-pci, left alone", d->fn.name);
+			continue;
+		}
+		st = dev_to_vfio(c, o, d);
+		(void)journal_write(c->state_fd, j);
+		if (!st)
+			progress(c, "%s: %s -> vfio-pci", d->fn.name, d->orig_driver[0] ? d->orig_driver :
+				 "no driver");
+	}
+	if (!st)
+		st = verify_vfio_node(c, o, j->plan.group);
+	return st;
+}
+
+static enum switch_status detach_locked(struct switch_ctx *c, const struct pci_addr *gpu,
+					const struct switch_opts *o, int group)
+{
+	struct journal j = { 0 };
+	enum switch_status st;
+	char why[sizeof(c->why)];
+
+	if (journal_read(c->state_fd, group, &j) == 0) {
+		st = check_interrupted(c, &j);
+		if (!st && streq(j.op, "detach"))
+			progress(c, "IOMMU group %d is already detached (since pid %d)", group, (int)j.pid);
+		journal_clear(&j);
+		return st;
+	}
+	st = switch_plan_detach(c, gpu, o, &j.plan);
+	if (st || o->dry_run) {
+		switch_plan_clear(&j.plan);
+		return st;
+	}
+	j.started = (int64_t)time(NULL);
+	if (journal_save(c, &j, "detach", "in-progress") < 0) {
+		switch_plan_clear(&j.plan);
+		return fail(c, SW_FAILED, "cannot write the journal under /run/vmrun/switch");
+	}
+	st = detach_steps(c, o, &j);
+	if (st == SW_OK) {
+		(void)journal_save(c, &j, "detach", "done");
+	} else if (st != SW_STUCK) {
+		/* Undo in reverse; the journal stays if the undo itself fails, for restore. */
+		snprintf(why, sizeof(why), "%s", c->why);
+		progress(c, "failed: %s; rolling back", why);
+		if (all_to_host(c, o, &j, true) == SW_OK)
+			(void)journal_remove(c->state_fd, group);
+		else
+			snprintf(why + strlen(why), sizeof(why) - strlen(why),
+				 "; rollback failed too (%.300s): run `vmrun restore`", c->why);
+		snprintf(c->why, sizeof(c->why), "%s", why);
+	}
+	switch_plan_clear(&j.plan);
+	return st;
+}
+
+static enum switch_status with_group_lock(struct switch_ctx *c, const struct switch_opts *o,
+					  int group, int *ret_fd)
+{
+	int r = group_lock(c->state_fd, group, or_default(o->lock_timeout_ms, 60000), ret_fd);
+
+	if (r == -EBUSY)
+		return fail(c, SW_BUSY, "IOMMU group %d is being switched by another vmrun", group);
+	if (r < 0)
+		return fail(c, SW_FAILED, "cannot lock IOMMU group %d: %s", group, strerror(-r));
+	return SW_OK;
+}
+
+static enum switch_status group_of(struct switch_ctx *c, const struct pci_addr *a, int *ret)
+{
+	struct pci_function f;
+	char s[PCI_ADDR_STR_MAX];
+
+	if (pci_function_read(c->s, a, &f) < 0)
+		return fail(c, SW_BAD_INPUT, "no PCI device %s on this host", pci_addr_format(a, s));
+	if (f.iommu_group < 0)
+		return fail(c, SW_REFUSED, "%s is in no IOMMU group: the IOMMU is off", f.name);
+	*ret = f.iommu_group;
+	return SW_OK;
+}
+
+enum switch_status switch_detach(struct switch_ctx *c, const struct pci_addr *gpu,
+				 const struct switch_opts *o)
+{
+	enum switch_status st;
+	int group = -1, lock = -1;
+
+	st = group_of(c, gpu, &group);
+	if (!st && o->dry_run) {
+		struct switch_plan p;
+
+		st = switch_plan_detach(c, gpu, o, &p);
+		switch_plan_clear(&p);
+		return st;
+	}
+	if (!st)
+		st = with_group_lock(c, o, group, &lock);
+	if (!st)
+		st = detach_locked(c, gpu, o, group);
+	safe_close(lock);
+	return st;
+}
+
+/* ---- attach ---- */
+
+/* With no journal, the group's vfio-pci functions go to whatever the kernel picks. */
+static enum switch_status journal_from_sysfs(struct switch_ctx *c, int group, struct journal *j)
+{
+	struct iommu_group g;
+
+	if (iommu_group_read(c->s, group, &g) < 0)
+		return fail(c, SW_FAILED, "cannot read IOMMU group %d", group);
+	j->plan.group = group;
+	j->plan.devs = calloc(g.n_members ? g.n_members : 1, sizeof(*j->plan.devs));
+	for (size_t i = 0; j->plan.devs && i < g.n_members; i++) {
+		struct pci_function *f = &g.members[i];
+		struct switch_dev *d = &j->plan.devs[j->plan.n_devs];
+
+		if (!streq(f->driver, VFIO) && !streq(f->driver_override, VFIO))
+			continue;
+		*d = (struct switch_dev){ .fn = *f, .ours = true };
+		snprintf(d->phase, sizeof(d->phase), "vfio");
+		if (j->plan.n_devs == 0)
+			j->plan.gpu = *f;
+		j->plan.n_devs++;
+	}
+	iommu_group_clear(&g);
+	if (!j->plan.devs)
+		return fail(c, SW_FAILED, "out of memory");
+	return SW_OK;
+}
+
+static enum switch_status check_vfio_holders(struct switch_ctx *c, struct journal *j)
+{
+	struct devnode_set nodes = { 0 };
+	struct holder_set hs = { 0 };
+	enum switch_status st = SW_OK;
+	char who[256];
+
+	for (size_t i = 0; i < j->plan.n_devs; i++) {
+		struct pci_function f;
+
+		if (pci_function_read(c->s, &j->plan.devs[i].fn.addr, &f) == 0)
+			(void)devnodes_collect(c->s, &f, &nodes);
+	}
+	if (holders_find(c->s, &nodes, &hs) < 0)
+		st = fail(c, SW_FAILED, "cannot scan /proc for holders");
+	for (size_t i = 0; !st && i < hs.n; i++)
+		if (hs.v[i].kind == NODE_VFIO)
+			st = fail(c, SW_HELD, "%s holds %s (a VM is using the GPU); stop it first",
+				  holder_describe(&hs.v[i], who, sizeof(who)), hs.v[i].node);
+	holder_set_clear(&hs);
+	devnode_set_clear(&nodes);
+	return st;
+}
+
+/* Devices must still be the ones journaled: a different card in the slot is not ours. */
+static enum switch_status validate_devices(struct switch_ctx *c, struct journal *j)
+{
+	for (size_t i = 0; i < j->plan.n_devs; i++) {
+		struct switch_dev *d = &j->plan.devs[i];
+		struct pci_function f;
+
+		if (pci_function_read(c->s, &d->fn.addr, &f) < 0)
+			return fail(c, SW_FAILED, "%s from the journal is gone from this host", d->fn.name);
+		if (f.vendor != d->fn.vendor || f.device != d->fn.device || f.iommu_group != j->plan.group)
+			return fail(c, SW_FAILED, "%s is not the device the journal recorded "
+				    "(%04x:%04x in group %d)", d->fn.name, d->fn.vendor, d->fn.device,
+				    j->plan.group);
+		d->fn = f;
+	}
+	return SW_OK;
+}
+
+static enum switch_status attach_locked(struct switch_ctx *c, const struct switch_opts *o,
+					int group, bool restoring)
+{
+	struct journal j = { 0 };
+	enum switch_status st = SW_OK;
+	int r;
+
+	r = journal_read(c->state_fd, group, &j);
+	if (r == -ENOENT && restoring)
+		return SW_OK;
+	if (r == -ENOENT)
+		st = journal_from_sysfs(c, group, &j);
+	else if (r < 0)
+		st = fail(c, SW_FAILED, "the journal for IOMMU group %d is unreadable or invalid (%s); "
+			  "check /run/vmrun/switch/group-%d.json", group, strerror(-r), group);
+	else if (!restoring)
+		st = check_interrupted(c, &j);
+	if (!st)
+		st = validate_devices(c, &j);
+	if (!st)
+		st = check_vfio_holders(c, &j);
+	if (!st && j.plan.n_devs == 0)
+		progress(c, "IOMMU group %d: nothing is on vfio-pci", group);
+	if (st || o->dry_run || j.plan.n_devs == 0) {
+		journal_clear(&j);
+		return st;
+	}
+	if (journal_save(c, &j, "attach", "in-progress") < 0)
+		st = fail(c, SW_FAILED, "cannot write the journal under /run/vmrun/switch");
+	if (!st)
+		st = all_to_host(c, o, &j, false);
+	if (!st)
+		(void)journal_remove(c->state_fd, group);
+	journal_clear(&j);
+	return st;
+}
+
+enum switch_status switch_attach(struct switch_ctx *c, const struct pci_addr *gpu,
+				 const struct switch_opts *o)
+{
+	enum switch_status st;
+	int group = -1, lock = -1;
+
+	st = group_of(c, gpu, &group);
+	if (!st)
+		st = with_group_lock(c, o, group, &lock);
+	if (!st)
+		st = attach_locked(c, o, group, false);
+	safe_close(lock);
+	return st;
+}
+
+enum switch_status switch_restore(struct switch_ctx *c, int group, const struct switch_opts *o)
+{
+	_cleanup_free_ int *groups = NULL;
+	enum switch_status st = SW_OK;
+	size_t n = 0;
+
+	if (group >= 0) {
+		groups = malloc(sizeof(int));
+		if (!groups)
+			return fail(c, SW_FAILED, "out of memory");
+		groups[n++] = group;
+	} else if (journal_list(c->state_fd, &groups, &n) < 0) {
+		return fail(c, SW_FAILED, "cannot list /run/vmrun/switch");
+	}
+	for (size_t i = 0; !st && i < n; i++) {
+		int lock = -1;
+
+		st = with_group_lock(c, o, groups[i], &lock);
+		if (!st) {
+			progress(c, "IOMMU group %d: restoring from the journal", groups[i]);
+			st = attach_locked(c, o, groups[i], true);
+		}
+		safe_close(lock);
+	}
+	return st;
+}
+
+int switch_state_open(const struct sysroot *s, int *ret_fd)
+{
+	struct stat st;
+	int fd;
+
+	if (s->run_fd < 0)
+		return -ENOENT;
+	if (mkdirat(s->run_fd, "vmrun", 0755) < 0 && errno != EEXIST)
+		return -errno;
+	if (mkdirat(s->run_fd, "vmrun/switch", 0700) < 0 && errno != EEXIST)
+		return -errno;
+	fd = openat(s->run_fd, "vmrun/switch", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* Ours alone: a directory someone else could write would let them forge journals. */
+	if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 077)) {
+		safe_close(fd);
+		return -EPERM;
+	}
+	*ret_fd = fd;
+	return 0;
+}
