@@ -67,9 +67,9 @@ static void print_gpu(const struct gpu_snapshot *snap, const struct gpu_entry *e
 	const struct pci_function *g = &e->gpu;
 	char buf[256];
 
-	printf("%s  %s: %s%s%s [%04x:%04x]\n", g->name, g->class_name,
-	       g->vendor_name[0] ? g->vendor_name : "", g->vendor_name[0] ? " " : "",
-	       g->device_name[0] ? g->device_name : "", g->vendor, g->device);
+	printf("%s  %s%s%s%s%s [%04x:%04x]\n", g->name, g->class_name,
+	       g->vendor_name[0] || g->device_name[0] ? ": " : "", g->vendor_name,
+	       g->vendor_name[0] && g->device_name[0] ? " " : "", g->device_name, g->vendor, g->device);
 	printf("  driver: %s%s%s   boot_vga: %s   reset: %s\n", g->driver[0] ? g->driver : "none",
 	       g->driver_override[0] ? "   driver_override: " : "", g->driver_override,
 	       g->boot_vga == 1 ? "yes" : g->boot_vga == 0 ? "no" : "n/a",

@@ -177,11 +177,15 @@ static void print_human(const struct plan *pl)
 	for (size_t k = 0; k < pl->snap.holders.n; k++)
 		printf("  held:         %s by %s\n", pl->snap.holders.v[k].node,
 		       holder_describe(&pl->snap.holders.v[k], buf, sizeof(buf)));
-	printf("\nQEMU command (argv, one argument per line):\n");
+	printf("\nQEMU command (an argv, run without a shell; quoted here for copying):\n");
 	for (char **v = pl->argv; *v; v++) {
-		_cleanup_free_ char *q = shell_quote(*v);
+		_cleanup_free_ char *q = shell_quote(*v), *q2 = NULL;
+		/* An option and its value on one line: "-machine q35,...". */
+		bool pair = v != pl->argv && (*v)[0] == '-' && v[1] && v[1][0] != '-';
 
-		printf("  %s%s\n", q ? q : *v, v[1] ? " \\" : "");
+		if (pair)
+			q2 = shell_quote(*++v);
+		printf("  %s%s%s%s\n", q ? q : "", pair ? " " : "", q2 ? q2 : "", v[1] ? " \\" : "");
 	}
 }
 
