@@ -24,6 +24,9 @@ int cmd_detach(struct cli *c, int argc, char **argv);
 int cmd_attach(struct cli *c, int argc, char **argv);
 int cmd_restore(struct cli *c, int argc, char **argv);
 int cmd_status(struct cli *c, int argc, char **argv);
+int cmd_stop(struct cli *c, int argc, char **argv);
+/* Running (and crashed) VMs from their runtime directories, for status. */
+json_object *vm_list(struct cli *c, int state_fd, bool *restore_pending);
 /* vmrun [--dry-run] PROFILE */
 int cmd_plan(struct cli *c, int argc, char **argv);
 

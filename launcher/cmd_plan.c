@@ -13,19 +13,10 @@
 #include "cli.h"
 #include "log.h"
 #include "paths.h"
+#include "plan.h"
 #include "qemu_argv.h"
 
-struct plan {
-	struct vm_profile *p;
-	struct fw_choice fw;
-	char *runtime_dir, *state_dir, *vars_path;
-	struct qemu_hostdev *hostdevs;
-	size_t n_hostdevs;
-	struct gpu_snapshot snap;
-	char **argv;
-};
-
-static void plan_clear(struct plan *pl)
+void plan_clear(struct plan *pl)
 {
 	fw_choice_clear(&pl->fw);
 	free(pl->runtime_dir);
@@ -35,6 +26,7 @@ static void plan_clear(struct plan *pl)
 	gpu_snapshot_clear(&pl->snap);
 	strv_free(pl->argv);
 	profile_free(pl->p);
+	memset(pl, 0, sizeof(*pl));
 }
 
 static int plan_firmware(struct cli *c, struct plan *pl)
@@ -243,7 +235,7 @@ static void print_json_plan(const struct plan *pl)
 	json_object_put(o);
 }
 
-static int plan_build(struct cli *c, struct plan *pl, const char *path)
+int plan_build(struct cli *c, struct plan *pl, const char *path)
 {
 	struct host_facts facts = { 0 };
 	int r;
@@ -293,16 +285,14 @@ int cmd_plan(struct cli *c, int argc, char **argv)
 		log_err("expected one profile (see vmrun --help)");
 		return EXIT_USAGE;
 	}
+	if (!dry)
+		return cmd_run(c, argv[optind]);
 	r = plan_build(c, &pl, argv[optind]);
-	if (!r && dry) {
+	if (!r) {
 		if (c->json)
 			print_json_plan(&pl);
 		else
 			print_human(&pl);
-	} else if (!r) {
-		log_err("running a VM is not implemented yet; `vmrun --dry-run %s` shows what a run "
-			"would do", argv[optind]);
-		r = EXIT_ERROR;
 	}
 	plan_clear(&pl);
 	return r;

@@ -312,14 +312,42 @@ int cmd_status(struct cli *c, int argc, char **argv)
 			       streq(state, "restore-pending") ? " — run `vmrun restore`" : "");
 		journal_clear(&j);
 	}
+	bool vm_pending = false;
+	json_object *vms = vm_list(c, ctx.state_fd, &vm_pending);
+
+	pending += vm_pending;
 	if (c->json) {
 		json_object *root = json_object_new_object();
 
+		json_object_object_add(root, "vms", vms);
 		json_object_object_add(root, "switches", arr);
 		json_object_object_add(root, "restore_pending", json_object_new_boolean(pending > 0));
 		json_print(root);
 		json_object_put(root);
 	} else {
+		for (size_t i = 0; i < json_object_array_length(vms); i++) {
+			json_object *v = json_object_array_get_idx(vms, i), *x;
+			const char *st = json_object_object_get_ex(v, "qmp_status", &x) ?
+						 json_object_get_string(x) : "unknown";
+			bool running = json_object_object_get_ex(v, "running", &x) && json_object_get_boolean(x);
+
+			json_object_object_get_ex(v, "name", &x);
+			printf("VM %s: ", json_object_get_string(x));
+			if (running) {
+				json_object *pid, *up, *gg;
+
+				json_object_object_get_ex(v, "pid", &pid);
+				json_object_object_get_ex(v, "uptime", &up);
+				json_object_object_get_ex(v, "gpu_groups", &gg);
+				printf("running (vmrun pid %d, up %llds, guest %s, GPU groups %s)\n",
+				       json_object_get_int(pid), (long long)json_object_get_int64(up), st,
+				       json_object_to_json_string_ext(gg, JSON_C_TO_STRING_PLAIN));
+			} else {
+				printf("not running%s\n", json_object_object_get_ex(v, "restore_pending", &x) &&
+				       json_object_get_boolean(x) ? "; its GPU is still on vfio-pci: run `vmrun restore`" : "");
+			}
+		}
+		json_object_put(vms);
 		json_object_put(arr);
 		if (!n)
 			printf("No GPU is switched to vfio-pci by vmrun; nothing to restore.\n");

@@ -20,7 +20,8 @@ static const struct command {
 	{ "detach", cmd_detach, "hand a GPU's whole IOMMU group to vfio-pci" },
 	{ "attach", cmd_attach, "give the group back to its host drivers" },
 	{ "restore", cmd_restore, "finish or undo an interrupted switch from its journal" },
-	{ "status", cmd_status, "switched groups and pending restores" },
+	{ "status", cmd_status, "running VMs, switched groups and pending restores" },
+	{ "stop", cmd_stop, "ask a running VM to power down (--force: quit now)" },
 };
 
 static void usage(FILE *f)
@@ -46,7 +47,10 @@ static void usage(FILE *f)
 		"  3  busy: a process holds the device (named), or another vmrun switches it\n"
 		"  4  refused or not ready: a check failed, IOMMU off, a non-GPU device in the\n"
 		"     group, the GPU drives the console, a device or firmware is missing\n"
-		"  5  an interrupted switch is pending: run `vmrun restore`\n");
+		"  5  an interrupted switch is pending, or the GPU could not be given back:\n"
+		"     run `vmrun restore`\n"
+		"  6  the VM was stopped by force (it did not power down within shutdown_timeout)\n"
+		"  7  QEMU failed to start or ended unexpectedly (crashed, killed)\n");
 }
 
 int main(int argc, char **argv)

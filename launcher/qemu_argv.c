@@ -257,6 +257,10 @@ static void add_control(struct argv *a, const struct vm_profile *p, const struct
 	add(a, "-chardev");
 	addf(a, "socket,id=vmrun-qmp,path=%s/qmp.sock,server=on,wait=off", h->runtime_dir);
 	add2(a, "-mon", "chardev=vmrun-qmp,mode=control");
+	/* A second monitor for `vmrun stop` and `vmrun status`: the first belongs to the supervisor. */
+	add(a, "-chardev");
+	addf(a, "socket,id=vmrun-ctl,path=%s/control.sock,server=on,wait=off", h->runtime_dir);
+	add2(a, "-mon", "chardev=vmrun-ctl,mode=control");
 	add(a, "-pidfile");
 	addf(a, "%s/qemu.pid", h->runtime_dir);
 	/* The guest powering off stops QEMU but keeps it: vmrun sees SHUTDOWN and decides. */

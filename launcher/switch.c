@@ -169,6 +169,13 @@ static enum switch_status probe(struct switch_ctx *c, const struct switch_opts *
 	/* drivers_probe answers ENODEV/EINVAL when no driver took it; the link says the rest. */
 	if (r == -ETIMEDOUT)
 		return write_failed(c, r, f->name, "bus/pci/drivers_probe");
+	/*
+	 * No driver to go back to (the device had none, or the journal was lost): whatever the
+	 * kernel picks, nothing included, is home. Waiting for "a driver" failed every attach and
+	 * restore of a function that started unbound (test_unbound_function_round_trip).
+	 */
+	if (!want)
+		return SW_OK;
 	r = wait_driver(c, f, want, or_default(o->probe_timeout_ms, 10000), got, sizeof(got));
 	if (r < 0)
 		return fail(c, SW_FAILED, "%s: bound to %s after probing, expected %s", f->name,
@@ -205,8 +212,13 @@ static enum switch_status dev_to_vfio(struct switch_ctx *c, const struct switch_
 	return SW_OK;
 }
 
-/* Back to the original driver (or, with none recorded, whatever the kernel picks). */
-static enum switch_status dev_to_host(struct switch_ctx *c, const struct switch_opts *o,
+/*
+ * Back to the original driver happens in two halves, with the vendor's modules reloaded in
+ * between: nvidia.ko refuses to load while no GPU is free for it to probe, so every function
+ * is first taken off vfio-pci and pinned to its original driver, then modules load (and bind
+ * what is pinned to them), then each function is probed and verified.
+ */
+static enum switch_status dev_release(struct switch_ctx *c, const struct switch_opts *o,
 				      struct switch_dev *d)
 {
 	char drv[64];
@@ -214,18 +226,35 @@ static enum switch_status dev_to_host(struct switch_ctx *c, const struct switch_
 
 	if (cur_driver(c, &d->fn, drv, sizeof(drv)) < 0)
 		return fail(c, SW_FAILED, "%s: cannot read its driver", d->fn.name);
-	if (drv[0] && d->orig_driver[0] && streq(drv, d->orig_driver)) {
-		st = SW_OK; /* already home: only the override may need restoring */
-	} else {
-		if (drv[0]) {
-			st = unbind(c, o, &d->fn, drv);
-			if (st)
-				return st;
-		}
-		/* Pin the original driver while probing, so a different match cannot win. */
-		st = set_override(c, o, &d->fn, d->orig_driver);
-		if (!st)
-			st = probe(c, o, &d->fn, d->orig_driver[0] ? d->orig_driver : NULL);
+	if (drv[0] && d->orig_driver[0] && streq(drv, d->orig_driver))
+		return SW_OK; /* already home: only the override may need restoring */
+	if (drv[0]) {
+		st = unbind(c, o, &d->fn, drv);
+		if (st)
+			return st;
+	}
+	/* Pin the original driver, so that no other match can win when it probes. */
+	st = set_override(c, o, &d->fn, d->orig_driver);
+	if (!st)
+		snprintf(d->phase, sizeof(d->phase), "released");
+	return st;
+}
+
+static enum switch_status dev_bind(struct switch_ctx *c, const struct switch_opts *o,
+				   struct switch_dev *d)
+{
+	char drv[64];
+	enum switch_status st = SW_OK;
+
+	if (cur_driver(c, &d->fn, drv, sizeof(drv)) < 0)
+		return fail(c, SW_FAILED, "%s: cannot read its driver", d->fn.name);
+	if (!(drv[0] && d->orig_driver[0] && streq(drv, d->orig_driver))) {
+		st = probe(c, o, &d->fn, d->orig_driver[0] ? d->orig_driver : NULL);
+		if (st == SW_FAILED && d->orig_driver[0])
+			snprintf(c->why + strlen(c->why), sizeof(c->why) - strlen(c->why),
+				 "; if %s will not take it again, the kernel's remove-and-rescan may "
+				 "(echo 1 > /sys/bus/pci/devices/%s/remove; echo 1 > /sys/bus/pci/rescan), "
+				 "though it loses devices on some boards", d->orig_driver, d->fn.name);
 		if (st)
 			return st;
 	}
@@ -481,22 +510,35 @@ static enum switch_status reload_modules(struct switch_ctx *c, struct switch_pla
 	return SW_OK;
 }
 
+static bool skip_dev(const struct switch_dev *d, bool only_moved)
+{
+	return !d->ours || (only_moved && streq(d->phase, "planned"));
+}
+
 static enum switch_status all_to_host(struct switch_ctx *c, const struct switch_opts *o,
 				      struct journal *j, bool only_moved)
 {
-	enum switch_status st;
+	enum switch_status st = SW_OK;
 
-	st = reload_modules(c, &j->plan);
+	for (size_t i = j->plan.n_devs; !st && i-- > 0;) {
+		if (skip_dev(&j->plan.devs[i], only_moved))
+			continue;
+		st = dev_release(c, o, &j->plan.devs[i]);
+		if (c->state_fd >= 0)
+			(void)journal_write(c->state_fd, j);
+	}
+	if (!st)
+		st = reload_modules(c, &j->plan);
 	for (size_t i = j->plan.n_devs; !st && i-- > 0;) {
 		struct switch_dev *d = &j->plan.devs[i];
 
-		if (!d->ours || (only_moved && streq(d->phase, "planned")))
+		if (skip_dev(d, only_moved))
 			continue;
-		st = dev_to_host(c, o, d);
+		st = dev_bind(c, o, d);
 		if (!st)
 			progress(c, "%s: back on %s", d->fn.name, d->orig_driver[0] ? d->orig_driver :
 				 "its default driver");
-		if (!st && c->state_fd >= 0)
+		if (c->state_fd >= 0)
 			(void)journal_write(c->state_fd, j);
 	}
 	return st;
@@ -589,8 +631,14 @@ static enum switch_status detach_locked(struct switch_ctx *c, const struct pci_a
 	struct journal j = { 0 };
 	enum switch_status st;
 	char why[sizeof(c->why)];
+	int r;
 
-	if (journal_read(c->state_fd, group, &j) == 0) {
+	r = journal_read(c->state_fd, group, &j);
+	/* A journal we cannot read may be the only record of an interrupted switch: keep it. */
+	if (r < 0 && r != -ENOENT)
+		return fail(c, SW_FAILED, "the journal for IOMMU group %d is unreadable or invalid (%s); "
+			    "check /run/vmrun/switch/group-%d.json", group, strerror(-r), group);
+	if (r == 0) {
 		st = check_interrupted(c, &j);
 		if (!st && streq(j.op, "detach"))
 			progress(c, "IOMMU group %d is already detached (since pid %d)", group, (int)j.pid);

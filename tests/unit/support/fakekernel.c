@@ -394,10 +394,15 @@ static int fk_sysfs_write(void *data, const struct sysroot *s, const char *path,
 	k->probes += is_probe;
 	logf_(k->wlog, sizeof(k->wlog), "%s <- %s%s", path, strcmp(value, "\n") ? value : "\\n",
 	      value[0] && value[strlen(value) - 1] == '\n' ? "" : "\n");
-	if (k->fail_write_at && k->writes == k->fail_write_at)
+	/* One-shot: once fired, a fault is gone (resetting the counters cannot re-arm it). */
+	if (k->fail_write_at && k->writes == k->fail_write_at) {
+		k->fail_write_at = 0;
 		return fault(k, k->write_fault, path, value, ret_stuck_pid);
-	if (is_probe && k->fail_probe_at && k->probes == k->fail_probe_at)
+	}
+	if (is_probe && k->fail_probe_at && k->probes == k->fail_probe_at) {
+		k->fail_probe_at = 0;
 		return fault(k, k->probe_fault, path, value, ret_stuck_pid);
+	}
 	return apply_write(k, path, value);
 }
 
@@ -422,7 +427,17 @@ static const char *driver_of_module(const struct fake_kernel *k, const char *nam
 
 struct drv_arg {
 	const char *drv;
+	unsigned bound; /* counted by count_on */
 };
+
+static void count_on(struct fake_kernel *k, const char *addr, void *data)
+{
+	struct drv_arg *a = data;
+	char cur[64];
+
+	fk_driver_of(k, addr, cur, sizeof(cur));
+	a->bound += strcmp(cur, a->drv) == 0;
+}
 
 static void unbind_if_on(struct fake_kernel *k, const char *addr, void *data)
 {
@@ -457,7 +472,7 @@ static int unload_one(struct fake_kernel *k, const char *name)
 		if (strcmp(k->deps[i].needs, name) == 0 && fk_module_loaded(k, k->deps[i].module))
 			return -EBUSY;
 	if (drv) {
-		struct drv_arg a = { drv };
+		struct drv_arg a = { drv, 0 };
 
 		for_each_dev(k, -1, unbind_if_on, &a);
 		pathf(p, sizeof(p), "%s/sys/bus/pci/drivers/%s", k->root, drv);
@@ -491,11 +506,22 @@ static int load_one(struct fake_kernel *k, const char *name, unsigned depth)
 	pathf(p, sizeof(p), "sys/module/%s", name);
 	fake_mkdir(k->root, p);
 	if (drv) {
-		struct drv_arg a = { drv };
+		struct drv_arg a = { drv, 0 };
 
 		pathf(p, sizeof(p), "sys/bus/pci/drivers/%s", drv);
 		fake_mkdir(k->root, p);
 		for_each_dev(k, -1, rebind_default, &a);
+		/* Like the real nvidia.ko ("NVRM: No NVIDIA devices probed"): no free GPU, no load. */
+		for_each_dev(k, -1, count_on, &a);
+		if (strcmp(name, "nvidia") == 0 && a.bound == 0) {
+			char full[PATH_MAX];
+
+			pathf(full, sizeof(full), "%s/sys/bus/pci/drivers/%s", k->root, drv);
+			(void)rmdir(full);
+			pathf(full, sizeof(full), "%s/sys/module/%s", k->root, name);
+			(void)rmdir(full);
+			return -ENODEV;
+		}
 	}
 	logf_(k->modlog, sizeof(k->modlog), "%s+%s", k->modlog[0] ? " " : "", name);
 	return 0;
@@ -509,6 +535,7 @@ static int fk_module_unload(void *data, const struct sysroot *s, const char *mod
 	(void)s;
 	k->unloads++;
 	if (k->fail_unload_at && k->unloads == k->fail_unload_at) {
+		k->fail_unload_at = 0;
 		k->faults_hit++;
 		return k->unload_err;
 	}
@@ -524,6 +551,7 @@ static int fk_module_load(void *data, const struct sysroot *s, const char *modul
 	(void)s;
 	k->loads++;
 	if (k->fail_load_at && k->loads == k->fail_load_at) {
+		k->fail_load_at = 0;
 		k->faults_hit++;
 		return k->load_err;
 	}

@@ -31,7 +31,7 @@ struct fake_kernel {
 	unsigned writes, probes, unloads, loads, sleeps, bad_writes;
 	unsigned long slept_ms;
 
-	/* One-shot injection: the Nth write (1-based, among all writes) / Nth drivers_probe. */
+	/* One-shot injection (disarmed when it fires): the Nth write (1-based, among all writes) / Nth drivers_probe. */
 	unsigned fail_write_at;
 	enum fk_fault write_fault;
 	unsigned fail_probe_at;

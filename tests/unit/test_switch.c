@@ -1,0 +1,1220 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The GPU hand-over (switch.c, journal.c) against a model of the kernel (fakekernel.c) on fake
+ * hosts: a clean round trip, a failure / hang / lost write at every position of detach, attach
+ * and restore, refusals that must change nothing, the NVIDIA module stack, tampered journals
+ * and the group lock. Every test compares the tree itself (driver links, driver_override,
+ * /dev/vfio, loaded modules), not just the status.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fakekernel.h"
+#include "fakesys.h"
+#include "journal.h"
+#include "switch.h"
+#include "util.h"
+
+#define GPU "0000:01:00.0"
+#define AUDIO "0000:01:00.1"
+#define PORT "0000:00:01.0"
+
+/* Short timeouts: the fake sleeps are free, but each poll still reads the tree. */
+static const struct switch_opts O = {
+	.write_timeout_ms = 1000, .probe_timeout_ms = 200, .lock_timeout_ms = 500,
+};
+
+struct fx {
+	char *root;
+	struct sysroot *s;
+	struct fake_kernel *k;
+	struct switch_ctx c;
+	char progress[8192];
+};
+
+typedef void (*build_fn)(const char *root);
+
+static void on_progress(void *data, const char *fmt, ...)
+{
+	struct fx *f = data;
+	size_t len = strlen(f->progress);
+	va_list ap;
+
+	if (len + 2 >= sizeof(f->progress))
+		return;
+	va_start(ap, fmt);
+	(void)vsnprintf(f->progress + len, sizeof(f->progress) - len - 1, fmt, ap);
+	va_end(ap);
+	strcat(f->progress, "\n");
+}
+
+/* A fresh switch_ctx, as a new vmrun process would have it (the state dir reopened). */
+static void fx_ctx(struct fx *f)
+{
+	int fd = -1;
+
+	if (f->c.state_fd >= 0)
+		safe_close(f->c.state_fd);
+	assert_int_equal(switch_state_open(f->s, &fd), 0);
+	f->c = (struct switch_ctx){ .s = f->s, .k = &f->k->ops, .state_fd = fd,
+				    .progress = on_progress, .progress_data = f };
+	f->progress[0] = '\0';
+}
+
+static struct fx *fx_new(build_fn build)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	f->root = fake_root_new();
+	build(f->root);
+	fk_prepare_root(f->root);
+	if (!fk_can_mknod(f->root)) {
+		fake_root_free(f->root);
+		free(f);
+		skip(); /* /dev/vfio/<group> cannot be modelled without mknod */
+	}
+	assert_int_equal(sysroot_open(f->root, &f->s), 0);
+	f->k = fk_new(f->root);
+	f->c.state_fd = -1;
+	fx_ctx(f);
+	return f;
+}
+
+static void fx_free(struct fx *f)
+{
+	safe_close(f->c.state_fd);
+	sysroot_free(f->s);
+	fk_free(f->k);
+	fake_root_free(f->root);
+	free(f);
+}
+
+static struct pci_addr A(const char *s)
+{
+	struct pci_addr a;
+
+	assert_int_equal(pci_addr_parse(s, &a), 0);
+	return a;
+}
+
+static enum switch_status detach(struct fx *f, const char *addr, const struct switch_opts *o)
+{
+	struct pci_addr a = A(addr);
+
+	return switch_detach(&f->c, &a, o);
+}
+
+static enum switch_status attach(struct fx *f, const char *addr, const struct switch_opts *o)
+{
+	struct pci_addr a = A(addr);
+
+	return switch_attach(&f->c, &a, o);
+}
+
+static bool has_journal(const struct fx *f, int group)
+{
+	char p[PATH_MAX];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s/run/vmrun/switch/group-%d.json", f->root, group);
+	return lstat(p, &st) == 0;
+}
+
+static void assert_driver(const struct fx *f, const char *addr, const char *want)
+{
+	char got[64];
+
+	fk_driver_of(f->k, addr, got, sizeof(got));
+	if (strcmp(got, want) != 0)
+		fail_msg("%s: driver '%s', expected '%s'", addr, got, want);
+}
+
+/* The raw attribute, newline stripped: "(null)" when cleared. */
+static void assert_override_raw(const struct fx *f, const char *addr, const char *want)
+{
+	char p[PATH_MAX], buf[128] = "";
+	FILE *fp;
+
+	snprintf(p, sizeof(p), "%s/sys/bus/pci/devices/%s/driver_override", f->root, addr);
+	fp = fopen(p, "re");
+	assert_non_null(fp);
+	if (!fgets(buf, sizeof(buf), fp))
+		buf[0] = '\0';
+	fclose(fp);
+	buf[strcspn(buf, "\n")] = '\0';
+	if (strcmp(buf, want) != 0)
+		fail_msg("%s: driver_override '%s', expected '%s'", addr, buf, want);
+}
+
+static void assert_contains(const char *hay, const char *needle)
+{
+	if (!strstr(hay, needle))
+		fail_msg("'%s' does not contain '%s'", hay, needle);
+}
+
+static void assert_snapshot(const struct fx *f, const char *want, const char *what)
+{
+	char *now = fk_snapshot(f->root);
+
+	if (strcmp(now, want) != 0) {
+		fprintf(stderr, "--- expected (%s)\n%s--- got\n%s--- writes\n%s", what, want, now,
+			f->k->wlog);
+		free(now);
+		fail_msg("%s: the tree differs from the expected state", what);
+	}
+	free(now);
+}
+
+static const char *fault_name(enum fk_fault m)
+{
+	static const char *const n[] = { "none", "EIO", "hang", "hang-after-effect", "silent" };
+	return n[m];
+}
+
+/* ---- 1. the round trip ---- */
+
+static void test_round_trip(void **state)
+{
+	struct fx *f = fx_new(fake_lab_host);
+	char *before = fk_snapshot(f->root);
+	struct journal j = { 0 };
+
+	(void)state;
+	assert_int_equal(detach(f, GPU, &O), SW_OK);
+	assert_driver(f, GPU, "vfio-pci");
+	assert_driver(f, AUDIO, "vfio-pci");
+	assert_override_raw(f, GPU, "vfio-pci");
+	assert_override_raw(f, AUDIO, "vfio-pci");
+	assert_true(fk_vfio_node(f->k, 2));
+	assert_true(has_journal(f, 2));
+	assert_int_equal(journal_read(f->c.state_fd, 2, &j), 0);
+	assert_string_equal(j.op, "detach");
+	assert_string_equal(j.state, "done");
+	assert_int_equal(j.pid, getpid());
+	assert_int_equal(j.plan.n_devs, 2);
+	assert_string_equal(j.plan.devs[0].fn.name, GPU);
+	assert_string_equal(j.plan.devs[0].orig_driver, "bochs-drm");
+	assert_string_equal(j.plan.devs[1].fn.name, AUDIO);
+	assert_string_equal(j.plan.devs[1].orig_driver, "snd_hda_intel");
+	assert_int_equal(j.plan.n_modules, 0);
+	journal_clear(&j);
+	/* override, unbind, probe for each of the two functions; nothing else. */
+	assert_int_equal(f->k->writes, 6);
+	assert_int_equal(f->k->bad_writes, 0);
+	assert_int_equal(f->k->unloads + f->k->loads, 0);
+	assert_driver(f, PORT, "pcieport");
+	assert_override_raw(f, PORT, "(null)");
+	assert_driver(f, "0000:00:02.0", "virtio-pci");
+	assert_driver(f, "0000:00:03.0", "e1000e");
+
+	/* Detaching again is a no-op that says so. */
+	fk_reset_counters(f->k);
+	assert_int_equal(detach(f, GPU, &O), SW_OK);
+	assert_int_equal(f->k->writes, 0);
+	assert_contains(f->progress, "already detached");
+
+	fk_reset_counters(f->k);
+	assert_int_equal(attach(f, GPU, &O), SW_OK);
+	assert_driver(f, GPU, "bochs-drm");
+	assert_driver(f, AUDIO, "snd_hda_intel");
+	assert_override_raw(f, GPU, "(null)");
+	assert_override_raw(f, AUDIO, "(null)");
+	assert_false(fk_vfio_node(f->k, 2));
+	assert_false(has_journal(f, 2));
+	/* unbind, pin the override, probe, clear the override for each. */
+	assert_int_equal(f->k->writes, 8);
+	assert_int_equal(f->k->bad_writes, 0);
+	assert_driver(f, PORT, "pcieport");
+	assert_override_raw(f, PORT, "(null)");
+	assert_snapshot(f, before, "after attach");
+	assert_null(strstr(f->k->wlog, PORT));
+	free(before);
+	fx_free(f);
+}
+
+static void test_dry_run(void **state)
+{
+	struct fx *f = fx_new(fake_lab_host);
+	char *before = fk_snapshot(f->root);
+	struct switch_opts o = O;
+
+	(void)state;
+	o.dry_run = true;
+	assert_int_equal(detach(f, GPU, &o), SW_OK);
+	assert_int_equal(f->k->writes + f->k->loads + f->k->unloads, 0);
+	assert_false(has_journal(f, 2));
+	assert_snapshot(f, before, "dry run");
+	free(before);
+	fx_free(f);
+}
+
+/* A user's own driver_override is put back as it was, not cleared. */
+static void lab_host_with_override(const char *root)
+{
+	fake_lab_host(root);
+	fake_write(root, "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.1/driver_override",
+		   "snd_hda_intel\n");
+}
+
+static void test_user_override_kept(void **state)
+{
+	struct fx *f = fx_new(lab_host_with_override);
+	char *before = fk_snapshot(f->root);
+
+	(void)state;
+	assert_int_equal(detach(f, GPU, &O), SW_OK);
+	assert_override_raw(f, AUDIO, "vfio-pci");
+	assert_int_equal(attach(f, GPU, &O), SW_OK);
+	assert_override_raw(f, AUDIO, "snd_hda_intel");
+	assert_snapshot(f, before, "after attach");
+	free(before);
+	fx_free(f);
+}
+
+/* A function with no driver at all (its module not loaded, or none exists) goes back to none. */
+static void lab_host_audio_unbound(const char *root)
+{
+	char p[PATH_MAX];
+
+	fake_lab_host(root);
+	snprintf(p, sizeof(p), "%s/sys/devices/pci0000:00/0000:00:01.0/0000:01:00.1/driver", root);
+	if (unlink(p) < 0)
+		abort();
+}
+
+static void test_unbound_function_round_trip(void **state)
+{
+	struct fx *f = fx_new(lab_host_audio_unbound);
+	char *before = fk_snapshot(f->root);
+
+	(void)state;
+	assert_driver(f, AUDIO, "");
+	assert_int_equal(detach(f, GPU, &O), SW_OK);
+	assert_driver(f, AUDIO, "vfio-pci");
+	if (attach(f, GPU, &O) != SW_OK)
+		fail_msg("attach: %s", f->c.why);
+	assert_driver(f, AUDIO, "");
+	assert_driver(f, GPU, "bochs-drm");
+	assert_false(has_journal(f, 2));
+	assert_snapshot(f, before, "after attach");
+	free(before);
+	fx_free(f);
+}
+
+/* Without a journal (it was lost), attach hands the vfio-pci functions to the kernel's choice. */
+static void test_attach_without_journal(void **state)
+{
+	struct fx *f = fx_new(fake_lab_host);
+	char *before = fk_snapshot(f->root);
+
+	(void)state;
+	assert_int_equal(detach(f, GPU, &O), SW_OK);
+	assert_int_equal(journal_remove(f->c.state_fd, 2), 0);
+	assert_int_equal(attach(f, GPU, &O), SW_OK);
+	assert_snapshot(f, before, "attach without a journal");
+	fx_free(f);
+	free(before);
+}
+
+/* ---- 2. a failure at every step is rolled back ---- */
+
+static void detach_fails_everywhere(enum fk_fault mode, bool probes_only)
+{
+	unsigned total;
+
+	{
+		struct fx *f = fx_new(fake_lab_host);
+
+		assert_int_equal(detach(f, GPU, &O), SW_OK);
+		total = probes_only ? f->k->probes : f->k->writes;
+		fx_free(f);
+	}
+	assert_int_equal(total, probes_only ? 2 : 6);
+	for (unsigned n = 1; n <= total; n++) {
+		struct fx *f = fx_new(fake_lab_host);
+		char *before = fk_snapshot(f->root);
+		enum switch_status st;
+
+		if (probes_only)
+			fk_fail_probe(f->k, n, mode);
+		else
+			fk_fail_write(f->k, n, mode);
+		st = detach(f, GPU, &O);
+		if (st != SW_FAILED || f->k->faults_hit != 1)
+			fail_msg("detach, %s at %s %u: status %d (%s)", fault_name(mode),
+				 probes_only ? "probe" : "write", n, st, f->c.why);
+		assert_contains(f->progress, "rolling back");
+		assert_false(has_journal(f, 2));
+		assert_int_equal(f->k->bad_writes, 0);
+		assert_snapshot(f, before, "after a failed detach");
+		free(before);
+		fx_free(f);
+	}
+}
+
+static void test_detach_eio_everywhere(void **state)
+{
+	(void)state;
+	detach_fails_everywhere(FK_EIO, false);
+}
+
+static void test_detach_lost_write_everywhere(void **state)
+{
+	(void)state;
+	detach_fails_everywhere(FK_SILENT, false);
+}
+
+static void test_detach_probe_binds_nothing(void **state)
+{
+	(void)state;
+	detach_fails_everywhere(FK_SILENT, true);
+}
+
+/*
+ * A failed attach is NOT rolled back to vfio-pci: the journal stays ("attach", "in-progress"),
+ * another attach is refused with NEEDS_RESTORE, and restore finishes the way home.
+ */
+static void attach_fails_everywhere(enum fk_fault mode)
+{
+	unsigned total;
+
+	{
+		struct fx *f = fx_new(fake_lab_host);
+
+		assert_int_equal(detach(f, GPU, &O), SW_OK);
+		fk_reset_counters(f->k);
+		assert_int_equal(attach(f, GPU, &O), SW_OK);
+		total = f->k->writes;
+		fx_free(f);
+	}
+	assert_int_equal(total, 8);
+	for (unsigned n = 1; n <= total; n++) {
+		struct fx *f = fx_new(fake_lab_host);
+		char *before = fk_snapshot(f->root);
+		struct journal j = { 0 };
+		enum switch_status st;
+
+		assert_int_equal(detach(f, GPU, &O), SW_OK);
+		fk_reset_counters(f->k);
+		fk_fail_write(f->k, n, mode);
+		st = attach(f, GPU, &O);
+		if (st != SW_FAILED || f->k->faults_hit != 1)
+			fail_msg("attach, %s at write %u: status %d (%s)", fault_name(mode), n, st,
+				 f->c.why);
+		assert_int_equal(journal_read(f->c.state_fd, 2, &j), 0);
+		assert_string_equal(j.op, "attach");
+		assert_string_equal(j.state, "in-progress");
+		journal_clear(&j);
+		fk_reset_counters(f->k);
+		assert_int_equal(attach(f, GPU, &O), SW_NEEDS_RESTORE);
+		assert_int_equal(f->k->writes, 0);
+		if (switch_restore(&f->c, 2, &O) != SW_OK)
+			fail_msg("restore after attach %s at %u: %s", fault_name(mode), n, f->c.why);
+		assert_false(has_journal(f, 2));
+		assert_snapshot(f, before, "after restore");
+		free(before);
+		fx_free(f);
+	}
+}
+
+static void test_attach_eio_everywhere(void **state)
+{
+	(void)state;
+	attach_fails_everywhere(FK_EIO);
+}
+
+static void test_attach_lost_write_everywhere(void **state)
+{
+	(void)state;
+	attach_fails_everywhere(FK_SILENT);
+}
+
+/* ---- 3. a hang keeps the journal; a later vmrun must restore ---- */
+
+static pid_t dead_pid(void)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(0);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	return pid;
+}
+
+static void test_hang_then_restore(void **state)
+{
+	struct fx *f = fx_new(fake_lab_host);
+	char *before = fk_snapshot(f->root);
+	struct journal j = { 0 };
+	pid_t gone;
+
+	(void)state;
+	fk_fail_write(f->k, 3, FK_HANG); /* the GPU's drivers_probe */
+	assert_int_equal(detach(f, GPU, &O), SW_STUCK);
+	assert_int_equal(f->c.stuck_pid, 4242);
+	assert_contains(f->c.why, "4242");
+	assert_contains(f->c.why, "drivers_probe");
+	/* Not rolled back: the GPU is off its driver, pinned to vfio-pci, and journaled. */
+	assert_driver(f, GPU, "");
+	assert_override_raw(f, GPU, "vfio-pci");
+	assert_int_equal(journal_read(f->c.state_fd, 2, &j), 0);
+	assert_string_equal(j.op, "detach");
+	assert_string_equal(j.state, "in-progress");
+
+	/* The vmrun that wrote it is gone; a new one comes along. */
+	gone = dead_pid();
+	j.pid = gone;
+	assert_int_equal(journal_write(f->c.state_fd, &j), 0);
+	journal_clear(&j);
+	fx_ctx(f);
+	fk_reset_counters(f->k);
+	assert_int_equal(detach(f, GPU, &O), SW_NEEDS_RESTORE);
+	assert_contains(f->c.why, "interrupted");
+	assert_null(strstr(f->c.why, "still alive"));
+	assert_int_equal(attach(f, GPU, &O), SW_NEEDS_RESTORE);
+	assert_int_equal(f->k->writes, 0);
+
+	assert_int_equal(switch_restore(&f->c, 2, &O), SW_OK);
+	assert_false(has_journal(f, 2));
+	assert_driver(f, GPU, "bochs-drm");
+	assert_driver(f, AUDIO, "snd_hda_intel");
+	assert_snapshot(f, before, "after restore");
+
+	/* Idempotent: nothing left to do, nothing written. */
+	fk_reset_counters(f->k);
+	assert_int_equal(switch_restore(&f->c, 2, &O), SW_OK);
+	assert_int_equal(switch_restore(&f->c, -1, &O), SW_OK);
+	assert_int_equal(f->k->writes, 0);
+	assert_snapshot(f, before, "after a second restore");
+	free(before);
+	fx_free(f);
+}
+
+/* ---- 4. killed after any write: restore always brings the group home ---- */
+
+static void crash_everywhere(bool during_attach, enum fk_fault mode)
+{
+	unsigned total = during_attach ? 8 : 6;
+
+	for (unsigned n = 1; n <= total; n++) {
+		struct fx *f = fx_new(fake_lab_host);
+		char *before = fk_snapshot(f->root);
+		enum switch_status st;
+
+		if (during_attach) {
+			assert_int_equal(detach(f, GPU, &O), SW_OK);
+			fk_reset_counters(f->k);
+		}
+		fk_fail_write(f->k, n, mode);
+		st = during_attach ? attach(f, GPU, &O) : detach(f, GPU, &O);
+		if (st != SW_STUCK)
+			fail_msg("%s, %s at write %u: status %d (%s)", during_attach ? "attach" : "detach",
+				 fault_name(mode), n, st, f->c.why);
+		assert_true(has_journal(f, 2));
+		fx_ctx(f);
+		if (switch_restore(&f->c, -1, &O) != SW_OK)
+			fail_msg("restore after %s at write %u (%s): %s", during_attach ? "attach" :
+				 "detach", n, fault_name(mode), f->c.why);
+		assert_false(has_journal(f, 2));
+		assert_override_raw(f, GPU, "(null)");
+		assert_override_raw(f, AUDIO, "(null)");
+		assert_snapshot(f, before, "after restore");
+		free(before);
+		fx_free(f);
+	}
+}
+
+static void test_crash_during_detach(void **state)
+{
+	(void)state;
+	crash_everywhere(false, FK_HANG);
+	crash_everywhere(false, FK_HANG_DONE);
+}
+
+static void test_crash_during_attach(void **state)
+{
+	(void)state;
+	crash_everywhere(true, FK_HANG);
+	crash_everywhere(true, FK_HANG_DONE);
+}
+
+/* A restore that is itself interrupted at any write can be restored again. */
+static void test_crash_during_restore(void **state)
+{
+	(void)state;
+	for (unsigned n = 1; n <= 6; n++)
+		for (unsigned m = 1;; m++) {
+			struct fx *f = fx_new(fake_lab_host);
+			char *before = fk_snapshot(f->root);
+			enum switch_status st;
+			bool done;
+
+			fk_fail_write(f->k, n, FK_HANG_DONE);
+			assert_int_equal(detach(f, GPU, &O), SW_STUCK);
+			fk_reset_counters(f->k);
+			fk_fail_write(f->k, m, FK_HANG_DONE);
+			st = switch_restore(&f->c, 2, &O);
+			done = f->k->faults_hit == 0; /* restore needed fewer than m writes */
+			if (done ? st != SW_OK : st != SW_STUCK)
+				fail_msg("detach hang at %u, restore hang at %u: status %d (%s)", n, m, st,
+					 f->c.why);
+			fk_clear_faults(f->k);
+			if (switch_restore(&f->c, 2, &O) != SW_OK)
+				fail_msg("second restore (detach %u, restore %u): %s", n, m, f->c.why);
+			assert_false(has_journal(f, 2));
+			assert_snapshot(f, before, "after the second restore");
+			free(before);
+			fx_free(f);
+			if (done)
+				break;
+		}
+}
+
+/* ---- 5. refusals change nothing ---- */
+
+static void expect_nothing_changed(struct fx *f, const char *before)
+{
+	assert_int_equal(f->k->writes, 0);
+	assert_int_equal(f->k->loads + f->k->unloads, 0);
+	assert_false(has_journal(f, 2));
+	assert_snapshot(f, before, "after a refusal");
+}
+
+static void expect_refusal(build_fn build, const char *addr, const struct switch_opts *o,
+			   enum switch_status want, const char *const *why)
+{
+	struct fx *f = fx_new(build);
+	char *before = fk_snapshot(f->root);
+	enum switch_status st = detach(f, addr, o);
+
+	if (st != want)
+		fail_msg("%s: status %d, expected %d (%s)", addr, st, want, f->c.why);
+	for (size_t i = 0; why && why[i]; i++)
+		assert_contains(f->c.why, why[i]);
+	expect_nothing_changed(f, before);
+	free(before);
+	fx_free(f);
+}
+
+static void host_xorg_on_card1(const char *root)
+{
+	fake_lab_host(root);
+	fake_add_proc(root, 812, "Xorg", 0, "0::/system.slice/display-manager.service\n",
+		      (const char *const[]){ "/dev/null", "/dev/dri/card1", NULL });
+}
+
+static void host_nic_in_group(const char *root)
+{
+	fake_lab_host(root);
+	fake_add_dev(root, &(struct fake_dev){ "0000:01:01.0", PORT, 0x8086, 0x10d3, 0x020000,
+					       "e1000e", 2, -1, NULL });
+}
+
+static void host_nvme_in_group(const char *root)
+{
+	fake_lab_host(root);
+	fake_add_dev(root, &(struct fake_dev){ "0000:01:01.0", PORT, 0x144d, 0xa808, 0x010802,
+					       "nvme", 2, -1, NULL });
+}
+
+static void host_virtio_net_in_group(const char *root)
+{
+	fake_lab_host(root);
+	fake_add_dev(root, &(struct fake_dev){ "0000:01:01.0", PORT, 0x1af4, 0x1041, 0x020000,
+					       "virtio-pci", 2, -1, NULL });
+}
+
+static void host_sriov(const char *root)
+{
+	fake_lab_host(root);
+	fake_write(root, "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/sriov_numvfs", "2\n");
+}
+
+static void host_d3cold(const char *root)
+{
+	fake_lab_host(root);
+	fake_write(root, "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.1/power_state", "D3cold\n");
+}
+
+static void host_gpu_without_group(const char *root)
+{
+	fake_lab_host(root);
+	fake_add_dev(root, &(struct fake_dev){ "0000:00:04.0", NULL, 0x1234, 0x1111, 0x030000,
+					       "bochs-drm", -1, 0, NULL });
+}
+
+static void host_fbcon(const char *root)
+{
+	fake_lab_host(root);
+	fake_add_devchild(root, GPU, "graphics/fb0");
+	fake_write(root, "sys/class/vtconsole/vtcon0/name", "(S) dummy device\n");
+	fake_write(root, "sys/class/vtconsole/vtcon0/bind", "0\n");
+	fake_write(root, "sys/class/vtconsole/vtcon1/name", "(M) frame buffer device\n");
+	fake_write(root, "sys/class/vtconsole/vtcon1/bind", "1\n");
+}
+
+static void host_fbcon_unbound(const char *root)
+{
+	host_fbcon(root);
+	fake_write(root, "sys/class/vtconsole/vtcon1/bind", "0\n");
+}
+
+static void host_pipewire(const char *root)
+{
+	fake_lab_host(root);
+	fake_add_proc(root, 200, "pipewire", 1000,
+		      "0::/user.slice/user-1000.slice/user@1000.service/session.slice/pipewire.service\n",
+		      (const char *const[]){ "/dev/snd/pcmC0D3p", "socket:[123]", NULL });
+}
+
+static void test_refuse_holder(void **state)
+{
+	(void)state;
+	expect_refusal(host_xorg_on_card1, GPU, &O, SW_HELD,
+		       (const char *const[]){ "pid 812", "Xorg", "/dev/dri/card1", NULL });
+}
+
+static void test_refuse_non_gpu_member(void **state)
+{
+	struct switch_opts allow = O;
+
+	(void)state;
+	expect_refusal(host_nic_in_group, GPU, &O, SW_REFUSED,
+		       (const char *const[]){ "0000:01:01.0", "e1000e", NULL });
+	allow.allow_non_gpu = true;
+	expect_refusal(host_nvme_in_group, GPU, &allow, SW_REFUSED,
+		       (const char *const[]){ "0000:01:01.0", "storage", NULL });
+	expect_refusal(host_virtio_net_in_group, GPU, &allow, SW_REFUSED,
+		       (const char *const[]){ "0000:01:01.0", "virtio", NULL });
+}
+
+static void test_allow_non_gpu(void **state)
+{
+	struct fx *f = fx_new(host_nic_in_group);
+	char *before = fk_snapshot(f->root);
+	struct switch_opts allow = O;
+
+	(void)state;
+	allow.allow_non_gpu = true;
+	assert_int_equal(detach(f, GPU, &allow), SW_OK);
+	assert_driver(f, "0000:01:01.0", "vfio-pci");
+	assert_driver(f, GPU, "vfio-pci");
+	assert_int_equal(attach(f, GPU, &allow), SW_OK);
+	assert_driver(f, "0000:01:01.0", "e1000e");
+	assert_snapshot(f, before, "after attach");
+	free(before);
+	fx_free(f);
+}
+
+static void test_refuse_device_state(void **state)
+{
+	(void)state;
+	expect_refusal(host_sriov, GPU, &O, SW_REFUSED,
+		       (const char *const[]){ GPU, "SR-IOV", NULL });
+	expect_refusal(host_d3cold, GPU, &O, SW_REFUSED,
+		       (const char *const[]){ AUDIO, "D3cold", NULL });
+	expect_refusal(fake_lab_host, "0000:00:03.0", &O, SW_REFUSED,
+		       (const char *const[]){ "not a display device", NULL });
+	expect_refusal(host_gpu_without_group, "0000:00:04.0", &O, SW_REFUSED,
+		       (const char *const[]){ "no IOMMU group", NULL });
+	expect_refusal(fake_lab_host, "0000:05:00.0", &O, SW_BAD_INPUT,
+		       (const char *const[]){ "0000:05:00.0", NULL });
+	expect_refusal(host_fbcon, GPU, &O, SW_REFUSED,
+		       (const char *const[]){ "console", NULL });
+}
+
+/* The counterparts: what must NOT be refused. */
+static void test_not_refused(void **state)
+{
+	build_fn ok[] = { host_pipewire, host_fbcon_unbound };
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(ok); i++) {
+		struct fx *f = fx_new(ok[i]);
+
+		if (detach(f, GPU, &O) != SW_OK)
+			fail_msg("case %zu: %s", i, f->c.why);
+		assert_driver(f, GPU, "vfio-pci");
+		assert_driver(f, AUDIO, "vfio-pci");
+		if (i == 0) {
+			assert_contains(f->progress, "pipewire");
+			assert_contains(f->progress, "ignoring");
+		}
+		fx_free(f);
+	}
+}
+
+/* Attach refuses while a VM has the group open; nothing moves. */
+static void test_attach_refused_while_vm_runs(void **state)
+{
+	struct fx *f = fx_new(fake_lab_host);
+	char *detached;
+
+	(void)state;
+	assert_int_equal(detach(f, GPU, &O), SW_OK);
+	detached = fk_snapshot(f->root);
+	fake_add_proc(f->root, 4000, "qemu-system-x86", 0, "0::/machine.slice/vm.scope\n",
+		      (const char *const[]){ "/dev/vfio/vfio", "/dev/vfio/2", NULL });
+	fk_reset_counters(f->k);
+	assert_int_equal(attach(f, GPU, &O), SW_HELD);
+	assert_contains(f->c.why, "pid 4000");
+	assert_contains(f->c.why, "/dev/vfio/2");
+	assert_int_equal(f->k->writes, 0);
+	assert_snapshot(f, detached, "after a refused attach");
+	free(detached);
+	fx_free(f);
+}
+
+/* ---- 6. NVIDIA: the module stack ---- */
+
+static void add_nvidia_gpu(const char *root, const char *port, const char *gpu, const char *audio,
+			   int group)
+{
+	fake_add_dev(root, &(struct fake_dev){ port, NULL, 0x8086, 0xa70d, 0x060400, "pcieport",
+					       group, -1, NULL });
+	fake_add_dev(root, &(struct fake_dev){ gpu, port, 0x10de, 0x2204, 0x030000, "nvidia", group,
+					       0, "flr bus" });
+	if (audio)
+		fake_add_dev(root, &(struct fake_dev){ audio, port, 0x10de, 0x1aef, 0x040300,
+						       "snd_hda_intel", group, -1, "flr bus" });
+}
+
+static void nvidia_host(const char *root)
+{
+	static const char *const mods[] = { "nvidia", "nvidia_modeset", "nvidia_uvm", "nvidia_drm",
+					    "snd_hda_intel" };
+
+	fake_add_dev(root, &(struct fake_dev){ "0000:00:02.0", NULL, 0x1af4, 0x1050, 0x030000,
+					       "virtio-pci", 1, 1, NULL });
+	add_nvidia_gpu(root, PORT, GPU, AUDIO, 2);
+	fake_add_devchild(root, AUDIO, "sound/card1/controlC1");
+	for (size_t i = 0; i < ARRAY_SIZE(mods); i++) {
+		char p[64];
+
+		snprintf(p, sizeof(p), "sys/module/%s", mods[i]);
+		fake_mkdir(root, p);
+	}
+	fake_write(root, "proc/driver/nvidia/gpus/0000:01:00.0/information", "Device Minor: \t 0\n");
+	fake_write(root, "proc/sys/kernel/osrelease", "6.1.0-fake\n");
+	fake_write(root, "etc/passwd", "root:x:0:0:root:/root:/bin/sh\n");
+}
+
+static void two_nvidia_host(const char *root)
+{
+	nvidia_host(root);
+	add_nvidia_gpu(root, "0000:00:1c.0", "0000:02:00.0", NULL, 3);
+}
+
+static void nvidia_persistenced(const char *root)
+{
+	nvidia_host(root);
+	fake_add_proc(root, 900, "nvidia-persiste", 0,
+		      "0::/system.slice/nvidia-persistenced.service\n",
+		      (const char *const[]){ "/dev/nvidiactl", "/dev/nvidia0", NULL });
+}
+
+static void two_nvidia_persistenced(const char *root)
+{
+	two_nvidia_host(root);
+	fake_add_proc(root, 900, "nvidia-persiste", 0,
+		      "0::/system.slice/nvidia-persistenced.service\n",
+		      (const char *const[]){ "/dev/nvidiactl", NULL });
+}
+
+/* Module -> driver and dependencies as in the NVIDIA packages. */
+static struct fx *nvidia_fx(build_fn build)
+{
+	struct fx *f = fx_new(build);
+
+	fk_module_provides(f->k, "nvidia", "nvidia");
+	fk_module_depends(f->k, "nvidia_modeset", "nvidia");
+	fk_module_depends(f->k, "nvidia_uvm", "nvidia");
+	fk_module_depends(f->k, "nvidia_drm", "nvidia_modeset");
+	fk_module_depends(f->k, "nvidia_drm", "nvidia");
+	return f;
+}
+
+static const char *const nv_stack[] = { "nvidia_drm", "nvidia_modeset", "nvidia_uvm", "nvidia" };
+
+static void assert_stack_loaded(const struct fx *f, bool loaded)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(nv_stack); i++)
+		if (fk_module_loaded(f->k, nv_stack[i]) != loaded)
+			fail_msg("module %s is %s", nv_stack[i], loaded ? "not loaded" : "loaded");
+}
+
+static void test_nvidia_single(void **state)
+{
+	struct fx *f = nvidia_fx(nvidia_host);
+	char *before = fk_snapshot(f->root);
+	struct journal j = { 0 };
+
+	(void)state;
+	if (detach(f, GPU, &O) != SW_OK)
+		fail_msg("detach: %s", f->c.why);
+	assert_string_equal(f->k->modlog, "-nvidia_drm -nvidia_modeset -nvidia_uvm -nvidia");
+	assert_stack_loaded(f, false);
+	assert_driver(f, GPU, "vfio-pci");
+	assert_driver(f, AUDIO, "vfio-pci");
+	assert_true(fk_vfio_node(f->k, 2));
+	/* The GPU lost its driver with the module: override + probe only; 3 for the audio. */
+	assert_int_equal(f->k->writes, 5);
+	assert_int_equal(journal_read(f->c.state_fd, 2, &j), 0);
+	assert_int_equal(j.plan.n_modules, 4);
+	assert_string_equal(j.plan.modules[3], "nvidia");
+	journal_clear(&j);
+
+	fk_reset_counters(f->k);
+	if (attach(f, GPU, &O) != SW_OK)
+		fail_msg("attach: %s", f->c.why);
+	assert_string_equal(f->k->modlog, "+nvidia +nvidia_uvm +nvidia_modeset +nvidia_drm");
+	assert_driver(f, GPU, "nvidia");
+	assert_driver(f, AUDIO, "snd_hda_intel");
+	assert_false(has_journal(f, 2));
+	assert_snapshot(f, before, "after attach");
+	free(before);
+	fx_free(f);
+}
+
+static void test_nvidia_two_gpus(void **state)
+{
+	build_fn builds[] = { two_nvidia_host, two_nvidia_persistenced };
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(builds); i++) {
+		struct fx *f = nvidia_fx(builds[i]);
+		char *before = fk_snapshot(f->root);
+
+		/* The other GPU still needs the driver: nothing is unloaded, so nvidiactl is fine. */
+		if (detach(f, GPU, &O) != SW_OK)
+			fail_msg("case %zu: detach: %s", i, f->c.why);
+		assert_int_equal(f->k->unloads, 0);
+		assert_stack_loaded(f, true);
+		assert_driver(f, GPU, "vfio-pci");
+		assert_driver(f, "0000:02:00.0", "nvidia");
+		assert_int_equal(attach(f, GPU, &O), SW_OK);
+		assert_int_equal(f->k->loads, 0);
+		assert_snapshot(f, before, "after attach");
+		free(before);
+		fx_free(f);
+	}
+}
+
+static void test_nvidia_persistenced_holds(void **state)
+{
+	struct fx *f = nvidia_fx(nvidia_persistenced);
+	char *before = fk_snapshot(f->root);
+
+	(void)state;
+	assert_int_equal(detach(f, GPU, &O), SW_HELD);
+	assert_contains(f->c.why, "pid 900");
+	assert_contains(f->c.why, "nvidia-persistenced.service");
+	assert_contains(f->c.why, "/dev/nvidiactl");
+	expect_nothing_changed(f, before);
+	assert_stack_loaded(f, true);
+	free(before);
+	fx_free(f);
+}
+
+/* An unload failing at any module of the stack: what was unloaded is reloaded, GPU back. */
+static void test_nvidia_unload_fails(void **state)
+{
+	(void)state;
+	for (unsigned n = 1; n <= 4; n++) {
+		struct fx *f = nvidia_fx(nvidia_host);
+		char *before = fk_snapshot(f->root);
+
+		fk_fail_unload(f->k, n, -EBUSY);
+		assert_int_equal(detach(f, GPU, &O), SW_FAILED);
+		assert_contains(f->c.why, nv_stack[n - 1]);
+		assert_int_equal(f->k->loads, n - 1);
+		assert_int_equal(f->k->writes, 0);
+		assert_stack_loaded(f, true);
+		assert_driver(f, GPU, "nvidia");
+		assert_false(has_journal(f, 2));
+		assert_snapshot(f, before, "after a failed unload");
+		free(before);
+		fx_free(f);
+	}
+	/* The same from the model itself: a module the plan does not know still uses nvidia. */
+	{
+		struct fx *f = nvidia_fx(nvidia_host);
+		char *before;
+
+		fake_mkdir(f->root, "sys/module/nvidia_peermem");
+		fk_module_depends(f->k, "nvidia_peermem", "nvidia");
+		before = fk_snapshot(f->root);
+		assert_int_equal(detach(f, GPU, &O), SW_FAILED);
+		assert_contains(f->c.why, "unloading nvidia failed");
+		assert_snapshot(f, before, "after nvidia refused to unload");
+		free(before);
+		fx_free(f);
+	}
+}
+
+/* The rollback's reload fails too: the journal is kept, and restore finishes the job. */
+static void test_nvidia_reload_fails(void **state)
+{
+	struct fx *f = nvidia_fx(nvidia_host);
+	char *before = fk_snapshot(f->root);
+	struct journal j = { 0 };
+
+	(void)state;
+	fk_fail_unload(f->k, 4, -EBUSY);
+	fk_fail_load(f->k, 1, -EIO);
+	assert_int_equal(detach(f, GPU, &O), SW_FAILED);
+	assert_contains(f->c.why, "rollback failed too");
+	assert_int_equal(journal_read(f->c.state_fd, 2, &j), 0);
+	assert_string_equal(j.state, "in-progress");
+	assert_int_equal(j.plan.n_modules, 3);
+	journal_clear(&j);
+	fk_clear_faults(f->k);
+	assert_int_equal(switch_restore(&f->c, 2, &O), SW_OK);
+	assert_false(has_journal(f, 2));
+	assert_snapshot(f, before, "after restore");
+	free(before);
+	fx_free(f);
+}
+
+/* Every write of an NVIDIA detach failing, then hanging: rolled back / restored, modules too. */
+static void test_nvidia_fails_everywhere(void **state)
+{
+	(void)state;
+	for (int hang = 0; hang < 2; hang++)
+		for (unsigned n = 1; n <= 5; n++) {
+			struct fx *f = nvidia_fx(nvidia_host);
+			char *before = fk_snapshot(f->root);
+			enum switch_status st;
+
+			fk_fail_write(f->k, n, hang ? FK_HANG_DONE : FK_EIO);
+			st = detach(f, GPU, &O);
+			if (st != (hang ? SW_STUCK : SW_FAILED))
+				fail_msg("%s at write %u: status %d (%s)", hang ? "hang" : "EIO", n, st,
+					 f->c.why);
+			if (hang && switch_restore(&f->c, 2, &O) != SW_OK)
+				fail_msg("restore after a hang at write %u: %s", n, f->c.why);
+			assert_false(has_journal(f, 2));
+			assert_stack_loaded(f, true);
+			assert_snapshot(f, before, "after rollback or restore");
+			free(before);
+			fx_free(f);
+		}
+}
+
+/* ---- 7. tampered journals ---- */
+
+static char *slurp(const char *path)
+{
+	FILE *fp = fopen(path, "re");
+	char *buf;
+	long n;
+
+	assert_non_null(fp);
+	fseek(fp, 0, SEEK_END);
+	n = ftell(fp);
+	rewind(fp);
+	buf = calloc(1, (size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+	fclose(fp);
+	return buf;
+}
+
+static void spit(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "we");
+
+	assert_non_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+}
+
+/* Replace the first `from` in the journal with `to`; the replacement must happen. */
+static void tamper(const struct fx *f, const char *from, const char *to)
+{
+	char p[PATH_MAX], *text, *hit, *out;
+
+	snprintf(p, sizeof(p), "%s/run/vmrun/switch/group-2.json", f->root);
+	text = slurp(p);
+	hit = strstr(text, from);
+	if (!hit)
+		fail_msg("'%s' not in the journal:\n%s", from, text);
+	out = calloc(1, strlen(text) + strlen(to) + 1);
+	assert_non_null(out);
+	memcpy(out, text, (size_t)(hit - text));
+	strcat(out, to);
+	strcat(out, hit + strlen(from));
+	spit(p, out);
+	free(text);
+	free(out);
+}
+
+enum tampering { T_ADDRESS, T_DRIVER_SLASH, T_DRIVER_DOTDOT, T_GROUP, T_OVERSIZED, T_SYMLINK,
+		 T_OWNER, T_NOT_JSON, T_MODULE, T_COUNT };
+
+static int apply_tampering(const struct fx *f, enum tampering t)
+{
+	char p[PATH_MAX], q[PATH_MAX];
+
+	snprintf(p, sizeof(p), "%s/run/vmrun/switch/group-2.json", f->root);
+	switch (t) {
+	case T_ADDRESS:
+		tamper(f, "\"0000:01:00.1\"", "\"0000:zz:00.1\"");
+		return -EBADMSG;
+	case T_DRIVER_SLASH:
+		tamper(f, "\"bochs-drm\"", "\"../../../../bin\"");
+		return -EBADMSG;
+	case T_DRIVER_DOTDOT:
+		tamper(f, "\"snd_hda_intel\"", "\"..\"");
+		return -EBADMSG;
+	case T_GROUP:
+		tamper(f, "\"group\":2", "\"group\":3");
+		return -EBADMSG;
+	case T_MODULE:
+		tamper(f, "\"modules_unloaded\":[", "\"modules_unloaded\":[ \"ext4/../x\"");
+		return -EBADMSG;
+	case T_NOT_JSON:
+		tamper(f, "{", "{{");
+		return -EBADMSG;
+	case T_OVERSIZED: {
+		/* Still valid JSON: only the size check can refuse it. */
+		char *text = slurp(p), *big = calloc(1, strlen(text) + JOURNAL_MAX_SIZE + 2);
+
+		assert_non_null(big);
+		strcpy(big, text);
+		memset(big + strlen(text), ' ', JOURNAL_MAX_SIZE);
+		spit(p, big);
+		free(text);
+		free(big);
+		return -EBADMSG;
+	}
+	case T_SYMLINK:
+		snprintf(q, sizeof(q), "%s/run/vmrun/switch/elsewhere.json", f->root);
+		assert_int_equal(rename(p, q), 0);
+		assert_int_equal(symlink("elsewhere.json", p), 0);
+		return -ELOOP;
+	case T_OWNER:
+		assert_int_equal(chown(p, 1000, 1000), 0);
+		return geteuid() == 1000 ? 0 : -EBADMSG;
+	case T_COUNT:
+		break;
+	}
+	return 0;
+}
+
+static void test_journal_tampered(void **state)
+{
+	(void)state;
+	for (int t = 0; t < T_COUNT; t++) {
+		struct fx *f = fx_new(fake_lab_host);
+		struct journal j = { 0 };
+		char *detached;
+		int want;
+
+		assert_int_equal(detach(f, GPU, &O), SW_OK);
+		want = apply_tampering(f, (enum tampering)t);
+		detached = fk_snapshot(f->root);
+		fk_reset_counters(f->k);
+		if (journal_read(f->c.state_fd, 2, &j) != want)
+			fail_msg("tampering %d: journal_read did not return %d", t, want);
+		assert_int_equal(switch_restore(&f->c, 2, &O), SW_FAILED);
+		assert_contains(f->c.why, "unreadable or invalid");
+		assert_int_equal(attach(f, GPU, &O), SW_FAILED);
+		assert_int_equal(switch_restore(&f->c, -1, &O), SW_FAILED);
+		assert_int_equal(f->k->writes + f->k->loads + f->k->unloads, 0);
+		assert_snapshot(f, detached, "after refusing a tampered journal");
+		free(detached);
+		fx_free(f);
+	}
+}
+
+/* A journal in a directory others could write is never trusted: the state dir is refused. */
+static void test_state_dir_checked(void **state)
+{
+	struct fx *f = fx_new(fake_lab_host);
+	char p[PATH_MAX];
+	int fd = -1;
+
+	(void)state;
+	snprintf(p, sizeof(p), "%s/run/vmrun/switch", f->root);
+	assert_int_equal(chmod(p, 0770), 0);
+	assert_int_equal(switch_state_open(f->s, &fd), -EPERM);
+	assert_int_equal(chmod(p, 0700), 0);
+	assert_int_equal(chown(p, 1000, 0), 0);
+	assert_int_equal(switch_state_open(f->s, &fd), -EPERM);
+	assert_int_equal(fd, -1);
+	fx_free(f);
+}
+
+/* ---- 8. the group lock ---- */
+
+static void test_lock_busy(void **state)
+{
+	struct fx *f = fx_new(fake_lab_host);
+	char *before = fk_snapshot(f->root);
+	struct switch_opts o = O;
+	int lock = -1;
+
+	(void)state;
+	o.lock_timeout_ms = 100;
+	assert_int_equal(group_lock(f->c.state_fd, 2, 0, &lock), 0);
+	assert_int_equal(detach(f, GPU, &o), SW_BUSY);
+	assert_contains(f->c.why, "IOMMU group 2");
+	assert_int_equal(attach(f, GPU, &o), SW_BUSY);
+	assert_int_equal(switch_restore(&f->c, 2, &o), SW_BUSY);
+	expect_nothing_changed(f, before);
+	safe_close(lock);
+	/* Released: the same call goes through. */
+	assert_int_equal(detach(f, GPU, &o), SW_OK);
+	free(before);
+	fx_free(f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_dry_run),
+		cmocka_unit_test(test_user_override_kept),
+		cmocka_unit_test(test_unbound_function_round_trip),
+		cmocka_unit_test(test_attach_without_journal),
+		cmocka_unit_test(test_detach_eio_everywhere),
+		cmocka_unit_test(test_detach_lost_write_everywhere),
+		cmocka_unit_test(test_detach_probe_binds_nothing),
+		cmocka_unit_test(test_attach_eio_everywhere),
+		cmocka_unit_test(test_attach_lost_write_everywhere),
+		cmocka_unit_test(test_hang_then_restore),
+		cmocka_unit_test(test_crash_during_detach),
+		cmocka_unit_test(test_crash_during_attach),
+		cmocka_unit_test(test_crash_during_restore),
+		cmocka_unit_test(test_refuse_holder),
+		cmocka_unit_test(test_refuse_non_gpu_member),
+		cmocka_unit_test(test_allow_non_gpu),
+		cmocka_unit_test(test_refuse_device_state),
+		cmocka_unit_test(test_not_refused),
+		cmocka_unit_test(test_attach_refused_while_vm_runs),
+		cmocka_unit_test(test_nvidia_single),
+		cmocka_unit_test(test_nvidia_two_gpus),
+		cmocka_unit_test(test_nvidia_persistenced_holds),
+		cmocka_unit_test(test_nvidia_unload_fails),
+		cmocka_unit_test(test_nvidia_reload_fails),
+		cmocka_unit_test(test_nvidia_fails_everywhere),
+		cmocka_unit_test(test_journal_tampered),
+		cmocka_unit_test(test_state_dir_checked),
+		cmocka_unit_test(test_lock_busy),
+	};
+	return cmocka_run_group_tests_name("switch", tests, NULL, NULL);
+}
