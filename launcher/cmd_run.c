@@ -483,8 +483,12 @@ static void drain_qmp(struct run *r)
 		qmp_event_clear(&ev);
 	}
 	if (e < 0) {
+		struct pollfd p = { r->pid_fd, POLLIN, 0 };
+
 		qmp_close(r->q);
 		r->q = NULL;
+		/* The socket closes a moment before QEMU can be reaped: a dead QEMU is not a hung one. */
+		(void)poll(&p, 1, 2000);
 		/* After `quit` the connection closing is QEMU going away as asked. */
 		if (!qemu_reap(r, WNOHANG) && r->stage < QUIT) {
 			say(r, "qmp-lost", "lost the QMP connection; stopping QEMU");

@@ -25,7 +25,7 @@ struct qmp;
 struct qmp_event {
 	char name[64];     /* e.g. "SHUTDOWN"; longer names are truncated */
 	json_object *data; /* the event's "data" member, or NULL; owned by the event */
-	int64_t seconds, micros; /* QEMU's timestamp (-1/-1 if QEMU could not read the clock) */
+	int64_t seconds, micros; /* QEMU's timestamp; -1/-1 when absent or QEMU had no clock */
 };
 
 /*

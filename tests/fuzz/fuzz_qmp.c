@@ -29,7 +29,8 @@ static void drain_events(struct qmp *q)
 {
 	struct qmp_event e;
 
-	(void)qmp_wait_event(q, "SHUTDOWN", 0, &e) > 0 ? qmp_event_clear(&e) : (void)0;
+	if (qmp_wait_event(q, "SHUTDOWN", 0, &e) > 0)
+		qmp_event_clear(&e);
 	while (qmp_next_event(q, &e) > 0) {
 		if (e.data)
 			(void)json_object_to_json_string(e.data);

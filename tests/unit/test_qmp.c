@@ -31,6 +31,7 @@
 
 #include <cmocka.h>
 
+#include "log.h"
 #include "qmp/qmp.h"
 #include "util.h"
 
@@ -1048,5 +1049,7 @@ int main(void)
 		T(test_real_qemu),
 	};
 
+	if (getenv("QMP_TEST_DEBUG")) /* the library's reasons, on stderr */
+		log_set_max_level(LOG_LVL_DEBUG);
 	return cmocka_run_group_tests_name("qmp", tests, NULL, NULL);
 }

@@ -1,0 +1,93 @@
+#!/bin/bash
+# Issue 4 in the lab, nested QEMU: `vmrun PROFILE` runs a tiny guest with the bochs+HDA group,
+# the guest sees 1234:1111 and 8086:293e and powers off, and the GPU is back with Xorg still up;
+# SIGTERM (guest ignoring ACPI), QEMU killed, vmrun killed, a second instance, a held GPU and
+# `vmrun stop --force` all end with the GPU on the host and no QEMU left.
+set -uo pipefail
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+
+VMRUN=$VMRUN_BUILD/vmrun
+GPU=0000:01:00.0 AUDIO=0000:01:00.1
+tmp=$(mktemp -d)
+home() { echo "$(driver_of $GPU) $(driver_of $AUDIO)"; }
+no_qemu() { ! pgrep -x qemu-system-x86 >/dev/null && ! pgrep -f '^qemu-system-x86_64' >/dev/null; }
+tests/lab/tiny-guest "$tmp/off" labrun off 20
+tests/lab/tiny-guest "$tmp/hang" labhang hang 5
+vm_state() { "$VMRUN" status --json 2>/dev/null | jq -r --arg n "$1" ".vms[] | select(.name == \$n) | $2"; }
+vm_running() { [[ $(vm_state "$1" .qmp_status) == running ]]; }
+# start_hang: the ACPI-ignoring guest in the background; sets $vpid once QMP says running.
+start_hang() {
+    "$VMRUN" "$tmp/hang/labhang.yaml" >"$tmp/hang.out" 2>&1 &
+    vpid=$!
+    wait_until 90 vm_running labhang || diag "labhang never reported running: $(cat "$tmp/hang.out")"
+}
+
+# --- a held GPU: refused before QEMU starts, named, untouched ---
+card=$(card_of $GPU)
+sleep 600 3<"$card" &
+holder=$!
+wait_until 5 test -e /proc/$holder/fd/3
+"$VMRUN" "$tmp/off/labrun.yaml" >"$tmp/out" 2>&1; rc=$?
+assert_eq "$rc" 3 "a profile whose GPU is held exits 3"
+check "the holder pid $holder is named" grep -q "pid $holder sleep (user root) holds $card" "$tmp/out"
+check "QEMU was never started" test ! -e /run/vmrun/vm/labrun/qemu.log
+assert_eq "$(home)" "bochs-drm snd_hda_intel" "held: GPU untouched"
+kill $holder; wait $holder 2>/dev/null
+
+# --- the main job: the guest sees the card and powers off; Xorg keeps running ---
+xpid=$(xorg_start safe) || fail "Xorg (safe) started"
+"$VMRUN" "$tmp/off/labrun.yaml" >"$tmp/run.out" 2>&1; rc=$?
+assert_eq "$rc" 0 "vmrun labrun.yaml exits 0 after the guest powers itself off"
+[[ $rc == 0 ]] || diag "$(tail -n 20 "$tmp/run.out")"
+check "the guest saw the GPU: 0000:01:00.0 1234:1111" grep -q "GUEST-PCI 0000:01:00.0 1234:1111" "$tmp/off/serial.log"
+check "the guest saw its audio function: 0000:01:00.1 8086:293e" grep -q "GUEST-PCI 0000:01:00.1 8086:293e" "$tmp/off/serial.log"
+check "the timeline logs the guest's shutdown" grep -q "SHUTDOWN (guest, guest-shutdown)" "$tmp/run.out"
+check "the timeline logs the GPU restored" grep -q "back on its host drivers" "$tmp/run.out"
+assert_eq "$(home)" "bochs-drm snd_hda_intel" "after the run: bochs-drm and snd_hda_intel"
+check "Xorg kept pid $xpid and answers" xorg_alive "$xpid"
+check "no QEMU left" no_qemu
+
+# --- a second instance, then SIGTERM with a guest that ignores ACPI: powerdown, timeout, quit ---
+start_hang
+"$VMRUN" "$tmp/hang/labhang.yaml" >"$tmp/second.out" 2>&1; rc=$?
+assert_eq "$rc" 3 "a second vmrun of the same profile exits 3"
+check "it says the VM is already running" grep -q "VM 'labhang' is already running" "$tmp/second.out"
+assert_eq "$(vm_state labhang '.gpu_groups | length')" 1 "status shows the VM holding one GPU group"
+kill -TERM $vpid; wait $vpid; rc=$?
+assert_eq "$rc" 6 "SIGTERM with a guest ignoring ACPI exits 6 (forced)"
+check "it asked for a powerdown first" grep -q "asked the guest to power down" "$tmp/hang.out"
+check "then quit after the timeout" grep -q "did not power down in time: told QEMU to quit" "$tmp/hang.out"
+assert_eq "$(home)" "bochs-drm snd_hda_intel" "after SIGTERM: GPU back"
+check "no QEMU left after SIGTERM" wait_until 10 no_qemu
+
+# --- QEMU killed: vmrun notices, restores, says why ---
+start_hang
+qpid=$(vm_state labhang .qemu_pid)
+kill -KILL "$qpid"; wait $vpid; rc=$?
+assert_eq "$rc" 7 "QEMU killed with SIGKILL: vmrun exits 7"
+check "it names the signal" grep -q "QEMU was killed by signal 9" "$tmp/hang.out"
+assert_eq "$(home)" "bochs-drm snd_hda_intel" "after QEMU was killed: GPU back"
+
+# --- vmrun killed: QEMU does not survive it; restore returns the GPU ---
+start_hang
+qpid=$(vm_state labhang .qemu_pid)
+kill -KILL $vpid; wait $vpid 2>/dev/null
+check "QEMU (pid $qpid) died with vmrun" wait_until 10 eval "! pid_alive $qpid"
+assert_eq "$("$VMRUN" status --json | jq -r .restore_pending)" true "status: restore pending"
+"$VMRUN" restore >"$tmp/out" 2>&1; rc=$?
+assert_eq "$rc" 0 "vmrun restore exits 0"
+assert_eq "$(home)" "bochs-drm snd_hda_intel" "after restore: GPU back"
+
+# --- vmrun stop --force from another terminal ---
+start_hang
+"$VMRUN" stop --force labhang >"$tmp/stop.out" 2>&1; rc=$?
+assert_eq "$rc" 0 "vmrun stop --force exits 0 once the GPU is back"
+wait $vpid; rc=$?
+assert_eq "$rc" 6 "the stopped vmrun exits 6 (forced)"
+assert_eq "$(home)" "bochs-drm snd_hda_intel" "after stop: GPU back"
+check "no QEMU left at the end" wait_until 10 no_qemu
+check "Xorg still pid $xpid at the end" xorg_alive "$xpid"
+xorg_stop "$xpid"
+rm -rf "$tmp"
+finish
