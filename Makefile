@@ -78,9 +78,11 @@ check-lab: all
 	tests/lab/run-scenarios $(BUILD)
 
 check: deps
+	rm -f build/results-* build-asan/results-*
 	$(MAKE) WERROR=1 check-unit
 	$(MAKE) WERROR=1 check-asan
 	$(MAKE) WERROR=1 check-lab
+	tests/summary
 
 demo: deps
 	$(MAKE) all

@@ -29,6 +29,7 @@
 
 #include "devnodes.h"
 #include "journal.h"
+#include "kmsg.h"
 #include "log.h"
 #include "modules.h"
 #include "util.h"
@@ -544,6 +545,29 @@ static enum switch_status all_to_host(struct switch_ctx *c, const struct switch_
 	return st;
 }
 
+/*
+ * When a kernel step fails, the reason is usually in the kernel log: keep its tail next to the
+ * journal (group-N.kmsg) and point to it, before later messages push it out.
+ */
+static void keep_kernel_log(struct switch_ctx *c, int group)
+{
+	_cleanup_free_ char *tail = NULL;
+	char name[64];
+	size_t len = strlen(c->why);
+	int fd;
+
+	if (c->state_fd < 0 || kmsg_tail(c->s, 25, &tail) < 0)
+		return;
+	snprintf(name, sizeof(name), "group-%d.kmsg", group);
+	fd = openat(c->state_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	if (write(fd, tail, strlen(tail)) == (ssize_t)strlen(tail))
+		snprintf(c->why + len, sizeof(c->why) - len,
+			 " (kernel log tail: /run/vmrun/switch/%s)", name);
+	safe_close(fd);
+}
+
 /* ---- detach ---- */
 
 static enum switch_status unload_modules(struct switch_ctx *c, struct journal *j)
@@ -656,6 +680,8 @@ static enum switch_status detach_locked(struct switch_ctx *c, const struct pci_a
 		return fail(c, SW_FAILED, "cannot write the journal under /run/vmrun/switch");
 	}
 	st = detach_steps(c, o, &j);
+	if (st == SW_FAILED || st == SW_STUCK)
+		keep_kernel_log(c, group);
 	if (st == SW_OK) {
 		(void)journal_save(c, &j, "detach", "done");
 	} else if (st != SW_STUCK) {
@@ -820,8 +846,11 @@ static enum switch_status attach_locked(struct switch_ctx *c, const struct switc
 	}
 	if (journal_save(c, &j, "attach", "in-progress") < 0)
 		st = fail(c, SW_FAILED, "cannot write the journal under /run/vmrun/switch");
-	if (!st)
+	if (!st) {
 		st = all_to_host(c, o, &j, false);
+		if (st == SW_FAILED || st == SW_STUCK)
+			keep_kernel_log(c, group);
+	}
 	if (!st)
 		(void)journal_remove(c->state_fd, group);
 	journal_clear(&j);
