@@ -443,9 +443,13 @@ static void on_event(struct run *r, const struct qmp_event *ev)
 		bool guest = ev->data && json_object_object_get_ex(ev->data, "guest", &v) &&
 			     json_object_get_boolean(v);
 
-		if (ev->data && json_object_object_get_ex(ev->data, "reason", &v))
-			snprintf(r->reason, sizeof(r->reason), "%s", json_object_get_string(v));
-		say(r, "shutdown", "SHUTDOWN (%s, %s)", guest ? "guest" : "host", r->reason);
+		const char *reason = ev->data && json_object_object_get_ex(ev->data, "reason", &v) ?
+					     json_object_get_string(v) : "unknown";
+
+		/* The first SHUTDOWN says how the VM ended; the one our `quit` causes does not. */
+		if (!r->reason[0])
+			snprintf(r->reason, sizeof(r->reason), "%s", reason);
+		say(r, "shutdown", "SHUTDOWN (%s, %s)", guest ? "guest" : "host", reason);
 		if (guest)
 			r->guest_shutdown = true;
 		/* Stopped from outside before we asked (`vmrun stop --force`, a signal to QEMU). */
