@@ -25,6 +25,9 @@ endif
 LIB_SRCS  := $(filter-out launcher/main.c launcher/cmd_%.c,$(wildcard launcher/*.c)) \
              $(wildcard profiles/*.c firmware/*.c qmp/*.c)
 CLI_SRCS  := launcher/main.c $(wildcard launcher/cmd_*.c)
+# The privileged helper (setuid root when installed): its own small main, the same library.
+HELPER_SRCS := $(wildcard launcher/helper/*.c)
+HELPER_OBJS := $(HELPER_SRCS:%.c=$(BUILD)/obj/%.o)
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
 SUPPORT_SRCS := $(wildcard tests/unit/support/*.c)
 SUPPORT_OBJS := $(SUPPORT_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -36,7 +39,7 @@ TESTS     := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZERS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
 .PHONY: all clean check check-unit check-asan check-lab deps demo tests fuzz
-all: $(BUILD)/vmrun
+all: $(BUILD)/vmrun $(if $(HELPER_SRCS),$(BUILD)/vmrun-helper)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -47,6 +50,9 @@ $(BUILD)/libvmrun.a: $(LIB_OBJS)
 	ar rcs $@ $^
 
 $(BUILD)/vmrun: $(CLI_OBJS) $(BUILD)/libvmrun.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/vmrun-helper: $(HELPER_OBJS) $(BUILD)/libvmrun.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(SUPPORT_OBJS) $(BUILD)/libvmrun.a
@@ -61,7 +67,7 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/libvmrun.a
 	$(CC) $(CFLAGS) $(LDFLAGS) $(if $(FUZZ_ENGINE),$(FUZZ_ENGINE),tests/fuzz/driver.c) \
 	    -o $@ $< $(BUILD)/libvmrun.a $(LDLIBS)
 
-tests: $(BUILD)/vmrun $(TESTS) $(FUZZERS)
+tests: all $(TESTS) $(FUZZERS)
 fuzz: $(FUZZERS)
 
 deps:

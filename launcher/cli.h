@@ -25,6 +25,8 @@ int cmd_attach(struct cli *c, int argc, char **argv);
 int cmd_restore(struct cli *c, int argc, char **argv);
 int cmd_status(struct cli *c, int argc, char **argv);
 int cmd_stop(struct cli *c, int argc, char **argv);
+int cmd_desktop_entry(struct cli *c, int argc, char **argv); /* cmd_desktop.c */
+int cmd_setup(struct cli *c, int argc, char **argv);         /* cmd_setup.c */
 /* Running (and crashed) VMs from their runtime directories, for status. */
 json_object *vm_list(struct cli *c, int state_fd, bool *restore_pending);
 /* vmrun [--dry-run] PROFILE */
