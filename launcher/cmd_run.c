@@ -34,6 +34,7 @@
 #include "journal.h"
 #include "log.h"
 #include "plan.h"
+#include "privhelper.h"
 #include "switch.h"
 #include "vmdir.h"
 
@@ -137,14 +138,7 @@ static int preflight(struct run *r)
 			"or set accel: tcg");
 		return EXIT_NOT_READY;
 	}
-	/* VFIO pins all guest RAM; without CAP_IPC_LOCK the memlock limit must cover it. */
-	if (p->n_pci && geteuid() != 0 && getrlimit(RLIMIT_MEMLOCK, &rl) == 0 &&
-	    rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < p->memory + (1ULL << 30)) {
-		log_err("locked-memory limit %llu KiB is below the %llu KiB VFIO needs to pin %s's RAM; "
-			"raise RLIMIT_MEMLOCK (see vmrun check)", (unsigned long long)rl.rlim_cur >> 10,
-			(unsigned long long)(p->memory + (1ULL << 30)) >> 10, p->name);
-		return EXIT_NOT_READY;
-	}
+	(void)rl;
 	return 0;
 }
 
@@ -237,6 +231,23 @@ static int switch_exit(enum switch_status st)
 	}
 }
 
+/* As a user, the helper switches the group; its exit code maps like ours. */
+static enum switch_status via_helper(const char *op, const struct pci_addr *a, struct switch_ctx *sc)
+{
+	char name[PCI_ADDR_STR_MAX];
+	int code = privhelper_run(op, pci_addr_format(a, name));
+
+	snprintf(sc->why, sizeof(sc->why), "vmrun-helper %s %s exited with %d", op, name, code);
+	switch (code) {
+	case EXIT_OK: return SW_OK;
+	case EXIT_BUSY: return SW_HELD;
+	case EXIT_NOT_READY: return SW_REFUSED;
+	case EXIT_RECOVER: return SW_NEEDS_RESTORE;
+	case EXIT_USAGE: return SW_BAD_INPUT;
+	default: return SW_FAILED;
+	}
+}
+
 static int attach_all(struct run *r)
 {
 	struct switch_opts so = { 0 };
@@ -244,7 +255,9 @@ static int attach_all(struct run *r)
 
 	for (size_t i = r->vi.n_groups; i-- > 0;) {
 		struct switch_ctx sc = switch_ctx_for(r);
-		enum switch_status st = switch_attach(&sc, &r->groups_gpu[i], &so);
+		enum switch_status st = privhelper_needed(r->c->root) ?
+						via_helper("attach", &r->groups_gpu[i], &sc) :
+						switch_attach(&sc, &r->groups_gpu[i], &so);
 
 		if (st) {
 			log_err("Giving IOMMU group %d back failed: %s; run `vmrun restore`",
@@ -260,7 +273,8 @@ static int attach_all(struct run *r)
 static int detach_all(struct run *r)
 {
 	struct switch_opts so = { 0 };
-	int e = switch_state_open(r->c->root, &r->state_fd);
+	bool helper = privhelper_needed(r->c->root);
+	int e = helper ? 0 : switch_state_open(r->c->root, &r->state_fd);
 
 	if (r->pl->snap.n_gpus == 0)
 		return 0;
@@ -278,7 +292,7 @@ static int detach_all(struct run *r)
 			seen |= r->vi.groups[k] == f->iommu_group;
 		if (seen)
 			continue;
-		st = switch_detach(&sc, &f->addr, &so);
+		st = helper ? via_helper("detach", &f->addr, &sc) : switch_detach(&sc, &f->addr, &so);
 		if (st) {
 			log_err("%s: %s", f->name, sc.why);
 			(void)attach_all(r); /* the groups detached so far go back */
@@ -585,6 +599,18 @@ static int run_vm(struct run *r)
 	if (code)
 		return code;
 	(void)vm_info_write(r->pl->runtime_dir, &r->vi);
+	/* VFIO pins all guest RAM: a user's QEMU inherits the limit the helper raised for us. */
+	if (r->vi.n_groups && privhelper_needed(r->c->root)) {
+		char bytes[32];
+
+		snprintf(bytes, sizeof(bytes), "%llu", (unsigned long long)r->pl->p->memory + (1ULL << 30));
+		code = privhelper_run("memlock", bytes);
+		if (code) {
+			log_err("cannot raise the locked-memory limit for QEMU (vmrun-helper exited with %d)", code);
+			(void)attach_all(r);
+			return code;
+		}
+	}
 	code = spawn_qemu(r, &set);
 	if (!code) {
 		e = connect_qmp(r);

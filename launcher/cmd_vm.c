@@ -130,8 +130,9 @@ static json_object *vm_entry(const char *dir, const struct vm_info *vi, int stat
 
 		if (journaled)
 			journal_clear(&j);
-		/* A dead vmrun that still has a group on vfio-pci: `vmrun restore` finishes it. */
-		if (!running && journaled)
+		/* A dead vmrun that still has a group on vfio-pci: `vmrun restore` finishes it.
+		 * Users cannot read the journals; a vm.json left behind says the same. */
+		if (!running && (journaled || state_fd < 0))
 			*pending = true;
 		json_object_array_add(groups, json_object_new_int(vi->groups[i]));
 	}

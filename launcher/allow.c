@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: MIT */
+#include "allow.h"
+
+#include <cyaml/cyaml.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+
+/* libcyaml's view of the file; converted to struct allow_list after validation. */
+struct raw_entry {
+	char *device;
+	char **users;
+	unsigned users_count;
+	char **groups;
+	unsigned groups_count;
+};
+
+static const cyaml_schema_value_t name_schema = {
+	CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 1, 64),
+};
+
+static const cyaml_schema_field_t entry_fields[] = {
+	CYAML_FIELD_STRING_PTR("device", CYAML_FLAG_POINTER, struct raw_entry, device, 1, 64),
+	CYAML_FIELD_SEQUENCE("users", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_entry,
+			     users, &name_schema, 0, ALLOW_MAX_NAMES),
+	CYAML_FIELD_SEQUENCE("groups", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_entry,
+			     groups, &name_schema, 0, ALLOW_MAX_NAMES),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_value_t entry_schema = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_entry, entry_fields),
+};
+
+static const cyaml_schema_value_t top_schema = {
+	CYAML_VALUE_SEQUENCE(CYAML_FLAG_POINTER, struct raw_entry, &entry_schema, 0, ALLOW_MAX_ENTRIES),
+};
+
+struct log_ctx {
+	char *err;
+	size_t len;
+};
+
+/* Keep libcyaml's first error line as the reason; nothing reaches stderr. */
+static void cyaml_logger(cyaml_log_t level, void *ctx, const char *fmt, va_list args)
+{
+	struct log_ctx *lc = ctx;
+	char line[256];
+
+	if (level < CYAML_LOG_ERROR || !lc || lc->err[0])
+		return;
+	vsnprintf(line, sizeof(line), fmt, args);
+	line[strcspn(line, "\n")] = '\0';
+	snprintf(lc->err, lc->len, "%s", line);
+}
+
+static bool user_name_ok(const char *s)
+{
+	/* The characters useradd accepts; anything else cannot match a real account. */
+	return s[0] && s[0] != '-' &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-$") == strlen(s);
+}
+
+static char **copy_names(char **src, unsigned n, const char *what, char *err, size_t errlen)
+{
+	char **v = calloc(n + 1, sizeof(*v));
+
+	for (unsigned i = 0; v && i < n; i++) {
+		if (!user_name_ok(src[i])) {
+			snprintf(err, errlen, "'%s' is not a valid %s name", src[i], what);
+			strv_free(v);
+			return NULL;
+		}
+		v[i] = strdup(src[i]);
+		if (!v[i]) {
+			strv_free(v);
+			return NULL;
+		}
+	}
+	if (!v)
+		snprintf(err, errlen, "out of memory");
+	return v;
+}
+
+int allow_parse(const char *text, size_t len, struct allow_list *ret, char *err, size_t errlen)
+{
+	struct log_ctx lc = { err, errlen };
+	const cyaml_config_t cfg = { .log_fn = cyaml_logger, .log_ctx = &lc, .mem_fn = cyaml_mem,
+				     .log_level = CYAML_LOG_ERROR, .flags = CYAML_CFG_DEFAULT };
+	struct allow_list l = { 0 };
+	struct raw_entry *raw = NULL;
+	unsigned n = 0;
+	cyaml_err_t e;
+	int r = 0;
+
+	err[0] = '\0';
+	if (len == 0 || strspn(text, " \t\r\n") == len) {
+		*ret = l; /* an empty file allows nothing */
+		return 0;
+	}
+	if (memchr(text, '\0', len)) {
+		snprintf(err, errlen, "contains a NUL byte");
+		return -EINVAL;
+	}
+	e = cyaml_load_data((const uint8_t *)text, len, &cfg, &top_schema, (cyaml_data_t **)&raw, &n);
+	if (e != CYAML_OK) {
+		if (!err[0])
+			snprintf(err, errlen, "%s", cyaml_strerror(e));
+		return -EINVAL;
+	}
+	l.v = calloc(n ? n : 1, sizeof(*l.v));
+	for (unsigned i = 0; l.v && i < n && !r; i++) {
+		struct allow_entry *a = &l.v[i];
+
+		if (pci_addr_parse(raw[i].device, &a->device) < 0) {
+			snprintf(err, errlen, "entry %u: '%s' is not a PCI address", i + 1, raw[i].device);
+			r = -EINVAL;
+			break;
+		}
+		a->users = copy_names(raw[i].users, raw[i].users_count, "user", err, errlen);
+		a->groups = a->users ? copy_names(raw[i].groups, raw[i].groups_count, "group", err, errlen) : NULL;
+		l.n++;
+		if (!a->users || !a->groups)
+			r = -EINVAL;
+	}
+	if (!l.v)
+		r = -ENOMEM;
+	cyaml_free(&cfg, &top_schema, raw, n);
+	if (r < 0) {
+		allow_list_clear(&l);
+		return r;
+	}
+	*ret = l;
+	return 0;
+}
+
+void allow_list_clear(struct allow_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		strv_free(l->v[i].users);
+		strv_free(l->v[i].groups);
+	}
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+static bool root_only(const struct stat *st)
+{
+	return st->st_uid == 0 && !(st->st_mode & (S_IWGRP | S_IWOTH));
+}
+
+int allow_load(int dir_fd, const char *name, struct allow_list *ret, char *err, size_t errlen)
+{
+	_cleanup_free_ char *buf = NULL;
+	_cleanup_close_ int fd = -1;
+	struct stat dst, fst;
+	ssize_t n;
+
+	if (fstat(dir_fd, &dst) < 0)
+		return snprintf(err, errlen, "cannot stat its directory: %s", strerror(errno)), -errno;
+	if (!root_only(&dst))
+		return snprintf(err, errlen, "its directory is writable by someone other than root"), -EPERM;
+	fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return snprintf(err, errlen, "%s", errno == ELOOP ? "it is a symlink" : strerror(errno)), -errno;
+	if (fstat(fd, &fst) < 0 || !S_ISREG(fst.st_mode))
+		return snprintf(err, errlen, "it is not a regular file"), -EPERM;
+	if (!root_only(&fst))
+		return snprintf(err, errlen, "it is writable by someone other than root (or not owned "
+				"by root)"), -EPERM;
+	if (fst.st_size > ALLOW_MAX_SIZE)
+		return snprintf(err, errlen, "it is larger than %d bytes", ALLOW_MAX_SIZE), -EFBIG;
+	buf = malloc((size_t)fst.st_size + 1);
+	if (!buf)
+		return -ENOMEM;
+	n = pread(fd, buf, (size_t)fst.st_size, 0);
+	if (n != fst.st_size)
+		return snprintf(err, errlen, "short read"), -EIO;
+	buf[n] = '\0';
+	return allow_parse(buf, (size_t)n, ret, err, errlen);
+}
+
+bool allow_entry_permits(const struct allow_entry *e, const char *user, const char *const *groups)
+{
+	for (char **u = e->users; u && *u; u++)
+		if (streq(*u, user))
+			return true;
+	for (char **g = e->groups; g && *g; g++)
+		for (const char *const *mine = groups; mine && *mine; mine++)
+			if (streq(*g, *mine))
+				return true;
+	return false;
+}

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * /etc/vmrun/allow.yaml: which devices unprivileged users may hand to their VMs. Decided by the
+ * administrator alone: the privileged helper refuses everything when the file or its directory
+ * can be written by anyone but root. Example:
+ *   - {device: "0000:01:00.0", users: [alice], groups: [vmrun]}
+ * A listed device allows its whole IOMMU group; nothing else is allowed.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "pciaddr.h"
+
+#define ALLOW_MAX_SIZE (64 * 1024)
+#define ALLOW_MAX_ENTRIES 64
+#define ALLOW_MAX_NAMES 64
+
+struct allow_entry {
+	struct pci_addr device;
+	char **users;  /* NULL-terminated */
+	char **groups; /* NULL-terminated */
+};
+
+struct allow_list {
+	struct allow_entry *v;
+	size_t n;
+};
+
+/* Parse the file's text. -EINVAL with a one-line reason in err on anything unexpected. */
+int allow_parse(const char *text, size_t len, struct allow_list *ret, char *err, size_t errlen);
+/*
+ * Open and parse dir_fd/name with the ownership rules: both the directory and the file owned by
+ * root, neither writable by group or others, the file regular and not a symlink. -EPERM with
+ * the reason otherwise.
+ */
+int allow_load(int dir_fd, const char *name, struct allow_list *ret, char *err, size_t errlen);
+void allow_list_clear(struct allow_list *l);
+/* Does the entry let this user (name, and the groups they are in) use it? */
+bool allow_entry_permits(const struct allow_entry *e, const char *user, const char *const *groups);

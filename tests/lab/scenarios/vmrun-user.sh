@@ -1,0 +1,91 @@
+#!/bin/bash
+# Issue 5 in the lab: an unprivileged user listed in /etc/vmrun/allow.yaml runs the VM with the
+# GPU through the setuid vmrun-helper (QEMU runs as that user); users and devices not allowed,
+# a group-writable allow file and hostile requests are refused with nothing changed.
+set -uo pipefail
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+
+VMRUN=$VMRUN_BUILD/vmrun
+HELPER=/usr/local/libexec/vmrun/vmrun-helper
+GPU=0000:01:00.0 AUDIO=0000:01:00.1 HOST=0000:00:02.0
+G=$(group_of $GPU)
+home() { echo "$(driver_of $GPU) $(driver_of $AUDIO)"; }
+HOME_STATE="bochs-drm snd_hda_intel"
+
+# Users, the installed helper (setuid root) and the administrator's allow file.
+useradd -m -u 1001 alice && useradd -m -u 1002 bob
+install -d -m 0755 /usr/local/libexec/vmrun
+install -m 4755 -o root -g root "$VMRUN_BUILD/vmrun-helper" "$HELPER"
+install -d -m 0755 -o root /etc/vmrun
+printf -- '- {device: "%s", users: [alice]}\n' $GPU >/etc/vmrun/allow.yaml
+chmod 0644 /etc/vmrun/allow.yaml
+as() { # as USER CMD...: run with the user's uid, gid and groups, a clean user environment
+    local u=$1; shift
+    mkdir -p "/tmp/$u-run" && chown "$u" "/tmp/$u-run" && chmod 0700 "/tmp/$u-run"
+    setpriv --reuid="$u" --regid="$u" --init-groups env -i PATH="$PATH" HOME="/home/$u" \
+        USER="$u" XDG_RUNTIME_DIR="/tmp/$u-run" "$@"
+}
+out=$(mktemp); chmod 0644 "$out"
+
+# --- alice may: detach gives her /dev/vfio/N; attach gives it back ---
+as alice "$VMRUN" detach $GPU >"$out" 2>&1; rc=$?
+assert_eq "$rc" 0 "alice: vmrun detach exits 0 through the helper"
+[[ $rc == 0 ]] || diag "$(cat "$out")"
+assert_eq "$(home)" "vfio-pci vfio-pci" "alice: both functions on vfio-pci"
+assert_eq "$(stat -c %U /dev/vfio/$G)" alice "/dev/vfio/$G belongs to alice"
+as alice "$VMRUN" attach $GPU >"$out" 2>&1; rc=$?
+assert_eq "$rc" 0 "alice: vmrun attach exits 0"
+assert_eq "$(home)" "$HOME_STATE" "alice: back on the host drivers"
+
+# --- refused, nothing changed ---
+as bob "$VMRUN" detach $GPU >"$out" 2>&1; rc=$?
+assert_eq "$rc" 4 "bob (not listed) is refused with exit 4"
+check "the refusal names bob" grep -q "user bob may not use $GPU" "$out"
+ninep=$(for d in /sys/bus/pci/devices/*; do [[ $(cat "$d/vendor"):$(cat "$d/device") == 0x1af4:0x1009 ]] && basename "$d"; done | head -n1)
+as alice "$VMRUN" detach "$ninep" >"$out" 2>&1; rc=$?
+assert_eq "$rc" 4 "alice asking for the 9p root's virtio device ($ninep) is refused"
+check "the refusal names the device" grep -q "may not use $ninep" "$out"
+as alice "$VMRUN" detach $HOST >"$out" 2>&1; rc=$?
+assert_eq "$rc" 4 "alice asking for the host GPU (outside the allowed group) is refused"
+assert_eq "$(home) $(driver_of "$ninep") $(driver_of $HOST)" "$HOME_STATE virtio-pci virtio-pci" "refusals changed nothing"
+chmod 0664 /etc/vmrun/allow.yaml
+as alice "$VMRUN" detach $GPU >"$out" 2>&1; rc=$?
+assert_eq "$rc" 4 "a group-writable allow.yaml makes the helper refuse everything"
+check "it says why" grep -q "writable by someone other than root" "$out"
+chmod 0644 /etc/vmrun/allow.yaml
+chmod 0775 /etc/vmrun
+as alice "$VMRUN" detach $GPU >"$out" 2>&1; rc=$?
+assert_eq "$rc" 4 "a group-writable /etc/vmrun makes the helper refuse everything"
+chmod 0755 /etc/vmrun
+assert_eq "$(home)" "$HOME_STATE" "still nothing changed"
+
+# --- hostile requests straight to the helper ---
+long=$(printf 'A%.0s' $(seq 1 5000))
+hostile=0
+for args in "detach 1:00.0" "detach 0000:01:00.0x" "detach $long" "memlock -1" \
+            "memlock 99999999999999999999999" "memlock 12abc" "frobnicate $GPU" "detach" \
+            "detach $GPU extra" "restore ../../etc"; do
+    # shellcheck disable=SC2086
+    as alice "$HELPER" $args >"$out" 2>&1; rc=$?
+    if [[ $rc == 0 ]]; then hostile=$((hostile + 1)); diag "helper accepted: ${args:0:60}"; fi
+    if [[ $(wc -l <"$out") -gt 1 ]]; then hostile=$((hostile + 1)); diag "more than one line for: ${args:0:60}"; fi
+done
+as alice "$HELPER" "" "" >"$out" 2>&1 || true
+assert_eq "$hostile" 0 "hostile helper requests all end in a one-line error"
+assert_eq "$(home)" "$HOME_STATE" "hostile requests changed nothing"
+
+# --- alice runs the VM: QEMU runs as alice; the guest sees the card; the GPU comes back ---
+as alice tests/lab/tiny-guest /tmp/alice-vm labrun off 20
+as alice "$VMRUN" /tmp/alice-vm/labrun.yaml >"$out" 2>&1 &
+vpid=$!
+qpid=""
+wait_until 60 eval 'qpid=$(pgrep -f "^qemu-system-x86_64 -name guest=labrun" | head -n1); [[ -n $qpid ]]'
+assert_eq "$(stat -c %U /proc/"$qpid" 2>/dev/null)" alice "QEMU (pid $qpid) runs as alice"
+wait $vpid; rc=$?
+assert_eq "$rc" 0 "alice: vmrun labrun.yaml exits 0 after the guest powers off"
+[[ $rc == 0 ]] || diag "$(tail -n 15 "$out")"
+check "the guest saw 1234:1111" grep -q "GUEST-PCI 0000:01:00.0 1234:1111" /tmp/alice-vm/serial.log
+check "the timeline shows the memlock raised by the helper" grep -q "locked-memory limit of pid" "$out"
+assert_eq "$(home)" "$HOME_STATE" "after alice's run: GPU back on bochs-drm and snd_hda_intel"
+finish

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+/* /etc/vmrun/allow.yaml: parsing, refusals, ownership rules, who it permits. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "allow.h"
+#include "fakesys.h"
+#include "util.h"
+
+static int parse(const char *text, struct allow_list *l, char *err)
+{
+	return allow_parse(text, strlen(text), l, err, 256);
+}
+
+static void test_parse_good(void **state)
+{
+	static const char text[] = "# who may pass what\n"
+				   "- {device: \"0000:01:00.0\", users: [alice, bob], groups: [vmrun]}\n"
+				   "- device: \"02:00.0\"\n  groups: [gamers]\n";
+	const char *const alice_groups[] = { "users", NULL }, *const gamer[] = { "gamers", NULL };
+	struct allow_list l;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse(text, &l, err), 0);
+	assert_int_equal(l.n, 2);
+	assert_int_equal(l.v[0].device.bus, 1);
+	assert_int_equal(l.v[1].device.bus, 2);
+	assert_true(allow_entry_permits(&l.v[0], "alice", alice_groups));
+	assert_true(allow_entry_permits(&l.v[0], "carol", (const char *const[]){ "vmrun", NULL }));
+	assert_false(allow_entry_permits(&l.v[0], "carol", alice_groups));
+	assert_false(allow_entry_permits(&l.v[1], "alice", alice_groups));
+	assert_true(allow_entry_permits(&l.v[1], "dave", gamer));
+	allow_list_clear(&l);
+	assert_int_equal(parse("", &l, err), 0);
+	assert_int_equal(l.n, 0);
+	assert_int_equal(parse("\n  \n", &l, err), 0);
+	assert_int_equal(l.n, 0);
+}
+
+static void test_parse_refusals(void **state)
+{
+	static const struct { const char *text, *why; } bad[] = {
+		{ "- {device: \"1:00.0\", users: [a]}\n", "not a PCI address" },
+		{ "- {device: \"0000:01:00.0\", users: [a], sudo: yes}\n", "sudo" },
+		{ "- {device: \"0000:01:00.0\", users: [\"a b\"]}\n", "not a valid user name" },
+		{ "- {device: \"0000:01:00.0\", users: [\"-rf\"]}\n", "not a valid user name" },
+		{ "- {device: \"0000:01:00.0\", groups: [\"../x\"]}\n", "not a valid group name" },
+		{ "device: \"0000:01:00.0\"\n", "" },
+		{ "- {users: [a]}\n", "" },
+		{ "- [1, 2]\n", "" },
+		{ "- {device: \"0000:01:00.0\", users: alice}\n", "" },
+		{ "- {device: \"0000:01:00.0000000000000\"}\n", "" },
+	};
+	struct allow_list l = { 0 };
+	char err[256];
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		assert_int_equal(parse(bad[i].text, &l, err), -EINVAL);
+		assert_true(err[0] != '\0');
+		if (!strstr(err, bad[i].why))
+			fail_msg("case %zu: '%s' does not mention '%s'", i, err, bad[i].why);
+		assert_int_equal(l.n, 0);
+	}
+	assert_int_equal(allow_parse("- {}\0", 5, &l, err, sizeof(err)), -EINVAL);
+}
+
+/* Ownership: root's alone, or nothing is allowed. Needs root to make root-owned files. */
+static void test_load_ownership(void **state)
+{
+	char *root = fake_root_new(), path[512];
+	struct allow_list l;
+	char err[256];
+	int dfd;
+
+	(void)state;
+	if (geteuid() != 0) {
+		fake_root_free(root);
+		skip();
+	}
+	fake_write(root, "etc/vmrun/allow.yaml", "- {device: \"0000:01:00.0\", users: [alice]}\n");
+	snprintf(path, sizeof(path), "%s/etc/vmrun", root);
+	assert_int_equal(chmod(path, 0755), 0);
+	dfd = open(path, O_RDONLY | O_DIRECTORY);
+	assert_int_equal(allow_load(dfd, "allow.yaml", &l, err, sizeof(err)), 0);
+	assert_int_equal(l.n, 1);
+	allow_list_clear(&l);
+	/* group-writable file */
+	snprintf(path, sizeof(path), "%s/etc/vmrun/allow.yaml", root);
+	assert_int_equal(chmod(path, 0664), 0);
+	assert_int_equal(allow_load(dfd, "allow.yaml", &l, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "writable by someone other than root"));
+	/* owned by someone else */
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(chown(path, 1000, 0), 0);
+	assert_int_equal(allow_load(dfd, "allow.yaml", &l, err, sizeof(err)), -EPERM);
+	assert_int_equal(chown(path, 0, 0), 0);
+	/* a symlink in its place */
+	fake_symlink(root, "etc/vmrun/link.yaml", "allow.yaml");
+	assert_int_equal(allow_load(dfd, "link.yaml", &l, err, sizeof(err)), -ELOOP);
+	/* a writable directory */
+	snprintf(path, sizeof(path), "%s/etc/vmrun", root);
+	assert_int_equal(chmod(path, 0775), 0);
+	assert_int_equal(allow_load(dfd, "allow.yaml", &l, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "directory"));
+	close(dfd);
+	fake_root_free(root);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_good),
+		cmocka_unit_test(test_parse_refusals),
+		cmocka_unit_test(test_load_ownership),
+	};
+	return cmocka_run_group_tests_name("allow", tests, NULL, NULL);
+}
