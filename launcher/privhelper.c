@@ -42,11 +42,11 @@ static int helper_path(char *buf, size_t cap)
 		return -ENOENT;
 	self[n] = '\0';
 	dirname(self);
-	snprintf(buf, cap, "%s/../libexec/vmrun/vmrun-helper", self);
-	if (stat(buf, &st) == 0 && S_ISREG(st.st_mode))
+	if ((size_t)snprintf(buf, cap, "%.3900s/../libexec/vmrun/vmrun-helper", self) < cap &&
+	    stat(buf, &st) == 0 && S_ISREG(st.st_mode))
 		return 0;
-	snprintf(buf, cap, "%s/vmrun-helper", self);
-	if (stat(buf, &st) == 0 && S_ISREG(st.st_mode))
+	if ((size_t)snprintf(buf, cap, "%.3900s/vmrun-helper", self) < cap && stat(buf, &st) == 0 &&
+	    S_ISREG(st.st_mode))
 		return 0;
 	return -ENOENT;
 }
