@@ -61,7 +61,7 @@ static int for_each_entry(const struct sysroot *s, const struct pci_function *f,
 {
 	char path[384];
 	struct dirent *de;
-	int fd, r = 0;
+	int r = 0;
 	DIR *d;
 
 	if (s->sys_fd < 0)
@@ -69,14 +69,9 @@ static int for_each_entry(const struct sysroot *s, const struct pci_function *f,
 	if ((size_t)snprintf(path, sizeof(path), "bus/pci/devices/%s%s%s", f->name, *sub ? "/" : "",
 			     sub) >= sizeof(path))
 		return 0;
-	fd = openat(s->sys_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		safe_close(fd);
-		return -errno;
-	}
+	r = opendir_at(s->sys_fd, path, &d);
+	if (r < 0)
+		return r == -ENOENT || r == -ENOTDIR ? 0 : r;
 	while (r >= 0 && (de = readdir(d)))
 		if (de->d_name[0] != '.')
 			r = fn(s, f, dirfd(d), de->d_name, set);
@@ -115,18 +110,12 @@ static int connector_i2c(const struct sysroot *s, const struct pci_function *f, 
 {
 	char sub[160], path[300];
 	struct dirent *de;
-	int fd, r = 0;
+	int r = 0;
 	DIR *d;
 
 	snprintf(sub, sizeof(sub), "bus/pci/devices/%s/drm/%s", f->name, card);
-	fd = openat(s->sys_fd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
+	if (opendir_at(s->sys_fd, sub, &d) < 0)
 		return 0;
-	d = fdopendir(fd);
-	if (!d) {
-		safe_close(fd);
-		return 0;
-	}
 	while (r >= 0 && (de = readdir(d))) {
 		if (strncmp(de->d_name, card, strlen(card)) != 0 || de->d_name[strlen(card)] != '-' ||
 		    !name_is_safe(de->d_name))

@@ -64,19 +64,14 @@ static int scan_pid(const struct sysroot *s, const char *pidname, const struct d
 {
 	char path[64], target[80];
 	struct dirent *de;
-	int fd, r = 0;
+	int r = 0;
 	DIR *d;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/fd", pidname) >= sizeof(path))
 		return -ENAMETOOLONG;
-	fd = openat(s->proc_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		safe_close(fd);
-		return -errno;
-	}
+	r = opendir_at(s->proc_fd, path, &d);
+	if (r < 0)
+		return r;
 	while (r >= 0 && (de = readdir(d))) {
 		const struct devnode *node;
 		ssize_t n;
@@ -186,19 +181,14 @@ int holders_find(const struct sysroot *s, const struct devnode_set *nodes, struc
 {
 	struct holder_set set = { 0 };
 	struct dirent *de;
-	int fd, r = 0;
+	int r = 0;
 	DIR *d;
 
 	if (s->proc_fd < 0)
 		return -ENOENT;
-	fd = openat(s->proc_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		safe_close(fd);
-		return -errno;
-	}
+	r = opendir_at(s->proc_fd, ".", &d);
+	if (r < 0)
+		return r;
 	while ((de = readdir(d))) {
 		if (!is_pid_name(de->d_name) || nodes->n == 0)
 			continue;

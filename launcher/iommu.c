@@ -39,21 +39,16 @@ int iommu_group_read(const struct sysroot *s, int id, struct iommu_group *ret)
 	char path[64];
 	size_t cap = 0;
 	DIR *d;
-	int fd, r = 0;
+	int r = 0;
 
 	if (id < 0)
 		return -EINVAL;
 	if (s->sys_fd < 0)
 		return -ENOENT;
 	snprintf(path, sizeof(path), "kernel/iommu_groups/%d/devices", id);
-	fd = openat(s->sys_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		safe_close(fd);
-		return -errno;
-	}
+	r = opendir_at(s->sys_fd, path, &d);
+	if (r < 0)
+		return r;
 	while ((de = readdir(d))) {
 		struct pci_function f;
 		struct pci_addr a;
@@ -158,16 +153,9 @@ static unsigned count_groups(const struct sysroot *s)
 	unsigned n = 0;
 	struct dirent *de;
 	DIR *d;
-	int fd;
 
-	fd = s->sys_fd < 0 ? -1 : openat(s->sys_fd, "kernel/iommu_groups", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
+	if (opendir_at(s->sys_fd, "kernel/iommu_groups", &d) < 0)
 		return 0;
-	d = fdopendir(fd);
-	if (!d) {
-		safe_close(fd);
-		return 0;
-	}
 	while ((de = readdir(d)))
 		if (de->d_name[0] >= '0' && de->d_name[0] <= '9')
 			n++;
@@ -179,16 +167,9 @@ static void read_iommu_vendor(const struct sysroot *s, struct iommu_info *info)
 {
 	struct dirent *de;
 	DIR *d;
-	int fd;
 
-	fd = s->sys_fd < 0 ? -1 : openat(s->sys_fd, "class/iommu", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
+	if (opendir_at(s->sys_fd, "class/iommu", &d) < 0)
 		return;
-	d = fdopendir(fd);
-	if (!d) {
-		safe_close(fd);
-		return;
-	}
 	while ((de = readdir(d))) {
 		if (strncmp(de->d_name, "dmar", 4) == 0)
 			snprintf(info->vendor, sizeof(info->vendor), "intel");

@@ -271,19 +271,14 @@ static int cmp_int(const void *a, const void *b)
 
 int journal_list(int dirfd, int **ret, size_t *ret_n)
 {
-	int *v = NULL, fd;
+	int *v = NULL, r;
 	size_t n = 0;
 	struct dirent *de;
 	DIR *d;
 
-	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		safe_close(fd);
-		return -errno;
-	}
+	r = opendir_at(dirfd, ".", &d);
+	if (r < 0)
+		return r;
 	while ((de = readdir(d))) {
 		int g, len = 0;
 

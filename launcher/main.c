@@ -22,6 +22,7 @@ static const struct command {
 	{ "restore", cmd_restore, "finish or undo an interrupted switch from its journal" },
 	{ "status", cmd_status, "running VMs, switched groups and pending restores" },
 	{ "stop", cmd_stop, "ask a running VM to power down (--force: quit now)" },
+	{ "setup", cmd_setup, "propose (and with --yes apply) the host set-up, as diffs; --undo reverts" },
 	{ "desktop-entry", cmd_desktop_entry, "write (or --remove) a desktop launcher for a profile" },
 };
 

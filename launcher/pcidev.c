@@ -186,19 +186,14 @@ int pci_function_list(const struct sysroot *s, struct pci_function **ret, size_t
 	_cleanup_free_ struct pci_function *v = NULL;
 	size_t n = 0, cap = 0;
 	DIR *d;
-	int fd;
+	int r;
 	struct dirent *de;
 
 	if (s->sys_fd < 0)
 		return -ENOENT;
-	fd = openat(s->sys_fd, "bus/pci/devices", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		safe_close(fd);
-		return -errno;
-	}
+	r = opendir_at(s->sys_fd, "bus/pci/devices", &d);
+	if (r < 0)
+		return r;
 	while ((de = readdir(d))) {
 		struct pci_addr a;
 

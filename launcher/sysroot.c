@@ -58,6 +58,27 @@ void sysroot_free(struct sysroot *s)
 	free(s);
 }
 
+int opendir_at(int dirfd, const char *path, DIR **ret)
+{
+	DIR *d;
+	int fd;
+
+	if (dirfd < 0)
+		return -ENOENT;
+	fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		int r = -errno;
+
+		safe_close(fd);
+		return r;
+	}
+	*ret = d;
+	return 0;
+}
+
 bool name_is_safe(const char *name)
 {
 	return name && *name && !strchr(name, '/') && !streq(name, ".") && !streq(name, "..");

@@ -54,6 +54,10 @@ int read_link_name_at(int dirfd, const char *path, char *buf, size_t cap);
  */
 int resolve_sys_link(const struct sysroot *s, const char *linkpath, char *buf, size_t cap);
 
+/* opendir() relative to dirfd (-ENOENT when dirfd is -1): the DIR owns its own fd. */
+#include <dirent.h>
+int opendir_at(int dirfd, const char *path, DIR **ret);
+
 /* A single path component that is safe to join: non-empty, no '/', not "." or "..". */
 bool name_is_safe(const char *name);
 
