@@ -15,6 +15,7 @@ struct cli {
 	struct sysroot *root; /* "/" or --root DIR */
 	bool json;
 	int verbose;
+	bool notify; /* --notify: desktop notifications for a run (launcher entries) */
 	uid_t uid;
 };
 

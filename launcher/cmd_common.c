@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "log.h"
+#include "profile_path.h"
 
 int cli_load_profile(const char *path, struct vm_profile **ret)
 {
@@ -12,7 +13,15 @@ int cli_load_profile(const char *path, struct vm_profile **ret)
 	char msg[768];
 	int r;
 
-	r = profile_load(path, ret, &err);
+	_cleanup_free_ char *resolved = NULL;
+
+	/* "win10" means ~/.config/vmrun/win10.yaml; anything with a '/' or .yaml is a path. */
+	if (profile_resolve(path, &resolved) < 0) {
+		log_err("'%s' is neither a profile file nor a VM name ([A-Za-z0-9._-], at most 64 "
+			"characters)", path);
+		return EXIT_USAGE;
+	}
+	r = profile_load(resolved, ret, &err);
 	if (r < 0) {
 		log_err("%s", profile_error_format(&err, msg, sizeof(msg)));
 		return EXIT_USAGE; /* unreadable or invalid: either way the input is at fault */

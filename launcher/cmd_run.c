@@ -33,6 +33,7 @@
 #include "../qmp/qmp.h"
 #include "journal.h"
 #include "log.h"
+#include "notify.h"
 #include "plan.h"
 #include "privhelper.h"
 #include "switch.h"
@@ -77,6 +78,12 @@ _printf_(3, 4) static void say(struct run *r, const char *event, const char *fmt
 	va_end(ap);
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	s = (double)(t.tv_sec - r->t0.tv_sec) + (double)(t.tv_nsec - r->t0.tv_nsec) / 1e9;
+	/* For a desktop launcher there is no terminal: the milestones go to notifications, and
+	 * systemd (Type=notify) hears the status line. */
+	if (r->c->notify && (streq(event, "running") || streq(event, "stopped") ||
+			     streq(event, "forced") || streq(event, "qemu-died")))
+		(void)desktop_notify(r->pl->p->name, msg, !streq(event, "running") && !streq(event, "stopped"));
+	(void)sd_notify_status(msg);
 	if (r->c->json) {
 		json_object *o = json_object_new_object();
 
@@ -341,6 +348,7 @@ static int spawn_qemu(struct run *r, const sigset_t *blocked)
 			dup2(devnull, 0);
 		dup2(logfd, 1);
 		dup2(logfd, 2);
+		unsetenv("NOTIFY_SOCKET"); /* readiness is vmrun's to report, not QEMU's */
 		if (geteuid() == 0) /* VFIO pins guest RAM; root may lift the limit for QEMU */
 			(void)setrlimit(RLIMIT_MEMLOCK, &(struct rlimit){ RLIM_INFINITY, RLIM_INFINITY });
 		execvp(r->pl->argv[0], r->pl->argv);
@@ -614,8 +622,10 @@ static int run_vm(struct run *r)
 	code = spawn_qemu(r, &set);
 	if (!code) {
 		e = connect_qmp(r);
-		if (e == 0)
+		if (e == 0) {
 			say(r, "running", "QMP connected; the guest is running");
+			(void)sd_notify_ready("the guest is running");
+		}
 		else if (!r->exited)
 			say(r, "qmp-lost", "cannot connect to QMP (%s); stopping QEMU", strerror(-e));
 		if (e < 0 && !r->exited) {
@@ -627,6 +637,7 @@ static int run_vm(struct run *r)
 	}
 	qmp_close(r->q);
 	r->q = NULL;
+	(void)sd_notify_stopping();
 	e = attach_all(r);
 	return e ? e : code;
 }

@@ -290,6 +290,10 @@ static int apply_change(int root_fd, json_object *m, const struct change *ch)
 
 	if (ch->old && fstatat(root_fd, ch->path, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
+	/* Parents first, so undo (walking backwards) removes the file before its directories. */
+	r = make_parents(root_fd, m, ch->path);
+	if (r < 0)
+		return r;
 	if (!manifest_has(m, "path", ch->path)) {
 		json_object *e = json_object_new_object();
 
@@ -316,9 +320,6 @@ static int apply_change(int root_fd, json_object *m, const struct change *ch)
 		if (r < 0)
 			return r;
 	}
-	r = make_parents(root_fd, m, ch->path);
-	if (r < 0)
-		return r;
 	/* New files are root's (we run as root on a real host); edited ones keep their owner. */
 	return write_atomic(root_fd, ch->path, ch->new_text, strlen(ch->new_text), ch->mode,
 			    ch->old ? st.st_uid : 0, ch->old ? st.st_gid : 0);
@@ -389,6 +390,9 @@ static int item_iommu(struct setup *s, struct item *it)
 	it->id = "iommu";
 	it->title = "IOMMU kernel options";
 	(void)iommu_info_read(s->c->root, &info);
+	/* An IOMMU the kernel already drives names its vendor (dmar/ivhd); else the CPU's tells. */
+	if (info.vendor[0])
+		snprintf(info.cpu_vendor, sizeof(info.cpu_vendor), "%s", info.vendor);
 	if (!streq(info.cpu_vendor, "intel") && !streq(info.cpu_vendor, "amd")) {
 		it->status = IS_MANUAL;
 		note(it, "cannot tell the CPU vendor from /proc/cpuinfo: add intel_iommu=on iommu=pt "
@@ -638,9 +642,9 @@ static int item_wayland(struct setup *s, struct item *it)
 		if (!f)
 			return -ENOMEM;
 		fputs("# Written by `vmrun setup` (`vmrun setup --undo` removes it).\n"
-		      "# GNOME's mutter (42 and later) leaves DRM devices tagged mutter-device-ignore\n"
-		      "# alone: the GPU(s) passed through to VMs can go to vfio-pci and back during a\n"
-		      "# Wayland session. Applies to devices added from now on (reboot, or udevadm trigger).\n",
+		      "# GNOME's mutter leaves DRM devices tagged mutter-device-ignore alone (releases\n"
+		      "# since 2022; older ones ignore the tag): the GPU(s) passed through to VMs can go to\n"
+		      "# vfio-pci and back during a Wayland session. Applies from the next boot (or udevadm trigger).\n",
 		      f);
 		for (size_t i = 0; i < s->n_pass; i++)
 			fprintf(f, "SUBSYSTEM==\"drm\", KERNELS==\"%s\", TAG+=\"mutter-device-ignore\"\n",
@@ -1097,7 +1101,7 @@ int cmd_setup(struct cli *c, int argc, char **argv)
 					      {} };
 	struct vm_profile *p = NULL;
 	struct setup s = { .c = c };
-	bool yes = false, do_undo = false, json = c->json;
+	bool yes = false, do_undo = false, json = c->json, shown = false;
 	size_t pending = 0, applied = 0;
 	char regen[512] = "";
 	int o, r, rc = EXIT_OK;
@@ -1146,6 +1150,7 @@ int cmd_setup(struct cli *c, int argc, char **argv)
 		goto out;
 	if (pending && !yes && !json && isatty(STDIN_FILENO)) {
 		print_text(&s);
+		shown = true;
 		yes = ask();
 		if (!yes) {
 			printf("Nothing changed.\n");
@@ -1160,7 +1165,8 @@ int cmd_setup(struct cli *c, int argc, char **argv)
 		print_json(&s, pending, applied);
 	} else if (pending && yes) {
 		if (rc == EXIT_OK) {
-			print_text(&s);
+			if (!shown)
+				print_text(&s);
 			printf("Applied: %zu file%s changed; originals in /%s (`vmrun setup --undo` "
 			       "reverts).\n", applied, applied == 1 ? "" : "s", SETUP_DIR);
 		}

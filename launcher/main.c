@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "log.h"
+#include "notify.h"
 
 #define VMRUN_VERSION "0.1.0"
 
@@ -26,19 +27,33 @@ static const struct command {
 	{ "desktop-entry", cmd_desktop_entry, "write (or --remove) a desktop launcher for a profile" },
 };
 
+/* With --notify (desktop launchers have no terminal), errors also become notifications. */
+static void log_with_notify(enum log_level lvl, const char *fmt, va_list ap)
+{
+	char msg[1024];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	fprintf(stderr, "vmrun: %s%s\n", lvl == LOG_LVL_ERR ? "error: " : lvl == LOG_LVL_WARN ?
+		"warning: " : "", msg);
+	if (lvl == LOG_LVL_ERR)
+		(void)desktop_notify("vmrun", msg, true);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: vmrun [OPTIONS] PROFILE            run the VM a profile describes\n"
+		"Usage: vmrun [OPTIONS] PROFILE            run the VM a profile describes (a path, or\n"
+		"                                          NAME for ~/.config/vmrun/NAME.yaml)\n"
 		"       vmrun --dry-run [--json] PROFILE   print the plan and QEMU argv, change nothing\n"
 		"       vmrun COMMAND [ARGS]\n\nCommands:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
+		fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].help);
 	fprintf(f,
 		"\nOptions:\n"
 		"  -n, --dry-run   resolve everything, print the plan, touch nothing\n"
 		"  -j, --json      machine-readable output\n"
 		"  -v, --verbose   more detail (debug messages)\n"
+		"      --notify    also report a run's progress and failure as desktop notifications\n"
 		"      --root DIR  read the host from DIR instead of / (for tests)\n"
 		"  -h, --help      this text\n"
 		"      --version   print the version\n"
@@ -72,6 +87,8 @@ int main(int argc, char **argv)
 			return EXIT_OK;
 		} else if (streq(argv[i], "-v") || streq(argv[i], "--verbose")) {
 			c.verbose++;
+		} else if (streq(argv[i], "--notify")) {
+			c.notify = true;
 		} else if (streq(argv[i], "--root") && i + 1 < argc) {
 			root_path = argv[++i];
 		} else if (strncmp(argv[i], "--root=", 7) == 0) {
@@ -86,6 +103,8 @@ int main(int argc, char **argv)
 	}
 	if (c.verbose)
 		log_set_max_level(LOG_LVL_DEBUG);
+	if (c.notify)
+		(void)log_set_fn(log_with_notify);
 	if (i >= argc) {
 		usage(stderr);
 		return EXIT_USAGE;

@@ -147,6 +147,8 @@ xorg_answers() { xset -display "$LAB_XORG_DISPLAY" q >/dev/null 2>&1; }
 #            the bochs GPU (01:00.0) stays free to go to vfio-pci and back.
 #   default: no configuration at all: Xorg grabs both GPUs (bochs as GPU screen G0), the
 #            real-world trap.
+#   system:  no -config/-configdir at all: Xorg reads /etc/X11/xorg.conf(.d) and
+#            /usr/share/X11/xorg.conf.d like a real desktop's (for `vmrun setup`).
 # Log: /tmp/lab-xorg-MODE.log (Xorg's own) and /tmp/lab-xorg-MODE.out (stdout/stderr).
 xorg_start() {
     local mode=${1:-} conf=/tmp/lab-xorg-$1.conf confdir=/tmp/lab-xorg.d card pid log out
@@ -167,15 +169,18 @@ EndSection
 EOF
             ;;
         default) : >"$conf" ;;   # an empty file, so no /etc/X11/xorg.conf either
-        *) echo "xorg_start: mode must be safe or default, got '$mode'" >&2; return 1 ;;
+        system) ;;               # the system's own configuration, no overrides
+        *) echo "xorg_start: mode must be safe, default or system, got '$mode'" >&2; return 1 ;;
     esac
+    local cfg=(-config "$conf" -configdir "$confdir")
+    [[ $mode == system ]] && cfg=()
     if xorg_answers; then
         echo "xorg_start: something already answers on $LAB_XORG_DISPLAY" >&2
         return 1
     fi
     rm -f "/tmp/.X${LAB_XORG_DISPLAY#:}-lock" "/tmp/.X11-unix/X${LAB_XORG_DISPLAY#:}"
     # No real VT in the VM: share vt1 and never switch. setsid: own session, no tty.
-    setsid Xorg "$LAB_XORG_DISPLAY" -config "$conf" -configdir "$confdir" -nolisten tcp \
+    setsid Xorg "$LAB_XORG_DISPLAY" "${cfg[@]}" -nolisten tcp \
         -noreset -novtswitch -sharevts vt1 -logfile "$log" </dev/null >"$out" 2>&1 &
     pid=$!
     local end=$((SECONDS + LAB_XORG_TIMEOUT))
