@@ -160,3 +160,4 @@ uninstall:
 # Installs into a temporary DESTDIR and checks the file list, modes, man pages and completion.
 check-packaging: all
 	tests/packaging/check $(BUILD)
+	tests/packaging/unit-verify $(BUILD)
