@@ -742,6 +742,12 @@ static int item_allow(struct setup *s, struct item *it)
 			     ALLOW_FILE);
 			return 0;
 		}
+		if (r == -EBADMSG) {
+			it->status = IS_MANUAL;
+			note(it, "/%s is not valid (see `vmrun-helper`'s rules in vmrun(1)): fix it by "
+			     "hand, then run setup again", ALLOW_FILE);
+			return 0;
+		}
 		if (r < 0)
 			return r;
 		if (next) {
@@ -752,7 +758,7 @@ static int item_allow(struct setup *s, struct item *it)
 			note(it, "%s may already switch %s", user, devs[i]);
 		}
 	}
-	/* Root-owned and world-readable: the parser reads it as the invoking user. */
+	/* Root-owned and world-readable, in a root-owned directory: the helper refuses it otherwise. */
 	return add_change(it, ALLOW_FILE, TAKE_PTR(old), TAKE_PTR(text),
 			  old ? st.st_mode & 07777 : 0644);
 }

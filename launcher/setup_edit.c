@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "setup_edit.h"
 
+#include "allow.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -262,98 +264,27 @@ static bool user_name_ok(const char *u)
 	return true;
 }
 
-/* A scalar at p (quoted or plain, ending at , ] } or blank) into buf. */
-static const char *scalar(const char *p, char *buf, size_t cap)
+/*
+ * What the file allows is decided by the helper's own parser (allow.c), so `setup` and
+ * vmrun-helper can never disagree about it. 1: an entry for the device lists the user; 0: none;
+ * -EBADMSG: the file is not valid and must be fixed by hand before anything is added.
+ */
+int setup_allow_has(const char *text, const char *device, const char *user)
 {
-	size_t n = 0;
-	char q = 0;
+	struct allow_list l = { 0 };
+	struct pci_addr dev;
+	char err[256];
+	int found = 0;
 
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (*p == '"' || *p == '\'')
-		q = *p++;
-	while (*p && *p != '\n' && (q ? *p != q : !strchr(",]} \t#", *p))) {
-		if (n + 1 < cap)
-			buf[n++] = *p;
-		p++;
-	}
-	buf[n] = '\0';
-	return q && *p == q ? p + 1 : p;
-}
-
-/* The users of one sequence item (its text from "-" to the next item): flow or block list. */
-static bool item_lists_user(const char *item, const char *end, const char *user)
-{
-	const char *u = item;
-	char name[64];
-
-	while ((u = strstr(u, "users:")) && u < end) {
-		const char *p = u + 6;
-
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (*p == '[') {
-			for (p++; *p && *p != ']' && p < end;) {
-				p = scalar(p, name, sizeof(name));
-				if (streq(name, user))
-					return true;
-				while (*p == ' ' || *p == ',')
-					p++;
-				if (*p == '\n')
-					p++;
-			}
-		} else {
-			/* block list: following "  - name" lines */
-			for (p = strchr(p, '\n'); p && p < end; p = strchr(p, '\n')) {
-				p++;
-				while (*p == ' ' || *p == '\t')
-					p++;
-				if (*p != '-')
-					break;
-				(void)scalar(p + 1, name, sizeof(name));
-				if (streq(name, user))
-					return true;
-			}
-		}
-		u += 6;
-	}
-	return false;
-}
-
-static bool same_device(const char *a, const char *b)
-{
-	struct pci_addr x, y;
-
-	return pci_addr_parse(a, &x) == 0 && pci_addr_parse(b, &y) == 0 && pci_addr_eq(&x, &y);
-}
-
-bool setup_allow_has(const char *text, const char *device, const char *user)
-{
-	/* Items start with "-" in column 0; everything up to the next one belongs to them. */
-	for (const char *l = text; *l;) {
-		const char *end = l, *d;
-		char dev[64];
-
-		for (;;) {
-			const char *e = strchr(end, '\n');
-
-			if (!e) {
-				end += strlen(end);
-				break;
-			}
-			end = e + 1;
-			if (*end == '-' || *end == '\0')
-				break;
-		}
-		d = *l == '-' ? strstr(l, "device:") : NULL;
-		if (d && d < end) {
-			(void)scalar(d + 7, dev, sizeof(dev));
-			if (same_device(dev, device) && item_lists_user(l, end, user))
-				return true;
-		}
-		l = end;
-	}
-	return false;
+	if (pci_addr_parse(device, &dev) < 0)
+		return -EINVAL;
+	if (allow_parse(text, strlen(text), &l, err, sizeof(err)) < 0)
+		return -EBADMSG;
+	for (size_t i = 0; i < l.n && !found; i++)
+		found = pci_addr_eq(&l.v[i].device, &dev) &&
+			allow_entry_permits(&l.v[i], user, (const char *const[]){ NULL });
+	allow_list_clear(&l);
+	return found;
 }
 
 int setup_allow_add(const char *text, const char *device, const char *user, char **ret)
@@ -361,9 +292,14 @@ int setup_allow_add(const char *text, const char *device, const char *user, char
 	size_t len = strlen(text);
 	char *out = NULL;
 
+	int has;
+
 	if (!user_name_ok(user))
 		return -EINVAL;
-	if (setup_allow_has(text, device, user)) {
+	has = setup_allow_has(text, device, user);
+	if (has < 0)
+		return has;
+	if (has) {
 		*ret = NULL;
 		return 0;
 	}

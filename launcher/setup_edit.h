@@ -33,5 +33,5 @@ int setup_xorg_drop_primary_gpu(const char *text, const char *header, char **ret
  * appended (*ret NULL when such an entry exists). -EINVAL for a user name that is not a
  * plain POSIX name.
  */
-bool setup_allow_has(const char *text, const char *device, const char *user);
+int setup_allow_has(const char *text, const char *device, const char *user);
 int setup_allow_add(const char *text, const char *device, const char *user, char **ret);

@@ -625,8 +625,13 @@ static void test_allow_edits(void **state)
 	char *n = NULL;
 
 	(void)state;
-	assert_true(setup_allow_has("- {device: \"0000:01:00.0\", users: [a, alice]}\n",
-				    "0000:01:00.0", "alice"));
+	assert_int_equal(setup_allow_has("- {device: \"0000:01:00.0\", users: [a, alice]}\n",
+					 "0000:01:00.0", "alice"), 1);
+	/* What the helper would refuse is not appended to: it is fixed by hand first. */
+	assert_int_equal(setup_allow_has("- {device: \"1:00.0\", users: [a]}\n", "0000:01:00.0", "a"),
+			 -EBADMSG);
+	assert_int_equal(setup_allow_add("- {device: \"0000:01:00.0\", bogus: 1}\n", "0000:01:00.0",
+					 "alice", &n), -EBADMSG);
 	assert_false(setup_allow_has("- {device: \"0000:01:00.0\", users: [alicex]}\n",
 				     "0000:01:00.0", "alice"));
 	assert_false(setup_allow_has("- {device: \"0000:02:00.0\", users: [alice]}\n",
