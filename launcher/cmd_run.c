@@ -136,6 +136,12 @@ static int preflight(struct run *r)
 	const struct vm_profile *p = r->pl->p;
 	struct rlimit rl;
 
+	for (size_t i = 0; i < p->n_extra_args; i++)
+		if (streq(p->extra_args[i], "-daemonize") || streq(p->extra_args[i], "--daemonize")) {
+			log_err("%s: extra_args: -daemonize would let QEMU escape vmrun's supervision",
+				p->source);
+			return EXIT_USAGE;
+		}
 	if (!in_path(r->pl->argv[0])) {
 		log_err("%s not found: install the Debian package qemu-system-x86", r->pl->argv[0]);
 		return EXIT_NOT_READY;
@@ -277,6 +283,20 @@ static int attach_all(struct run *r)
 	return worst;
 }
 
+static size_t count_groups(const struct plan *pl)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < pl->snap.n_gpus; i++) {
+		bool seen = false;
+
+		for (size_t k = 0; k < i; k++)
+			seen |= pl->snap.gpus[k].gpu.iommu_group == pl->snap.gpus[i].gpu.iommu_group;
+		n += !seen;
+	}
+	return n;
+}
+
 static int detach_all(struct run *r)
 {
 	struct switch_opts so = { 0 };
@@ -285,6 +305,11 @@ static int detach_all(struct run *r)
 
 	if (r->pl->snap.n_gpus == 0)
 		return 0;
+	if (count_groups(r->pl) > VM_MAX_GROUPS) {
+		log_err("%s passes devices from %zu IOMMU groups; at most %d are supported",
+			r->pl->p->name, count_groups(r->pl), VM_MAX_GROUPS);
+		return EXIT_USAGE;
+	}
 	if (e < 0) {
 		log_err("Cannot open /run/vmrun/switch: %s (switching drivers needs root)", strerror(-e));
 		return EXIT_ERROR;
@@ -300,6 +325,12 @@ static int detach_all(struct run *r)
 		if (seen)
 			continue;
 		st = helper ? via_helper("detach", &f->addr, &sc) : switch_detach(&sc, &f->addr, &so);
+		/* A group someone else detached is theirs to give back, not this run's. */
+		if (!st && sc.already) {
+			st = SW_HELD;
+			snprintf(sc.why, sizeof(sc.why), "IOMMU group %d is already on vfio-pci (another "
+				 "VM, or `vmrun detach`); `vmrun attach %s` first", f->iommu_group, f->name);
+		}
 		if (st) {
 			log_err("%s: %s", f->name, sc.why);
 			(void)attach_all(r); /* the groups detached so far go back */
@@ -315,6 +346,8 @@ static int detach_all(struct run *r)
 }
 
 /* ---- 5. QEMU ---- */
+
+static bool qemu_reap(struct run *r, int flags);
 
 static int spawn_qemu(struct run *r, const sigset_t *blocked)
 {
@@ -348,6 +381,8 @@ static int spawn_qemu(struct run *r, const sigset_t *blocked)
 			dup2(devnull, 0);
 		dup2(logfd, 1);
 		dup2(logfd, 2);
+		/* Whatever vmrun itself inherited stays out of QEMU. */
+		(void)close_range(3, ~0U, 0);
 		unsetenv("NOTIFY_SOCKET"); /* readiness is vmrun's to report, not QEMU's */
 		if (geteuid() == 0) /* VFIO pins guest RAM; root may lift the limit for QEMU */
 			(void)setrlimit(RLIMIT_MEMLOCK, &(struct rlimit){ RLIM_INFINITY, RLIM_INFINITY });
@@ -358,10 +393,17 @@ static int spawn_qemu(struct run *r, const sigset_t *blocked)
 	(void)blocked;
 	safe_close(logfd);
 	r->pid_fd = (int)syscall(SYS_pidfd_open, r->qemu, 0);
+	if (r->pid_fd < 0) {
+		/* Unsupervised it must not run: stop it now, so the GPU can go back. */
+		log_err("pidfd_open: %m; stopping QEMU");
+		(void)kill(r->qemu, SIGKILL);
+		(void)qemu_reap(r, 0);
+		return EXIT_ERROR;
+	}
 	r->vi.qemu_pid = r->qemu;
 	(void)vm_info_write(r->pl->runtime_dir, &r->vi);
 	say(r, "qemu-started", "QEMU started, pid %d (log: %s)", (int)r->qemu, log_path);
-	return r->pid_fd < 0 ? EXIT_ERROR : 0;
+	return 0;
 }
 
 static bool qemu_reap(struct run *r, int flags)
@@ -405,8 +447,12 @@ static int connect_qmp(struct run *r)
 
 	snprintf(path, sizeof(path), "%s/qmp.sock", r->pl->runtime_dir);
 	while (now_ms() < end) {
+		struct pollfd p = { r->sig_fd, POLLIN, 0 };
+
 		if (qemu_reap(r, WNOHANG))
 			return -ECHILD;
+		if (poll(&p, 1, 0) > 0)
+			return -EINTR; /* asked to stop while QEMU was starting */
 		if (qmp_connect(path, 500, &r->q) == 0)
 			return 0;
 	}
@@ -596,6 +642,17 @@ static int setup_signals(struct run *r, sigset_t *set)
 	return r->sig_fd < 0 ? -errno : 0;
 }
 
+/* A SIGINT/SIGTERM that arrived while the GPU was being prepared: do not start QEMU at all. */
+static bool interrupted(struct run *r)
+{
+	struct signalfd_siginfo si;
+
+	if (read(r->sig_fd, &si, sizeof(si)) != sizeof(si))
+		return false;
+	say(r, "signal", "%s received before QEMU started: not starting it", strsignal((int)si.ssi_signo));
+	return true;
+}
+
 static int run_vm(struct run *r)
 {
 	sigset_t set;
@@ -619,6 +676,10 @@ static int run_vm(struct run *r)
 			return code;
 		}
 	}
+	if (interrupted(r)) {
+		(void)attach_all(r);
+		return EXIT_ERROR;
+	}
 	code = spawn_qemu(r, &set);
 	if (!code) {
 		e = connect_qmp(r);
@@ -628,7 +689,11 @@ static int run_vm(struct run *r)
 		}
 		else if (!r->exited)
 			say(r, "qmp-lost", "cannot connect to QMP (%s); stopping QEMU", strerror(-e));
-		if (e < 0 && !r->exited) {
+		if (e == -EINTR) {
+			on_signal(r); /* counted as a stop request; QEMU is told to quit */
+			r->stage = QUIT;
+			escalate(r);
+		} else if (e < 0 && !r->exited) {
 			r->stage = QUIT;
 			escalate(r);
 		}
@@ -665,7 +730,9 @@ int cmd_run(struct cli *c, const char *profile)
 		if (!code)
 			code = run_vm(&r);
 		say(&r, "exit", "vmrun exits with %d", code);
-		remove_stale(pl.runtime_dir);
+		/* vm.json is what tells a user's `vmrun status` that a restore is pending. */
+		if (code != EXIT_RECOVER)
+			remove_stale(pl.runtime_dir);
 	}
 	safe_close(r.sig_fd);
 	safe_close(r.pid_fd);

@@ -54,8 +54,8 @@ static int exit_code(enum switch_status st)
 	case SW_REFUSED: return EXIT_NOT_READY;
 	case SW_NEEDS_RESTORE: return EXIT_RECOVER;
 	case SW_BAD_INPUT: return EXIT_USAGE;
-	case SW_FAILED:
-	case SW_STUCK: break;
+	case SW_STUCK: return EXIT_RECOVER; /* a write hung: the journal waits for restore */
+	case SW_FAILED: break;
 	}
 	return EXIT_ERROR;
 }
@@ -365,10 +365,10 @@ int cmd_status(struct cli *c, int argc, char **argv)
 				       json_object_get_boolean(x) ? "; its GPU is still on vfio-pci: run `vmrun restore`" : "");
 			}
 		}
+		if (!n && !pending && json_object_array_length(vms) == 0)
+			printf("No VM is running and no GPU is switched to vfio-pci by vmrun.\n");
 		json_object_put(vms);
 		json_object_put(arr);
-		if (!n)
-			printf("No GPU is switched to vfio-pci by vmrun; nothing to restore.\n");
 	}
 	safe_close(ctx.state_fd);
 	return EXIT_OK;

@@ -196,8 +196,8 @@ int holders_find(const struct sysroot *s, const struct devnode_set *nodes, struc
 		r = scan_pid(s, de->d_name, nodes, &set);
 		if (r == -EACCES || r == -EPERM)
 			set.unreadable++;
-		else if (r == -ENOMEM)
-			break;
+		else if (r < 0 && r != -ENOENT && r != -ESRCH)
+			break; /* fail closed: a scan that could not look must not say "nobody" */
 		r = 0; /* a process that exited meanwhile is simply gone */
 	}
 	closedir(d);

@@ -192,10 +192,12 @@ static enum switch_status dev_to_vfio(struct switch_ctx *c, const struct switch_
 	char drv[64];
 	enum switch_status st;
 
+	/* Journaled as touched before the write: a write that lands but fails its check must
+	 * still be undone by the rollback. */
+	snprintf(d->phase, sizeof(d->phase), "override");
 	st = set_override(c, o, &d->fn, VFIO);
 	if (st)
 		return st;
-	snprintf(d->phase, sizeof(d->phase), "override");
 	if (cur_driver(c, &d->fn, drv, sizeof(drv)) < 0)
 		return fail(c, SW_FAILED, "%s: cannot read its driver", d->fn.name);
 	if (drv[0] && !streq(drv, VFIO)) {
@@ -664,8 +666,10 @@ static enum switch_status detach_locked(struct switch_ctx *c, const struct pci_a
 			    "check /run/vmrun/switch/group-%d.json", group, strerror(-r), group);
 	if (r == 0) {
 		st = check_interrupted(c, &j);
-		if (!st && streq(j.op, "detach"))
+		if (!st && streq(j.op, "detach")) {
+			c->already = true;
 			progress(c, "IOMMU group %d is already detached (since pid %d)", group, (int)j.pid);
+		}
 		journal_clear(&j);
 		return st;
 	}
@@ -688,11 +692,13 @@ static enum switch_status detach_locked(struct switch_ctx *c, const struct pci_a
 		/* Undo in reverse; the journal stays if the undo itself fails, for restore. */
 		snprintf(why, sizeof(why), "%s", c->why);
 		progress(c, "failed: %s; rolling back", why);
-		if (all_to_host(c, o, &j, true) == SW_OK)
+		if (all_to_host(c, o, &j, true) == SW_OK) {
 			(void)journal_remove(c->state_fd, group);
-		else
+		} else {
 			snprintf(why + strlen(why), sizeof(why) - strlen(why),
 				 "; rollback failed too (%.300s): run `vmrun restore`", c->why);
+			st = SW_NEEDS_RESTORE;
+		}
 		snprintf(c->why, sizeof(c->why), "%s", why);
 	}
 	switch_plan_clear(&j.plan);
@@ -850,6 +856,13 @@ static enum switch_status attach_locked(struct switch_ctx *c, const struct switc
 		st = all_to_host(c, o, &j, false);
 		if (st == SW_FAILED || st == SW_STUCK)
 			keep_kernel_log(c, group);
+		/* The journal stays "in-progress": the GPU is not back until restore finishes. */
+		if (st == SW_FAILED) {
+			size_t len = strlen(c->why);
+
+			snprintf(c->why + len, sizeof(c->why) - len, "; run `vmrun restore`");
+			st = SW_NEEDS_RESTORE;
+		}
 	}
 	if (!st)
 		(void)journal_remove(c->state_fd, group);

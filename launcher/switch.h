@@ -63,6 +63,7 @@ struct switch_ctx {
 	switch_progress_fn progress;
 	void *progress_data;
 	char why[1024];              /* one line: the reason for a non-OK status */
+	bool already;                /* detach found the group already detached: nothing was done */
 	int stuck_pid;
 };
 

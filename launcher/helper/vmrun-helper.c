@@ -41,6 +41,7 @@
 
 struct caller {
 	uid_t uid;
+	gid_t gid;
 	char user[64];
 	char *groups[NGROUPS_MAX + 2];
 };
@@ -77,6 +78,7 @@ static int identify(struct caller *c)
 	int n;
 
 	c->uid = getuid();
+	c->gid = getgid();
 	pw = getpwuid(c->uid);
 	if (!pw || !pw->pw_name || strlen(pw->pw_name) >= sizeof(c->user))
 		return -ENOENT;
@@ -129,6 +131,15 @@ static int authorize_device(const struct sysroot *s, const struct caller *c,
 		      "device %s/%s allows them", c->user, f->name, ALLOW_DIR, ALLOW_FILE);
 }
 
+static bool vfio_node_is_callers(const struct sysroot *s, const struct caller *c, int group)
+{
+	char name[32];
+	struct stat st;
+
+	snprintf(name, sizeof(name), "vfio/%d", group);
+	return fstatat(s->dev_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_uid == c->uid;
+}
+
 static int give_vfio_node(const struct sysroot *s, const struct caller *c, int group)
 {
 	char name[32];
@@ -146,7 +157,7 @@ static int exit_for(enum switch_status st)
 {
 	static const int codes[] = {
 		[SW_OK] = EXIT_OK,          [SW_HELD] = EXIT_BUSY,   [SW_REFUSED] = EXIT_NOT_READY,
-		[SW_NEEDS_RESTORE] = EXIT_RECOVER, [SW_FAILED] = EXIT_ERROR, [SW_STUCK] = EXIT_ERROR,
+		[SW_NEEDS_RESTORE] = EXIT_RECOVER, [SW_FAILED] = EXIT_ERROR, [SW_STUCK] = EXIT_RECOVER,
 		[SW_BUSY] = EXIT_BUSY,      [SW_BAD_INPUT] = EXIT_USAGE,
 	};
 	return codes[st];
@@ -185,8 +196,12 @@ static int do_switch(const char *op, const char *arg, const struct caller *c,
 	safe_close(ctx.state_fd);
 	if (st)
 		return refuse(exit_for(st), "%s: %s", op, ctx.why);
-	if (streq(op, "detach") && c->uid != 0)
+	if (streq(op, "detach") && c->uid != 0) {
+		if (ctx.already && !vfio_node_is_callers(s, c, f.iommu_group))
+			return refuse(EXIT_BUSY, "IOMMU group %d is already on vfio-pci for someone else's "
+				      "VM; it is not handed over", f.iommu_group);
 		return give_vfio_node(s, c, f.iommu_group);
+	}
 	return EXIT_OK;
 }
 
@@ -218,13 +233,27 @@ static int do_memlock(const char *arg, const struct caller *c, const struct allo
 	f = fopen(path, "re");
 	if (!f)
 		return refuse(EXIT_ERROR, "cannot read %s", path);
-	while (fgets(buf, sizeof(buf), f))
-		if (strncmp(buf, "Uid:", 4) == 0 && strtoul(buf + 4, NULL, 10) != c->uid) {
-			fclose(f);
-			return refuse(EXIT_NOT_READY, "process %d is not %s's", (int)target, c->user);
-		}
+	/* As the kernel's own prlimit check: every uid (real, effective, saved, fs) is the caller's
+	 * and every gid the caller's group, so a parent that exec'd something setuid is refused. */
+	while (fgets(buf, sizeof(buf), f)) {
+		unsigned long ids[4];
+		bool uid = strncmp(buf, "Uid:", 4) == 0, gid = strncmp(buf, "Gid:", 4) == 0;
+
+		if (!uid && !gid)
+			continue;
+		if (sscanf(buf + 4, "%lu %lu %lu %lu", &ids[0], &ids[1], &ids[2], &ids[3]) != 4)
+			ids[0] = (unsigned long)-1;
+		for (int i = 0; i < 4; i++)
+			if (ids[i] != (uid ? (unsigned long)c->uid : (unsigned long)c->gid)) {
+				fclose(f);
+				return refuse(EXIT_NOT_READY, "process %d is not %s's alone", (int)target,
+					      c->user);
+			}
+	}
 	fclose(f);
 	rl.rlim_cur = rl.rlim_max = bytes;
+	if (getppid() != target)
+		return refuse(EXIT_ERROR, "the calling process went away");
 	if (prlimit(target, RLIMIT_MEMLOCK, &rl, NULL) < 0)
 		return refuse(EXIT_ERROR, "raising the memlock limit of %d: %s", (int)target, strerror(errno));
 	printf("locked-memory limit of pid %d raised to %llu KiB\n", (int)target, bytes >> 10);
@@ -254,6 +283,10 @@ int main(int argc, char **argv)
 		return refuse(EXIT_ERROR, "cannot tell who is calling (uid %u)", (unsigned)getuid());
 	if (c.uid != 0 && (r = load_allow(&l)) != 0)
 		return r;
+	/* Fully root from here: the caller can no longer signal us mid-switch, and nothing we
+	 * start (modprobe's install hooks) drops back to the caller's ids. */
+	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+		return refuse(EXIT_ERROR, "cannot become root: %s", strerror(errno));
 	r = streq(argv[1], "memlock") ? do_memlock(argv[2], &c, &l) : do_switch(argv[1], argv[2], &c, &l);
 	allow_list_clear(&l);
 	for (char **g = c.groups; *g; g++)
