@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "../launcher/fileio.h"
 #include "firmware/firmware.h"
 #include "firmware/fw-internal.h"
 #include "log.h"
@@ -294,18 +295,12 @@ static enum load_result load_descriptor(int root_fd, const char *path, struct fw
 	if (!buf)
 		return LOAD_UNREADABLE;
 	/* Read to EOF rather than trusting st_size: the file may change under us. */
-	while (len <= FW_DESCRIPTOR_MAX) {
-		n = read(fd, buf + len, (size_t)FW_DESCRIPTOR_MAX + 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			log_debug("firmware descriptor %s: read: %m", path);
-			return LOAD_UNREADABLE;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
+	n = read_full(fd, buf, (size_t)FW_DESCRIPTOR_MAX + 1);
+	if (n < 0) {
+		log_debug("firmware descriptor %s: read: %s", path, strerror((int)-n));
+		return LOAD_UNREADABLE;
 	}
+	len = (size_t)n;
 	if (len == 0)
 		return LOAD_HIDDEN;
 	if (fw_descriptor_parse(buf, len, ret) < 0) {

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../launcher/fileio.h"
 #include "firmware/firmware.h"
 #include "firmware/fw-internal.h"
 #include "log.h"
@@ -61,23 +62,6 @@ static int check_existing(int dir_fd, const char *name, uint64_t template_size)
 		return -EMEDIUMTYPE;
 	}
 	return 1;
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		if (w == 0)
-			return -EIO;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
 }
 
 static int copy_fd(int from, int to, uint64_t expect)

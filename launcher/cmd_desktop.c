@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "cli.h"
 #include "log.h"
 #include "profile_path.h"
@@ -202,21 +203,6 @@ static int mkdir_parents(const char *dir)
 		*s = c;
 		if (!c)
 			break;
-	}
-	return 0;
-}
-
-static int write_all(int fd, const char *s, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, s, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		s += w;
-		n -= (size_t)w;
 	}
 	return 0;
 }

@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "cli.h"
 #include "iommu.h"
 #include "log.h"
@@ -100,6 +101,7 @@ static int load_file(int dirfd, const char *path, char **ret, struct stat *ret_s
 	_cleanup_free_ char *buf = NULL;
 	struct stat st;
 	size_t len = 0;
+	ssize_t n;
 
 	if (fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
@@ -117,17 +119,10 @@ static int load_file(int dirfd, const char *path, char **ret, struct stat *ret_s
 	buf = malloc((size_t)st.st_size + 1);
 	if (!buf)
 		return -ENOMEM;
-	while (len < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
+	n = read_full(fd, buf, (size_t)st.st_size);
+	if (n < 0)
+		return (int)n;
+	len = (size_t)n;
 	buf[len] = '\0';
 	if (strlen(buf) != len)
 		return -EBADMSG; /* a NUL: not a text file we should edit */
@@ -162,15 +157,7 @@ static int write_atomic(int dirfd, const char *path, const char *data, size_t le
 	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -errno;
-	r = 0;
-	for (size_t off = 0; off < len && !r;) {
-		ssize_t n = write(fd, data + off, len - off);
-
-		if (n < 0 && errno != EINTR)
-			r = -errno;
-		else if (n > 0)
-			off += (size_t)n;
-	}
+	r = write_all(fd, data, len);
 	if (!r && uid != (uid_t)-1 && geteuid() == 0 && fchown(fd, uid, gid) < 0)
 		r = -errno;
 	if (!r && fchmod(fd, mode) < 0) /* after fchown, which may clear set-id bits */

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include "fileio.h"
 #include "iommu.h"
 
 #include <dirent.h>
@@ -123,6 +124,7 @@ int read_text_at(int dirfd, const char *path, size_t cap, char **ret)
 	_cleanup_free_ char *buf = NULL;
 	_cleanup_close_ int fd = -1;
 	size_t len = 0;
+	ssize_t n;
 
 	if (dirfd < 0)
 		return -ENOENT;
@@ -132,17 +134,10 @@ int read_text_at(int dirfd, const char *path, size_t cap, char **ret)
 	buf = malloc(cap + 1);
 	if (!buf)
 		return -ENOMEM;
-	while (len < cap) {
-		ssize_t n = read(fd, buf + len, cap - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
+	n = read_full(fd, buf, cap);
+	if (n < 0)
+		return (int)n;
+	len = (size_t)n;
 	buf[len] = '\0';
 	*ret = TAKE_PTR(buf);
 	return (int)len;

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include "fileio.h"
 #include "journal.h"
 
 #include <dirent.h>
@@ -41,21 +42,6 @@ static json_object *dev_to_json(const struct switch_dev *d)
 	json_object_object_add(o, "ours", json_object_new_boolean(d->ours));
 	json_object_object_add(o, "phase", json_object_new_string(d->phase));
 	return o;
-}
-
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 int journal_write(int dirfd, const struct journal *j)

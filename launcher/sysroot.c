@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include "fileio.h"
 #include "sysroot.h"
 
 #include <errno.h>
@@ -112,6 +113,7 @@ int read_attr_at(int dirfd, const char *path, char *buf, size_t cap)
 {
 	_cleanup_close_ int fd = -1;
 	size_t len = 0;
+	ssize_t n;
 
 	if (cap < 2 || !relpath_is_safe(path))
 		return -EINVAL;
@@ -120,20 +122,13 @@ int read_attr_at(int dirfd, const char *path, char *buf, size_t cap)
 	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
-	/* Read up to cap bytes: one more than fits tells "too long" apart from "exactly full". */
-	for (;;) {
-		ssize_t n = read(fd, buf + len, cap - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len == cap)
-			return -EFBIG;
-	}
+	/* Read up to cap bytes: filling the buffer means the attribute is too long for it. */
+	n = read_full(fd, buf, cap);
+	if (n < 0)
+		return (int)n;
+	len = (size_t)n;
+	if (len == cap)
+		return -EFBIG;
 	if (memchr(buf, '\0', len))
 		return -EBADMSG;
 	if (len > 0 && buf[len - 1] == '\n')

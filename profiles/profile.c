@@ -8,6 +8,7 @@
  * event stream once and records, for every node, its dotted path and the lines of its key and
  * value. Every error, ours or libcyaml's, is then reported at the line found in that index.
  */
+#include "../launcher/fileio.h"
 #include "profile.h"
 
 #include <cyaml/cyaml.h>
@@ -1370,21 +1371,16 @@ int profile_load_buffer(const char *name, const char *data, size_t len, struct v
 static int read_capped(int fd, char **ret, size_t *ret_len)
 {
 	_cleanup_free_ char *buf = malloc(PROFILE_MAX_SIZE + 1);
-	size_t len = 0;
+	ssize_t n;
+	size_t len;
 
 	if (!buf)
 		return -ENOMEM;
-	while (len <= PROFILE_MAX_SIZE) {
-		ssize_t n = read(fd, buf + len, PROFILE_MAX_SIZE + 1 - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
+	/* One byte past the cap tells "too large" apart from "exactly the cap". */
+	n = read_full(fd, buf, PROFILE_MAX_SIZE + 1);
+	if (n < 0)
+		return (int)n;
+	len = (size_t)n;
 	if (len > PROFILE_MAX_SIZE)
 		return -EFBIG;
 	*ret = TAKE_PTR(buf);
