@@ -63,9 +63,9 @@ $(BUILD)/tests/%: tests/unit/%.c $(SUPPORT_OBJS) $(BUILD)/libvmrun.a
 
 # Fuzz entry points, built as standalone replay drivers (tests/fuzz/driver.c) so they run
 # without clang; with clang: make fuzz CC=clang FUZZ_ENGINE=-fsanitize=fuzzer.
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/libvmrun.a
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/driver.c tests/fuzz/fuzz.h $(BUILD)/libvmrun.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) $(if $(FUZZ_ENGINE),$(FUZZ_ENGINE),tests/fuzz/driver.c) \
+	$(CC) $(CFLAGS) -Itests/fuzz -Iqmp -Iprofiles -Ifirmware $(LDFLAGS) $(if $(FUZZ_ENGINE),$(FUZZ_ENGINE),tests/fuzz/driver.c) \
 	    -o $@ $< $(BUILD)/libvmrun.a $(LDLIBS)
 
 tests: all $(TESTS) $(FUZZERS)

@@ -3,9 +3,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "firmware/firmware.h"
+#include "firmware.h"
+#include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/*
+ * "refuse ERRNO", or "accept DEVICE EXECUTABLE" and which of the requests below it matches
+ * (1/0 each, in order), for tests/fuzz/expect/fwdesc.
+ */
+static struct fuzz_outcome out;
+
+const char *fuzz_outcome(void)
+{
+	return out.text;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -17,11 +29,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	};
 	struct fw_descriptor d = { 0 };
 	const char *why = NULL;
+	int r;
 
-	if (fw_descriptor_parse((const char *)data, size, &d) < 0)
+	fuzz_outcome_reset(&out);
+	r = fw_descriptor_parse((const char *)data, size, &d);
+	if (r < 0) {
+		fuzz_outcome_add(&out, "refuse %s", fuzz_errname(r));
 		return 0;
+	}
+	fuzz_outcome_add(&out, "accept %s %s matches=", d.device ? d.device : "-",
+			 d.executable ? d.executable : "-");
 	for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++)
-		(void)fw_descriptor_matches(&d, &reqs[i], &why);
+		fuzz_outcome_add(&out, "%d", fw_descriptor_matches(&d, &reqs[i], &why));
 	fw_descriptor_clear(&d);
 	return 0;
 }

@@ -3,9 +3,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "profiles/profile.h"
+#include "fuzz.h"
+#include "profile.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* "accept NAME" or "refuse FILE:LINE: KEY: MESSAGE", for tests/fuzz/expect/profile. */
+static struct fuzz_outcome out;
+
+const char *fuzz_outcome(void)
+{
+	return out.text;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -13,11 +22,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct vm_profile *p = NULL;
 	char buf[1024];
 
+	fuzz_outcome_reset(&out);
 	if (profile_load_buffer("fuzz.yaml", (const char *)data, size, &p, &err) < 0) {
 		/* Formatting must cope with whatever ended up in the error. */
-		(void)profile_error_format(&err, buf, sizeof(buf));
+		fuzz_outcome_add(&out, "refuse %s", profile_error_format(&err, buf, sizeof(buf)));
 		return 0;
 	}
+	fuzz_outcome_add(&out, "accept %s", p->name);
 	profile_free(p);
 	return 0;
 }

@@ -3,9 +3,12 @@
  * Fuzz the QMP message splitter and parser (qmp/qmp.c) as the server's side of the stream.
  *
  * The first byte picks the way in; the rest is what the "server" says:
- *   bit 0 clear  the bytes sit in a socketpair before qmp_connect_fd(): greeting, handshake,
- *                then one qmp_execute() (id 1) and qmp_process_input() read the rest; bit 1
- *                also hangs up the server end, so EOF lands anywhere in the input.
+ *   bit 0 clear  a conversation over a socketpair. The bytes up to and including the second
+ *                newline (normally the greeting and the reply to qmp_capabilities) are in the
+ *                socket before qmp_connect_fd(); the rest is written once the handshake is
+ *                done and before one qmp_execute() (id 1) sends its command, so it is read as
+ *                the answer to it; then qmp_process_input() reads what is left. Bit 1 also
+ *                hangs up the server end after the second part, so EOF lands anywhere.
  *   bit 0 set    a canned handshake, then the bytes go to qmp_feed() in chunks of
  *                (first byte >> 2) + 1 bytes, so message boundaries fall at every offset.
  * Either way every queued event is popped and cleared.
@@ -18,9 +21,18 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "qmp/qmp.h"
+#include "fuzz.h"
+#include "qmp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* What the last input did, for the replay's expected outcomes (tests/fuzz/expect/qmp). */
+static struct fuzz_outcome out;
+
+const char *fuzz_outcome(void)
+{
+	return out.text;
+}
 
 static const char handshake[] = "{\"QMP\": {\"version\": {}, \"capabilities\": []}}\r\n"
 				"{\"return\": {}}\r\n";
@@ -28,14 +40,21 @@ static const char handshake[] = "{\"QMP\": {\"version\": {}, \"capabilities\": [
 static void drain_events(struct qmp *q)
 {
 	struct qmp_event e;
+	size_t n = 0;
 
-	if (qmp_wait_event(q, "SHUTDOWN", 0, &e) > 0)
+	fuzz_outcome_add(&out, " events=");
+	if (qmp_wait_event(q, "SHUTDOWN", 0, &e) > 0) {
+		fuzz_outcome_add(&out, "%s%s", n++ ? "," : "", e.name);
 		qmp_event_clear(&e);
+	}
 	while (qmp_next_event(q, &e) > 0) {
 		if (e.data)
 			(void)json_object_to_json_string(e.data);
+		fuzz_outcome_add(&out, "%s%s", n++ ? "," : "", e.name);
 		qmp_event_clear(&e);
 	}
+	if (!n)
+		fuzz_outcome_add(&out, "none");
 }
 
 /* Put as much of buf as the socket takes without blocking. */
@@ -59,10 +78,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json_object *ret = NULL;
 	char err[128];
 	uint8_t mode;
-	int sv[2];
+	int sv[2], r;
 
 	if (size < 1)
 		return 0;
+	fuzz_outcome_reset(&out);
 	mode = data[0];
 	data++;
 	size--;
@@ -70,27 +90,42 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 
 	if (!(mode & 1)) {
-		put(sv[1], data, size);
+		size_t first = 0;
+
+		for (int lines = 0; first < size && lines < 2; first++)
+			lines += data[first] == '\n';
+		put(sv[1], data, first);
+		r = qmp_connect_fd(sv[0], 0, &q);
+		put(sv[1], data + first, size - first);
 		if (mode & 2)
 			sv[1] = (close(sv[1]), -1);
-		if (qmp_connect_fd(sv[0], 0, &q) < 0) {
+		fuzz_outcome_add(&out, "connect=%s", fuzz_errname(r));
+		if (r < 0) {
 			close(sv[0]);
 			goto out;
 		}
-		if (qmp_execute(q, "query-status", NULL, 0, &ret, err, sizeof(err)) == 0 && ret)
+		err[0] = '\0';
+		r = qmp_execute(q, "query-status", NULL, 100, &ret, err, sizeof(err));
+		fuzz_outcome_add(&out, " execute=%s", fuzz_errname(r));
+		if (r == -EREMOTEIO || (r == -EPROTO && err[0]))
+			fuzz_outcome_add(&out, "(%s)", err);
+		if (r == 0 && ret)
 			json_object_put(ret);
-		(void)qmp_process_input(q);
+		fuzz_outcome_add(&out, " input=%s", fuzz_errname(qmp_process_input(q)));
 	} else {
 		size_t chunk = (size_t)(mode >> 2) + 1;
 
 		put(sv[1], handshake, sizeof(handshake) - 1);
-		if (qmp_connect_fd(sv[0], 1000, &q) < 0) {
+		r = qmp_connect_fd(sv[0], 1000, &q);
+		if (r < 0) {
+			fuzz_outcome_add(&out, "connect=%s", fuzz_errname(r));
 			close(sv[0]);
 			goto out;
 		}
-		for (size_t off = 0; off < size; off += chunk)
-			if (qmp_feed(q, data + off, size - off < chunk ? size - off : chunk) < 0)
-				break;
+		r = 0;
+		for (size_t off = 0; off < size && r == 0; off += chunk)
+			r = qmp_feed(q, data + off, size - off < chunk ? size - off : chunk);
+		fuzz_outcome_add(&out, "feed=%s", fuzz_errname(r));
 	}
 	drain_events(q);
 	qmp_close(q);

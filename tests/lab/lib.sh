@@ -12,6 +12,20 @@ fi
 
 LAB_TESTS=0
 LAB_FAILED=0
+LAB_SKIPPED=0
+
+# need_arg FUNC VALUE...: a helper given an empty pid or path is a broken test, not a pass:
+# `pid_alive ""` would read /proc//stat (= /proc/stat) and say yes.
+need_arg() {
+    local fn=$1 v
+    shift
+    for v in "$@"; do
+        if [[ -z $v ]]; then
+            echo "lab/lib.sh: $fn: empty argument (a pid or path that was never found)" >&2
+            return 2
+        fi
+    done
+}
 
 # --- TAP -----------------------------------------------------------------------------------
 ok() {
@@ -24,6 +38,17 @@ fail() {
     echo "not ok $LAB_TESTS - $*"
 }
 diag() { printf '# %s\n' "$@"; }
+# skip MSG WHY: reported as "skip N - MSG: WHY"; under CI (CI=true) a skip is a failure.
+skip() {
+    LAB_TESTS=$((LAB_TESTS + 1))
+    LAB_SKIPPED=$((LAB_SKIPPED + 1))
+    if [[ ${CI:-} == true || ${CI:-} == 1 ]]; then
+        LAB_FAILED=$((LAB_FAILED + 1))
+        echo "not ok $LAB_TESTS - $1 (skipped under CI: $2)"
+    else
+        echo "skip $LAB_TESTS - $1: $2"
+    fi
+}
 
 # assert_eq GOT WANT MSG
 assert_eq() {
@@ -58,6 +83,7 @@ check() {
 # finish: print the plan and exit 0 if every assertion passed (and at least one ran), else 1.
 finish() {
     echo "1..$LAB_TESTS"
+    ((LAB_SKIPPED > 0)) && diag "$LAB_SKIPPED skipped"
     if ((LAB_FAILED > 0)); then
         diag "$LAB_FAILED of $LAB_TESTS failed"
         exit 1
@@ -75,11 +101,13 @@ pci_dev() { echo "/sys/bus/pci/devices/$1"; }
 
 # driver_of ADDR: name of the bound driver, or "none".
 driver_of() {
+    need_arg driver_of "${1:-}" || return 2
     local l=/sys/bus/pci/devices/$1/driver
     if [[ -e $l ]]; then basename "$(readlink -f "$l")"; else echo none; fi
 }
 # group_of ADDR: IOMMU group number, or "none".
 group_of() {
+    need_arg group_of "${1:-}" || return 2
     local l=/sys/bus/pci/devices/$1/iommu_group
     if [[ -e $l ]]; then basename "$(readlink -f "$l")"; else echo none; fi
 }
@@ -93,12 +121,14 @@ group_devices() {
 }
 # pci_id ADDR: vendor:device in lowercase hex without 0x, e.g. 1234:1111.
 pci_id() {
+    need_arg pci_id "${1:-}" || return 2
     local d=/sys/bus/pci/devices/$1 v dv
     v=$(<"$d/vendor") dv=$(<"$d/device")
     echo "${v#0x}:${dv#0x}"
 }
 # card_of ADDR: the /dev/dri/cardN node of a PCI device's DRM card (fails if it has none).
 card_of() {
+    need_arg card_of "${1:-}" || return 2
     local c
     for c in /sys/bus/pci/devices/"$1"/drm/card*; do
         [[ -e $c ]] || continue
@@ -109,6 +139,7 @@ card_of() {
 }
 # holders_of PATH: pids that have PATH open (via /proc/*/fd), one a line.
 holders_of() {
+    need_arg holders_of "${1:-}" || return 2
     local target fd pid
     target=$(readlink -f "$1")
     for fd in /proc/[0-9]*/fd/*; do
@@ -135,10 +166,16 @@ LAB_XORG_TIMEOUT=${LAB_XORG_TIMEOUT:-60}
 
 # pid_alive PID: the process exists and is not a zombie.
 pid_alive() {
+    need_arg pid_alive "${1:-}" || return 2
     local state
     [[ -r /proc/$1/stat ]] || return 1
     state=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
     [[ -n $state && $state != Z && $state != X ]]
+}
+# pid_gone PID: the process no longer exists (or is a zombie); an empty PID is an error, not "gone".
+pid_gone() {
+    need_arg pid_gone "${1:-}" || return 2
+    ! pid_alive "$1"
 }
 xorg_answers() { xset -display "$LAB_XORG_DISPLAY" q >/dev/null 2>&1; }
 
@@ -202,15 +239,16 @@ EOF
 }
 
 # xorg_alive PID: the server process is alive and `xset q` answers.
-xorg_alive() { pid_alive "$1" && xorg_answers; }
+xorg_alive() { need_arg xorg_alive "${1:-}" || return 2; pid_alive "$1" && xorg_answers; }
 
 # xorg_stop PID: terminate the server and wait (up to 15 s) until it is gone.
 xorg_stop() {
+    need_arg xorg_stop "${1:-}" || return 2
     local pid=$1
     kill -TERM "$pid" 2>/dev/null || return 0
-    if ! wait_until 15 eval "! pid_alive $pid"; then
+    if ! wait_until 15 pid_gone "$pid"; then
         kill -KILL "$pid" 2>/dev/null
-        wait_until 5 eval "! pid_alive $pid" || return 1
+        wait_until 5 pid_gone "$pid" || return 1
     fi
     rm -f "/tmp/.X${LAB_XORG_DISPLAY#:}-lock"
 }

@@ -15,6 +15,7 @@
 #include "allow.h"
 #include "fakesys.h"
 #include "util.h"
+#include "testskip.h"
 
 static int parse(const char *text, struct allow_list *l, char *err)
 {
@@ -86,7 +87,7 @@ static void test_load_ownership(void **state)
 	(void)state;
 	if (geteuid() != 0) {
 		fake_root_free(root);
-		skip();
+		test_skip("not root: root-owned allow files cannot be made");
 	}
 	fake_write(root, "etc/vmrun/allow.yaml", "- {device: \"0000:01:00.0\", users: [alice]}\n");
 	snprintf(path, sizeof(path), "%s/etc/vmrun", root);

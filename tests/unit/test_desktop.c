@@ -25,6 +25,7 @@
 #include "notify.h"
 #include "profile_path.h"
 #include "util.h"
+#include "testskip.h"
 
 static char vmrun[PATH_MAX + 16]; /* this build's vmrun */
 static char vmrun_real[PATH_MAX]; /* the same, canonical: what /proc/self/exe says in it */
@@ -431,7 +432,7 @@ static void validate(const char *path)
 	_cleanup_free_ char *out = NULL, *err = NULL;
 
 	if (access(argv[0], X_OK) != 0)
-		skip(); /* package desktop-file-utils (tests/install-deps installs it) */
+		test_skip("no desktop-file-validate (package desktop-file-utils; tests/install-deps installs it)");
 	assert_int_equal(run_capture(argv, &out, &err), 0);
 	if (*out || *err)
 		fail_msg("desktop-file-validate %s:\n%s%s", path, out, err);

@@ -34,6 +34,7 @@
 #include "log.h"
 #include "qmp/qmp.h"
 #include "util.h"
+#include "testskip.h"
 
 #define GREETING                                                                                   \
 	"{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2, \"major\": 7}, "         \
@@ -969,7 +970,7 @@ static void test_real_qemu(void **state)
 	pid_t r = 0;
 
 	if (!find_in_path("qemu-system-x86_64"))
-		skip();
+		test_skip("no qemu-system-x86_64 (package qemu-system-x86)");
 	make_dir(f, path, sizeof(path));
 	snprintf(chardev, sizeof(chardev), "socket,id=m,path=%s,server=on,wait=off", path);
 	f->pid = fork();

@@ -24,6 +24,7 @@
 #include "setup_diff.h"
 #include "setup_edit.h"
 #include "util.h"
+#include "testskip.h"
 
 static char vmrun[PATH_MAX + 16];
 static char user[64]; /* whom setup allows: SUDO_USER under root, else ourselves */
@@ -451,7 +452,7 @@ static void test_allow_root_skipped(void **state)
 
 	if (getuid() != 0) {
 		free(saved);
-		skip();
+		test_skip("not root: setup's root-only allow-file path");
 	}
 	unsetenv("SUDO_USER");
 	assert_int_equal(RUN(f, "--yes", f->profile), 0);
@@ -474,6 +475,9 @@ static void test_bad_profile(void **state)
 	assert_int_equal(RUN(f, "--yes", f->profile), 2);
 	assert_string_equal(f->out, "");
 	assert_null(strchr(strchr(f->err, '\n') + 1, '\n')); /* one line */
+	after = snapshot(f, "");
+	assert_string_equal(before, after); /* the bad profile changed nothing */
+	free(after);
 	fake_write(f->root, "lab.yaml", "name: lab\nmemory: 1G\npci:\n  - address: \"07:00.0\"\n");
 	free(before);
 	before = snapshot(f, "");

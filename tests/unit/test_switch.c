@@ -25,6 +25,7 @@
 #include "journal.h"
 #include "switch.h"
 #include "util.h"
+#include "testskip.h"
 
 #define GPU "0000:01:00.0"
 #define AUDIO "0000:01:00.1"
@@ -83,7 +84,7 @@ static struct fx *fx_new(build_fn build)
 	if (!fk_can_mknod(f->root)) {
 		fake_root_free(f->root);
 		free(f);
-		skip(); /* /dev/vfio/<group> cannot be modelled without mknod */
+		test_skip("mknod is refused here (not root, or a container): /dev/vfio/<group> cannot be modelled");
 	}
 	assert_int_equal(sysroot_open(f->root, &f->s), 0);
 	f->k = fk_new(f->root);

@@ -25,24 +25,47 @@ kill_at() {
     wait $pid 2>/dev/null
 }
 
+journal() { jq -r '"\(.op) \(.state)"' /run/vmrun/switch/group-$G.json 2>/dev/null || echo none; }
+# phase OP: where the killed OP stopped, from the drivers and the journal at that instant:
+# "before" (nothing of OP done yet), "after" (OP complete) or "during" (anything in between).
+phase() {
+    local s j
+    s=$(state) j=$(journal)
+    case $1 in
+        detach) [[ $s == "$HOME_STATE" && $j == none ]] && { echo before; return; }
+                [[ $s == "$VFIO_STATE" && $j == "detach done" ]] && { echo after; return; } ;;
+        attach) [[ $s == "$VFIO_STATE" && $j == "detach done" ]] && { echo before; return; }
+                [[ $s == "$HOME_STATE" && $j == none ]] && { echo after; return; } ;;
+    esac
+    echo during
+}
+
 bad=0 runs=0
+declare -A landed=()
 for op in detach attach; do
-    for ms in 0 20 40 60 80 100 130 160 190 220 260 300 340 380 420 480 540 600 700; do
+    for ms in 0 20 40 60 80 100 130 160 190 220 260 300 340 380 420 480 540 600 700 900 1200; do
         if [[ $op == attach ]]; then
             "$VMRUN" detach $GPU >/dev/null 2>&1 || { fail "setup detach before killing attach at ${ms}ms"; continue; }
         fi
         kill_at $op $ms
         runs=$((runs + 1))
-        mid=$(state)
+        mid=$(state) where=$(phase $op)
+        landed[$op-$where]=$((${landed[$op-$where]:-0} + 1))
         if ! "$VMRUN" restore >/tmp/restore.out 2>&1; then
-            bad=$((bad + 1)); diag "restore after $op killed at ${ms}ms failed: $(cat /tmp/restore.out)"
+            bad=$((bad + 1)); diag "restore after $op killed at ${ms}ms ($where) failed: $(cat /tmp/restore.out)"
         fi
         if [[ $(state) != "$HOME_STATE" ]] || [[ -e /run/vmrun/switch/group-$G.json ]]; then
-            bad=$((bad + 1)); diag "$op killed at ${ms}ms (state then: $mid) -> after restore: $(state)"
+            bad=$((bad + 1)); diag "$op killed at ${ms}ms ($where; state then: $mid) -> after restore: $(state)"
         fi
     done
 done
 assert_eq "$bad" 0 "$runs kills mid-detach/attach, each followed by restore, all end whole on the host drivers"
+# The kills must have hit every part of each switch, or the test above proves nothing.
+for op in detach attach; do
+    for where in before during after; do
+        assert_ne "${landed[$op-$where]:-0}" 0 "kills landed $where the $op (${landed[$op-$where]:-0} of them)"
+    done
+done
 check "no vmrun left running" test -z "$(pgrep -x vmrun)"
 
 # --- concurrency: two detaches together, then two attaches together ---

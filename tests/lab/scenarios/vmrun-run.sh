@@ -20,11 +20,16 @@ vm_running() { [[ $(vm_state "$1" .qmp_status) == running ]]; }
 start_hang() {
     "$VMRUN" "$tmp/hang/labhang.yaml" >"$tmp/hang.out" 2>&1 &
     vpid=$!
-    wait_until 90 vm_running labhang || diag "labhang never reported running: $(cat "$tmp/hang.out")"
+    if wait_until 90 vm_running labhang; then
+        ok "labhang ($1) reached running"
+    else
+        fail "labhang ($1) reached running"
+        diag "$(cat "$tmp/hang.out")"
+    fi
 }
 
 # --- a held GPU: refused before QEMU starts, named, untouched ---
-card=$(card_of $GPU)
+card=$(card_of $GPU) || fail "the GPU $GPU has a DRM card"
 sleep 600 3<"$card" &
 holder=$!
 wait_until 5 test -e /proc/$holder/fd/3
@@ -49,7 +54,7 @@ check "Xorg kept pid $xpid and answers" xorg_alive "$xpid"
 check "no QEMU left" no_qemu
 
 # --- a second instance, then SIGTERM with a guest that ignores ACPI: powerdown, timeout, quit ---
-start_hang
+start_hang "for the second instance and SIGTERM"
 "$VMRUN" "$tmp/hang/labhang.yaml" >"$tmp/second.out" 2>&1; rc=$?
 assert_eq "$rc" 3 "a second vmrun of the same profile exits 3"
 check "it says the VM is already running" grep -q "VM 'labhang' is already running" "$tmp/second.out"
@@ -62,25 +67,27 @@ assert_eq "$(home)" "bochs-drm snd_hda_intel" "after SIGTERM: GPU back"
 check "no QEMU left after SIGTERM" wait_until 10 no_qemu
 
 # --- QEMU killed: vmrun notices, restores, says why ---
-start_hang
+start_hang "for QEMU killed"
 qpid=$(vm_state labhang .qemu_pid)
-kill -KILL "$qpid"; wait $vpid; rc=$?
+assert_ne "${qpid:-0}" 0 "status names the running QEMU's pid"
+kill -KILL "${qpid:-$vpid}"; wait $vpid; rc=$?
 assert_eq "$rc" 7 "QEMU killed with SIGKILL: vmrun exits 7"
 check "it names the signal" grep -q "QEMU was killed by signal 9" "$tmp/hang.out"
 assert_eq "$(home)" "bochs-drm snd_hda_intel" "after QEMU was killed: GPU back"
 
 # --- vmrun killed: QEMU does not survive it; restore returns the GPU ---
-start_hang
+start_hang "for vmrun killed"
 qpid=$(vm_state labhang .qemu_pid)
+assert_ne "${qpid:-0}" 0 "status names the running QEMU's pid"
 kill -KILL $vpid; wait $vpid 2>/dev/null
-check "QEMU (pid $qpid) died with vmrun" wait_until 10 eval "! pid_alive $qpid"
+check "QEMU (pid $qpid) died with vmrun" wait_until 10 pid_gone "$qpid"
 assert_eq "$("$VMRUN" status --json | jq -r .restore_pending)" true "status: restore pending"
 "$VMRUN" restore >"$tmp/out" 2>&1; rc=$?
 assert_eq "$rc" 0 "vmrun restore exits 0"
 assert_eq "$(home)" "bochs-drm snd_hda_intel" "after restore: GPU back"
 
 # --- vmrun stop --force from another terminal ---
-start_hang
+start_hang "for stop --force"
 "$VMRUN" stop --force labhang >"$tmp/stop.out" 2>&1; rc=$?
 assert_eq "$rc" 0 "vmrun stop --force exits 0 once the GPU is back"
 wait $vpid; rc=$?

@@ -12,7 +12,7 @@ PROFILE=$LAB_REPO/profiles/examples/lab.yaml
 GPU=0000:01:00.0 AUDIO=0000:01:00.1
 SNIPPET=/etc/X11/xorg.conf.d/10-vmrun-passthrough.conf
 tmp=$(mktemp -d)
-card=$(card_of $GPU)
+card=$(card_of $GPU) || { fail "the passthrough GPU $GPU has a DRM card"; finish; }
 state() { echo "$(driver_of $GPU) $(driver_of $AUDIO)"; }
 HOME_STATE="bochs-drm snd_hda_intel"
 # Every path, mode and content under the directories setup may touch, as one hash.
@@ -45,8 +45,10 @@ if xpid=$(xorg_start system); then
     [[ $rc == 0 ]] || diag "$(cat "$tmp/apply")"
     check "the Xorg snippet is written" test -f $SNIPPET
     check "it pins the host GPU by BusID" grep -q 'BusID "PCI:0:2:0"' $SNIPPET
-    check "the IOMMU item needs nothing (options on the lab's command line) or is manual" \
-        grep -Eq '^\[(already-done|manual)\] IOMMU kernel options' "$tmp/apply"
+    # The lab boots with intel_iommu=on iommu=pt: the running kernel has the options.
+    check "the IOMMU item is already done (options on the lab's command line)" \
+        grep -q '^\[already-done\] IOMMU kernel options' "$tmp/apply"
+    check "it says where it saw them" grep -q "the running kernel has intel_iommu=on iommu=pt (/proc/cmdline)" "$tmp/apply"
     diag "$(sed -n '1,/^$/p' "$tmp/apply")"
     sum1=$(etc_sum)
     assert_ne "$sum1" "$sum0" "setup changed /etc"

@@ -10,7 +10,7 @@ VMRUN=$VMRUN_BUILD/vmrun
 HOST=0000:00:02.0 GPU=0000:01:00.0 AUDIO=0000:01:00.1
 G=$(group_of $GPU)
 tmp=$(mktemp -d)
-card=$(card_of $GPU)
+card=$(card_of $GPU) || fail "the GPU $GPU has a DRM card"
 state() { echo "$(driver_of $GPU) $(driver_of $AUDIO) $(cat /sys/bus/pci/devices/$GPU/driver_override) $(cat /sys/bus/pci/devices/$AUDIO/driver_override)"; }
 HOME_STATE="bochs-drm snd_hda_intel (null) (null)"
 assert_eq "$(state)" "$HOME_STATE" "the group starts on its host drivers"
