@@ -1,8 +1,24 @@
 # vmrun — build and test.
-#   make                 build/vmrun
-#   make check           every test: unit, unit under ASan+UBSan, lab (real kernel in QEMU)
+#   make                 build/vmrun and build/vmrun-helper
+#   make check           every test: unit, unit under ASan+UBSan, packaging, lab (real kernel)
 #   make demo            the main job in the lab
+#   make mutate          the mutation check (tests/mutate): is each planted bug caught?
 # Both check and demo install missing Debian packages first (tests/install-deps).
+#
+# The architecture is enforced here. Each layer is a static library built with the include
+# path of the layers below it only, so an include the wrong way fails to compile; headers are
+# included by name (tests/layers refuses "dir/x.h" and "../x.h", and any include cycle), and
+# every header is compiled on its own with its layer's path:
+#
+#   shared    launcher/shared     log, cleanup helpers, file I/O, XDG, exit codes, names
+#   profiles  profiles            the YAML profile            (uses shared)
+#   firmware  firmware            OVMF selection, NVRAM       (uses shared)
+#   qmp       qmp                 the QMP client              (uses shared)
+#   host      launcher/host       sysfs, IOMMU, holders, the switch, privileged operations
+#                                                             (uses shared)
+#   vm        launcher/vm         the plan, QEMU argv, the run (uses all of the above)
+#   cli       launcher/cli        main and one file per command (uses everything)
+#   helper    launcher/helper     the setuid vmrun-helper     (uses shared and host only)
 
 BUILD   ?= build
 CC      ?= cc
@@ -12,7 +28,7 @@ WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wfor
            -Wvla -Wnull-dereference -Wimplicit-fallthrough -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu17 $(WARN) -D_GNU_SOURCE -fno-strict-aliasing \
-           $(shell pkg-config --cflags $(PKGS)) -Ilauncher -I. \
+           $(shell pkg-config --cflags $(PKGS)) \
            -DVMRUN_LIBEXECDIR='"$(or $(PREFIX),/usr/local)/libexec/vmrun"'
 LDLIBS  += $(shell pkg-config --libs $(PKGS))
 ifeq ($(WERROR),1)
@@ -23,50 +39,105 @@ CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-LIB_SRCS  := $(filter-out launcher/main.c launcher/cmd_%.c,$(wildcard launcher/*.c)) \
-             $(wildcard profiles/*.c firmware/*.c qmp/*.c)
-CLI_SRCS  := launcher/main.c $(wildcard launcher/cmd_*.c)
-# The privileged helper (setuid root when installed): its own small main, the same library.
-HELPER_SRCS := $(wildcard launcher/helper/*.c)
-HELPER_OBJS := $(HELPER_SRCS:%.c=$(BUILD)/obj/%.o)
+# --- layers: directories, what each may include, its library ------------------------------
+LAYERS        := shared profiles firmware qmp host vm cli helper
+DIRS_shared   := launcher/shared
+DIRS_profiles := profiles
+DIRS_firmware := firmware
+DIRS_qmp      := qmp
+DIRS_host     := launcher/host
+DIRS_vm       := launcher/vm
+DIRS_cli      := launcher/cli launcher/cli/setup
+DIRS_helper   := launcher/helper
+USES_shared   := shared
+USES_profiles := shared profiles
+USES_firmware := shared firmware
+USES_qmp      := shared qmp
+USES_host     := shared host
+USES_vm       := shared profiles firmware qmp host vm
+USES_cli      := $(USES_vm) cli
+USES_helper   := shared host helper
+
+inc_of  = $(addprefix -iquote ,$(foreach l,$(USES_$(1)),$(DIRS_$(l))))
+srcs_of = $(sort $(foreach d,$(DIRS_$(1)),$(wildcard $(d)/*.c)))
+hdrs_of = $(sort $(foreach d,$(DIRS_$(1)),$(wildcard $(d)/*.h)))
+$(foreach l,$(LAYERS),$(eval SRCS_$(l) := $(call srcs_of,$(l))))
+$(foreach l,$(LAYERS),$(eval OBJS_$(l) := $(SRCS_$(l):%.c=$(BUILD)/obj/%.o)))
+$(foreach l,$(LAYERS),$(eval $(OBJS_$(l)): INC := $(call inc_of,$(l))))
+
+# The programs' own main() files stay out of their layer's library (tests link the rest).
+CLI_MAIN    := $(BUILD)/obj/launcher/cli/main.o
+HELPER_MAIN := $(BUILD)/obj/launcher/helper/vmrun-helper.o
+LIB_shared   := $(BUILD)/lib/libshared.a
+LIB_profiles := $(BUILD)/lib/libprofiles.a
+LIB_firmware := $(BUILD)/lib/libfirmware.a
+LIB_qmp      := $(BUILD)/lib/libqmp.a
+LIB_host     := $(BUILD)/lib/libhost.a
+LIB_vm       := $(BUILD)/lib/libvm.a
+LIB_cli      := $(BUILD)/lib/libcli.a
+LIB_helper   := $(BUILD)/lib/libhelper.a
+# Link order: a library before the ones it uses.
+LINK_cli    := $(LIB_cli) $(LIB_vm) $(LIB_qmp) $(LIB_firmware) $(LIB_profiles) $(LIB_host) $(LIB_shared)
+LINK_helper := $(LIB_helper) $(LIB_host) $(LIB_shared)
+LINK_all    := $(LIB_cli) $(LIB_helper) $(LIB_vm) $(LIB_qmp) $(LIB_firmware) $(LIB_profiles) \
+               $(LIB_host) $(LIB_shared)
+
+ALL_DIRS := $(foreach l,$(LAYERS),$(DIRS_$(l)))
+INC_ALL  := $(addprefix -iquote ,$(ALL_DIRS))
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
 SUPPORT_SRCS := $(wildcard tests/unit/support/*.c)
 SUPPORT_OBJS := $(SUPPORT_SRCS:%.c=$(BUILD)/obj/%.o)
+$(SUPPORT_OBJS): INC := $(INC_ALL) -iquote tests/unit/support
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
-
-LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
-CLI_OBJS  := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
 TESTS     := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZERS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+# Every header on its own, with its layer's include path: a header that needs a layer above
+# its own fails here even when no file of its layer includes it.
+HDR_OKS   := $(foreach l,$(LAYERS),$(patsubst %.h,$(BUILD)/hdr/%.ok,$(call hdrs_of,$(l))))
+$(foreach l,$(LAYERS),$(eval $(patsubst %.h,$(BUILD)/hdr/%.ok,$(call hdrs_of,$(l))): INC := $(call inc_of,$(l))))
 
-.PHONY: all clean check check-unit check-asan check-lab deps demo tests fuzz
-all: $(BUILD)/vmrun $(if $(HELPER_SRCS),$(BUILD)/vmrun-helper)
+.PHONY: all clean check check-unit check-asan check-lab deps demo tests fuzz layers mutate bench
+all: $(BUILD)/vmrun $(BUILD)/vmrun-helper $(BUILD)/layers.ok
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(CFLAGS) $(INC) -MMD -MP -c -o $@ $<
 
-$(BUILD)/libvmrun.a: $(LIB_OBJS)
+$(BUILD)/hdr/%.ok: %.h
+	@mkdir -p $(dir $@)
+	printf '#include "%s"\n' $(notdir $<) | $(CC) $(CFLAGS) $(INC) -fsyntax-only -x c -
+	@touch $@
+
+# Includes by name only, and no include cycle (tests/layers); every header self-contained.
+$(BUILD)/layers.ok: tests/layers $(foreach l,$(LAYERS),$(SRCS_$(l)) $(call hdrs_of,$(l))) $(HDR_OKS)
+	@mkdir -p $(dir $@)
+	tests/layers $(ALL_DIRS)
+	@touch $@
+layers: $(BUILD)/layers.ok
+
+$(foreach l,$(LAYERS),$(eval $(LIB_$(l)): $(filter-out $(CLI_MAIN) $(HELPER_MAIN),$(OBJS_$(l)))))
+$(BUILD)/lib/%.a:
+	@mkdir -p $(dir $@)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/vmrun: $(CLI_OBJS) $(BUILD)/libvmrun.a
+$(BUILD)/vmrun: $(CLI_MAIN) $(LINK_cli)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/vmrun-helper: $(HELPER_OBJS) $(BUILD)/libvmrun.a
+$(BUILD)/vmrun-helper: $(HELPER_MAIN) $(LINK_helper)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(SUPPORT_OBJS) $(BUILD)/libvmrun.a
+$(BUILD)/tests/%: tests/unit/%.c $(SUPPORT_OBJS) $(LINK_all)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit/support $(LDFLAGS) -o $@ $< $(SUPPORT_OBJS) $(BUILD)/libvmrun.a \
-	    $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $(INC_ALL) -iquote tests/unit/support $(LDFLAGS) -o $@ $< $(SUPPORT_OBJS) \
+	    $(LINK_all) $(LDLIBS) -lcmocka
 
 # Fuzz entry points, built as standalone replay drivers (tests/fuzz/driver.c) so they run
 # without clang; with clang: make fuzz CC=clang FUZZ_ENGINE=-fsanitize=fuzzer.
-$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/driver.c tests/fuzz/fuzz.h $(BUILD)/libvmrun.a
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/driver.c tests/fuzz/fuzz.h $(LINK_cli)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/fuzz -Iqmp -Iprofiles -Ifirmware $(LDFLAGS) $(if $(FUZZ_ENGINE),$(FUZZ_ENGINE),tests/fuzz/driver.c) \
-	    -o $@ $< $(BUILD)/libvmrun.a $(LDLIBS)
+	$(CC) $(CFLAGS) $(INC_ALL) -iquote tests/fuzz $(LDFLAGS) \
+	    $(if $(FUZZ_ENGINE),$(FUZZ_ENGINE),tests/fuzz/driver.c) -o $@ $< $(LINK_cli) $(LDLIBS)
 
 tests: all $(TESTS) $(FUZZERS)
 fuzz: $(FUZZERS)
@@ -95,6 +166,9 @@ check: deps
 demo: deps
 	$(MAKE) all
 	tests/lab/demo $(BUILD)
+
+mutate: deps
+	tests/mutate/run
 
 clean:
 	rm -rf build build-asan
@@ -125,7 +199,6 @@ install: all
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
 	    $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(DOCDIR)/examples
 	$(INSTALL) -m 0755 $(BUILD)/vmrun $(DESTDIR)$(BINDIR)/vmrun
-ifneq ($(HELPER_SRCS),)
 	$(INSTALL) -d $(DESTDIR)$(LIBEXECDIR)/vmrun
 	@if [ "$$(id -u)" = 0 ]; then \
 	    echo "$(INSTALL) -m 4755 $(BUILD)/vmrun-helper $(DESTDIR)$(LIBEXECDIR)/vmrun/vmrun-helper"; \
@@ -136,7 +209,6 @@ ifneq ($(HELPER_SRCS),)
 	    echo "warning: not root: vmrun-helper installed 0755, not setuid root; as root:" >&2; \
 	    echo "warning:   chown root:root $(DESTDIR)$(LIBEXECDIR)/vmrun/vmrun-helper && chmod 4755 $(DESTDIR)$(LIBEXECDIR)/vmrun/vmrun-helper" >&2; \
 	fi
-endif
 	$(INSTALL) -m 0644 launcher/man/vmrun.1 $(DESTDIR)$(MANDIR)/man1/vmrun.1
 	$(INSTALL) -m 0644 launcher/man/vmrun.yaml.5 $(DESTDIR)$(MANDIR)/man5/vmrun.yaml.5
 	$(INSTALL) -m 0644 launcher/completion/vmrun.bash $(DESTDIR)$(BASHCOMPDIR)/vmrun

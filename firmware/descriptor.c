@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "firmware/firmware.h"
+#include "firmware.h"
 #include "util.h"
 
 static void json_putp(json_object **o)

@@ -16,9 +16,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "../launcher/fileio.h"
-#include "firmware/firmware.h"
-#include "firmware/fw-internal.h"
+#include "fileio.h"
+#include "firmware.h"
+#include "fw-internal.h"
 #include "log.h"
 #include "util.h"
 

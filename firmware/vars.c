@@ -14,11 +14,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../launcher/fileio.h"
-#include "firmware/firmware.h"
-#include "firmware/fw-internal.h"
+#include "fileio.h"
+#include "firmware.h"
+#include "fw-internal.h"
 #include "log.h"
-#include "sysroot.h"
+#include "names.h"
 #include "util.h"
 
 #define VARS_SUFFIX "_VARS.fd"

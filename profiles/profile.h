@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../launcher/pciaddr.h"
+#include "pciaddr.h"
 
 enum vm_os { VM_OS_WINDOWS, VM_OS_LINUX, VM_OS_OTHER };
 enum vm_accel { VM_ACCEL_KVM, VM_ACCEL_TCG };
@@ -66,6 +66,8 @@ struct vm_boot {
 	char *cmdline;
 };
 
+struct pos_index;
+
 struct vm_profile {
 	char *source;             /* file it was read from */
 	char *name;               /* [A-Za-z0-9._-]{1,64}, required */
@@ -91,6 +93,7 @@ struct vm_profile {
 	struct vm_boot boot;      /* all NULL when absent */
 	char **extra_args;        /* NULL-terminated, may be NULL */
 	size_t n_extra_args;
+	struct pos_index *positions; /* where each key was written, for profile_line() */
 };
 
 /* Where a profile went wrong: enough for "FILE:LINE: KEY: MESSAGE". */
@@ -110,6 +113,13 @@ int profile_load(const char *path, struct vm_profile **ret, struct profile_error
 int profile_load_buffer(const char *name, const char *data, size_t len, struct vm_profile **ret,
 			struct profile_error *err);
 void profile_free(struct vm_profile *p);
+
+/*
+ * The line a key was written on ("pci[0].address", "disks[1].path"), or its nearest written
+ * ancestor's, so a problem found later (a device this host lacks, a missing disk image) is
+ * reported as FILE:LINE: KEY: like a syntax error; 0 when unknown.
+ */
+unsigned profile_line(const struct vm_profile *p, const char *key);
 
 /* "FILE:LINE: KEY: MESSAGE" (or without LINE/KEY when unknown) into buf. */
 const char *profile_error_format(const struct profile_error *e, char *buf, size_t cap);

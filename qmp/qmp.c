@@ -38,7 +38,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "qmp/qmp.h"
+#include "qmp.h"
 #include "util.h"
 
 #define QMP_MAX_DEPTH 64

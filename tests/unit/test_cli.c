@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fakekernel.h"
 #include "fakesys.h"
 #include "util.h"
 
@@ -68,6 +69,7 @@ static int setup(void **state)
 
 	f->root = fake_root_new();
 	fake_lab_host(f->root);
+	fk_prepare_root(f->root); /* vfio-pci is there, as on every Debian kernel */
 	add_firmware(f->root);
 	fake_add_proc(f->root, 4242, "sleep", 0, "0::/system.slice/holder.service\n",
 		      (const char *const[]){ "/dev/dri/card1", NULL });
@@ -232,13 +234,15 @@ static void test_check(void **state)
 static void test_dry_run(void **state)
 {
 	struct fx *f = *state;
-	json_object *root, *argv;
-	char *all = NULL;
+	json_object *root, *argv, *fw;
+	char *all = NULL, vars[PATH_MAX + 64];
 	size_t len = 0;
 	FILE *m;
 
 	write_profile(f, lab_yaml);
-	assert_int_equal(run(f, (const char *const[]){ "--dry-run", "--json", f->profile, NULL }), 0);
+	/* The holder of the GPU's card is a FAIL the run would stop on: --dry-run says so in its
+	 * checks and exits as the run would (3), and still shows the whole plan. */
+	assert_int_equal(run(f, (const char *const[]){ "--dry-run", "--json", f->profile, NULL }), 3);
 	root = json_tokener_parse(f->out);
 	assert_non_null(root);
 	assert_true(json_object_object_get_ex(root, "argv", &argv));
@@ -252,45 +256,57 @@ static void test_dry_run(void **state)
 	assert_non_null(strstr(all, "max,kvm=off,hv-vendor-id=vmrunlab\n"));
 	assert_non_null(strstr(all, "-smp\n2,sockets=1,cores=2,threads=1\n"));
 	assert_non_null(strstr(all, "readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd\n"));
-	assert_non_null(strstr(all, "if=pflash,unit=1,format=raw,file=/var/lib/vmrun/lab/lab_VARS.fd\n") ||
-			strstr(all, "/vmrun/lab/lab_VARS.fd\n"));
+	/* The VM's own NVRAM, exactly where its state directory is. */
+	assert_true(json_object_object_get_ex(root, "firmware", &fw));
+	snprintf(vars, sizeof(vars), "%s/lab_VARS.fd", jstr(root, "state_dir"));
+	assert_string_equal(jstr(fw, "vars"), vars);
+	snprintf(vars, sizeof(vars), "if=pflash,unit=1,format=raw,file=%s/lab_VARS.fd\n",
+		 jstr(root, "state_dir"));
+	assert_non_null(strstr(all, vars));
 	assert_non_null(strstr(all, "usb-host,bus=vmrun-xhci.0,vendorid=0x046d,productid=0xc31c\n"));
 	free(all);
 	json_object_put(root);
-	/* Human form names the holder and the plan. */
-	assert_int_equal(run(f, (const char *const[]){ "--dry-run", f->profile, NULL }), 0);
+	/* Human form names the holder among the checks, and the plan. */
+	assert_int_equal(run(f, (const char *const[]){ "--dry-run", f->profile, NULL }), 3);
 	assert_non_null(strstr(f->out, "passthrough:  0000:01:00.1 Audio device [snd_hda_intel -> vfio-pci]"));
-	assert_non_null(strstr(f->out, "held:         /dev/dri/card1 by pid 4242 sleep"));
+	assert_non_null(strstr(f->out, "FAIL  0000:01:00.0: pid 4242 sleep (user root, unit holder.service) holds /dev/dri/card1"));
 }
 
 static void test_dry_run_changes_nothing(void **state)
 {
 	struct fx *f = *state;
-	char home[PATH_MAX];
+	char home[PATH_MAX], want[PATH_MAX + 64];
 	json_object *root;
 	const char *dirs[2];
 	struct stat st;
-	bool existed[2];
 
 	snprintf(home, sizeof(home), "%s/xdg-data", f->root);
 	setenv("XDG_DATA_HOME", home, 1);
 	write_profile(f, lab_yaml);
-	/* Learn where the plan would put things, then show a second dry run creates neither. */
-	assert_int_equal(run(f, (const char *const[]){ "--dry-run", "--json", f->profile, NULL }), 0);
+	assert_int_equal(run(f, (const char *const[]){ "--dry-run", "--json", f->profile, NULL }), 3);
 	root = json_tokener_parse(f->out);
 	assert_non_null(root);
 	dirs[0] = jstr(root, "state_dir");
 	dirs[1] = jstr(root, "runtime_dir");
 	assert_non_null(dirs[0]);
 	assert_non_null(dirs[1]);
+	/* Root's directories follow --root; a user's are the XDG ones. Neither is created. */
+	if (geteuid() == 0) {
+		snprintf(want, sizeof(want), "%s/var/lib/vmrun/lab", f->root);
+		assert_string_equal(dirs[0], want);
+		snprintf(want, sizeof(want), "%s/run/vmrun/vm/lab", f->root);
+		assert_string_equal(dirs[1], want);
+	} else {
+		snprintf(want, sizeof(want), "%s/vmrun/lab", home);
+		assert_string_equal(dirs[0], want);
+	}
 	for (int i = 0; i < 2; i++)
-		existed[i] = stat(dirs[i], &st) == 0;
-	assert_int_equal(run(f, (const char *const[]){ "--dry-run", f->profile, NULL }), 0);
-	for (int i = 0; i < 2; i++)
-		assert_int_equal(stat(dirs[i], &st) == 0, existed[i]);
-	if (geteuid() != 0)
-		assert_int_equal(strncmp(dirs[0], home, strlen(home)), 0);
+		assert_int_equal(stat(dirs[i], &st), -1);
 	assert_int_equal(stat(home, &st), -1);
+	snprintf(want, sizeof(want), "%s/var/lib/vmrun", f->root);
+	assert_int_equal(stat(want, &st), -1);
+	snprintf(want, sizeof(want), "%s/run/vmrun", f->root);
+	assert_int_equal(stat(want, &st), -1);
 	json_object_put(root);
 	unsetenv("XDG_DATA_HOME");
 }
@@ -312,10 +328,16 @@ static void test_bad_profiles(void **state)
 	assert_non_null(strstr(f->err, "bogus_key"));
 	assert_int_equal(run(f, (const char *const[]){ "--dry-run", "/nonexistent/p.yaml", NULL }), 2);
 	assert_non_null(strstr(f->err, "/nonexistent/p.yaml"));
-	/* A device that is not on this host: not bad input, the host is not ready. */
+	/* A device that is not on this host: not bad input, the host is not ready; named at its
+	 * line, by the run and by --dry-run alike. */
 	write_profile(f, "name: lab\nmemory: 512M\npci:\n  - address: \"0000:05:00.0\"\n");
+	snprintf(want, sizeof(want), "%s:4: pci[0].address: no PCI device 0000:05:00.0 on this host",
+		 f->profile);
 	assert_int_equal(run(f, (const char *const[]){ "--dry-run", f->profile, NULL }), 4);
-	assert_non_null(strstr(f->err, "no PCI device 0000:05:00.0 on this host"));
+	if (!strstr(f->out, want))
+		fail_msg("no '%s' in:\n%s", want, f->out);
+	assert_int_equal(run(f, (const char *const[]){ f->profile, NULL }), 4);
+	assert_non_null(strstr(f->err, want));
 }
 
 static void test_usage(void **state)

@@ -94,7 +94,7 @@ static void test_list_skips_hostile(void **state)
 	fake_symlink(fx->root, "sys/devices/pci0000:00/0000:00:0b.0/iommu_group", "../../../etc/passwd");
 	fake_symlink(fx->root, "sys/bus/pci/devices/not-an-address", "../../../devices");
 	assert_int_equal(open_root(fx), 0);
-	assert_int_equal(pci_function_list(fx->s, &v, &n), 0);
+	assert_int_equal(pci_function_list(fx->s, &v, &n, NULL), 0);
 	assert_int_equal(n, 5);
 	assert_string_equal(v[0].name, "0000:00:01.0");
 	assert_string_equal(v[1].name, "0000:00:02.0");

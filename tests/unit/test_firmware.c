@@ -24,7 +24,7 @@
 
 #include <cmocka.h>
 
-#include "firmware/firmware.h"
+#include "firmware.h"
 #include "util.h"
 #include "testskip.h"
 

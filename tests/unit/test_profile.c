@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "profiles/profile.h"
+#include "profile.h"
 #include "util.h"
 
 #define FIXTURES "tests/unit/fixtures/profiles"
@@ -424,9 +424,12 @@ static const struct error_case error_cases[] = {
 	{ "empty_value", HEAD "os:\n", "os", 3, "expected a value, got nothing" },
 	{ "null_value", HEAD "machine: ~\n", "machine", 3, "expected a value, got nothing" },
 	/* name and memory */
-	{ "name_chars", "name: my vm\nmemory: 1G\n", "name", 1, "expected 1 to 64 of A-Z a-z 0-9 . _ -, got \"my vm\"" },
-	{ "name_long", "name: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\nmemory: 1G\n", "name", 1, "expected 1 to 64" },
-	{ "name_empty", "name: \"\"\nmemory: 1G\n", "name", 1, "expected 1 to 64" },
+	{ "name_chars", "name: my vm\nmemory: 1G\n", "name", 1, "expected letters, digits, '.', '_' and '-', 1 to 64 characters, not \".\" or \"..\", got \"my vm\"" },
+	{ "name_long", "name: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\nmemory: 1G\n", "name", 1, "1 to 64 characters" },
+	{ "name_empty", "name: \"\"\nmemory: 1G\n", "name", 1, "1 to 64 characters" },
+	/* "." and ".." would name the parent of every VM's directory (/run/vmrun/vm/..). */
+	{ "name_dotdot", "memory: 1G\nname: \"..\"\n", "name", 2, "not \".\" or \"..\", got \"..\"" },
+	{ "name_dot", "name: .\nmemory: 1G\n", "name", 1, "not \".\" or \"..\", got \".\"" },
 	{ "memory_suffix", "name: t\nmemory: 8X\n", "memory", 2, "expected a size like 8G, 512M, 1024K, 2T or a number of bytes, got \"8X\"" },
 	{ "memory_small", "name: t\n\nmemory: 15M\n", "memory", 3, "must be at least 16M" },
 	{ "memory_overflow", "name: t\nmemory: 99999999999T\n", "memory", 2, "too large" },

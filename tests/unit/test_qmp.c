@@ -32,7 +32,7 @@
 #include <cmocka.h>
 
 #include "log.h"
-#include "qmp/qmp.h"
+#include "qmp.h"
 #include "util.h"
 #include "testskip.h"
 

@@ -22,6 +22,7 @@
 
 #include "fakekernel.h"
 #include "fakesys.h"
+#include "grouplock.h"
 #include "journal.h"
 #include "switch.h"
 #include "util.h"
@@ -46,17 +47,14 @@ struct fx {
 
 typedef void (*build_fn)(const char *root);
 
-static void on_progress(void *data, const char *fmt, ...)
+static void on_progress(void *data, const char *msg)
 {
 	struct fx *f = data;
 	size_t len = strlen(f->progress);
-	va_list ap;
 
 	if (len + 2 >= sizeof(f->progress))
 		return;
-	va_start(ap, fmt);
-	(void)vsnprintf(f->progress + len, sizeof(f->progress) - len - 1, fmt, ap);
-	va_end(ap);
+	(void)snprintf(f->progress + len, sizeof(f->progress) - len - 1, "%s", msg);
 	strcat(f->progress, "\n");
 }
 
@@ -67,7 +65,7 @@ static void fx_ctx(struct fx *f)
 
 	if (f->c.state_fd >= 0)
 		safe_close(f->c.state_fd);
-	assert_int_equal(switch_state_open(f->s, &fd), 0);
+	assert_int_equal(switch_state_open(f->s, true, &fd), 0);
 	f->c = (struct switch_ctx){ .s = f->s, .k = &f->k->ops, .state_fd = fd,
 				    .progress = on_progress, .progress_data = f };
 	f->progress[0] = '\0';
@@ -201,8 +199,8 @@ static void test_round_trip(void **state)
 	assert_true(fk_vfio_node(f->k, 2));
 	assert_true(has_journal(f, 2));
 	assert_int_equal(journal_read(f->c.state_fd, 2, &j), 0);
-	assert_string_equal(j.op, "detach");
-	assert_string_equal(j.state, "done");
+	assert_int_equal(j.op, JOURNAL_DETACH);
+	assert_int_equal(j.state, JOURNAL_DONE);
 	assert_int_equal(j.pid, getpid());
 	assert_int_equal(j.plan.n_devs, 2);
 	assert_string_equal(j.plan.devs[0].fn.name, GPU);
@@ -416,8 +414,8 @@ static void attach_fails_everywhere(enum fk_fault mode)
 			fail_msg("attach, %s at write %u: status %d (%s)", fault_name(mode), n, st,
 				 f->c.why);
 		assert_int_equal(journal_read(f->c.state_fd, 2, &j), 0);
-		assert_string_equal(j.op, "attach");
-		assert_string_equal(j.state, "in-progress");
+		assert_int_equal(j.op, JOURNAL_ATTACH);
+		assert_int_equal(j.state, JOURNAL_IN_PROGRESS);
 		journal_clear(&j);
 		fk_reset_counters(f->k);
 		assert_int_equal(attach(f, GPU, &O), SW_NEEDS_RESTORE);
@@ -473,8 +471,8 @@ static void test_hang_then_restore(void **state)
 	assert_driver(f, GPU, "");
 	assert_override_raw(f, GPU, "vfio-pci");
 	assert_int_equal(journal_read(f->c.state_fd, 2, &j), 0);
-	assert_string_equal(j.op, "detach");
-	assert_string_equal(j.state, "in-progress");
+	assert_int_equal(j.op, JOURNAL_DETACH);
+	assert_int_equal(j.state, JOURNAL_IN_PROGRESS);
 
 	/* The vmrun that wrote it is gone; a new one comes along. */
 	gone = dead_pid();
@@ -794,6 +792,9 @@ static void add_nvidia_gpu(const char *root, const char *port, const char *gpu, 
 						       "snd_hda_intel", group, -1, "flr bus" });
 }
 
+static const char *const nvidia_nodes[] = { "dev/nvidia0", "dev/nvidiactl", "dev/nvidia-modeset",
+					    "dev/nvidia-uvm", "dev/nvidia-uvm-tools" };
+
 static void nvidia_host(const char *root)
 {
 	static const char *const mods[] = { "nvidia", "nvidia_modeset", "nvidia_uvm", "nvidia_drm",
@@ -810,6 +811,9 @@ static void nvidia_host(const char *root)
 		fake_mkdir(root, p);
 	}
 	fake_write(root, "proc/driver/nvidia/gpus/0000:01:00.0/information", "Device Minor: \t 0\n");
+	/* The NVIDIA driver's nodes have no sysfs links: they are only in /dev. */
+	for (size_t i = 0; i < ARRAY_SIZE(nvidia_nodes); i++)
+		fake_write(root, nvidia_nodes[i], "");
 	fake_write(root, "proc/sys/kernel/osrelease", "6.1.0-fake\n");
 	fake_write(root, "etc/passwd", "root:x:0:0:root:/root:/bin/sh\n");
 }
@@ -980,7 +984,7 @@ static void test_nvidia_reload_fails(void **state)
 	assert_int_equal(detach(f, GPU, &O), SW_NEEDS_RESTORE);
 	assert_contains(f->c.why, "rollback failed too");
 	assert_int_equal(journal_read(f->c.state_fd, 2, &j), 0);
-	assert_string_equal(j.state, "in-progress");
+	assert_int_equal(j.state, JOURNAL_IN_PROGRESS);
 	assert_int_equal(j.plan.n_modules, 3);
 	journal_clear(&j);
 	fk_clear_faults(f->k);
@@ -1153,10 +1157,10 @@ static void test_state_dir_checked(void **state)
 	(void)state;
 	snprintf(p, sizeof(p), "%s/run/vmrun/switch", f->root);
 	assert_int_equal(chmod(p, 0770), 0);
-	assert_int_equal(switch_state_open(f->s, &fd), -EPERM);
+	assert_int_equal(switch_state_open(f->s, true, &fd), -EPERM);
 	assert_int_equal(chmod(p, 0700), 0);
 	assert_int_equal(chown(p, 1000, 0), 0);
-	assert_int_equal(switch_state_open(f->s, &fd), -EPERM);
+	assert_int_equal(switch_state_open(f->s, true, &fd), -EPERM);
 	assert_int_equal(fd, -1);
 	fx_free(f);
 }

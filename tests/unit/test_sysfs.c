@@ -11,6 +11,7 @@
 
 #include "fakesys.h"
 #include "pciaddr.h"
+#include "names.h"
 #include "sysroot.h"
 #include "util.h"
 

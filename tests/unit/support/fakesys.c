@@ -190,13 +190,41 @@ void fake_add_dev(const char *root, const struct fake_dev *d)
 	}
 }
 
+/* The /dev node a sysfs child names: drm/card1 -> dev/dri/card1, graphics/fb0 -> dev/fb0,
+ * sound/card1/pcmC1D0p -> dev/snd/pcmC1D0p, i2c-3 -> dev/i2c-3, vfio-dev/vfio0 ->
+ * dev/vfio/devices/vfio0; NULL for a child without one. */
+static const char *node_dir(const char *sub, const char **ret_name)
+{
+	const char *slash = strrchr(sub, '/');
+
+	*ret_name = slash ? slash + 1 : sub;
+	if (strncmp(sub, "drm/", 4) == 0)
+		return "dev/dri";
+	if (strncmp(sub, "graphics/", 9) == 0)
+		return "dev";
+	if (strncmp(sub, "sound/card", 10) == 0 && slash && strchr(sub + 6, '/') == slash)
+		return "dev/snd";
+	if (strncmp(sub, "i2c-", 4) == 0 && !slash)
+		return "dev";
+	if (strncmp(sub, "vfio-dev/", 9) == 0)
+		return "dev/vfio/devices";
+	return NULL;
+}
+
 void fake_add_devchild(const char *root, const char *addr, const char *sub)
 {
 	char *rel = dev_path(root, addr), path[700];
+	const char *dir, *name;
 
 	snprintf(path, sizeof(path), "sys/%s/%s", rel, sub);
 	fake_mkdir(root, path);
 	free(rel);
+	/* Its node, a plain file standing in for the device: holders are matched by identity. */
+	dir = node_dir(sub, &name);
+	if (dir) {
+		snprintf(path, sizeof(path), "%s/%s", dir, name);
+		fake_write(root, path, "");
+	}
 }
 
 void fake_add_proc(const char *root, int pid, const char *comm, uid_t uid, const char *cgroup,
@@ -228,8 +256,14 @@ void fake_add_proc(const char *root, int pid, const char *comm, uid_t uid, const
 	snprintf(path, sizeof(path), "proc/%d/fd", pid);
 	fake_mkdir(root, path);
 	for (int i = 0; fd_targets && fd_targets[i]; i++) {
+		char target[700];
+
+		/* A /dev path points into the tree, as the kernel's magic link would into the
+		 * process's own root. */
+		snprintf(target, sizeof(target), "%s%s", strncmp(fd_targets[i], "/dev/", 5) == 0 ?
+			 root : "", fd_targets[i]);
 		snprintf(path, sizeof(path), "proc/%d/fd/%d", pid, i + 3);
-		fake_symlink(root, path, fd_targets[i]);
+		fake_symlink(root, path, target);
 	}
 }
 

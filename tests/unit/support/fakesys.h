@@ -27,9 +27,11 @@ void fake_write(const char *root, const char *rel, const char *content);
 void fake_symlink(const char *root, const char *rel, const char *target);
 void fake_mkdir(const char *root, const char *rel);
 void fake_add_dev(const char *root, const struct fake_dev *d);
-/* Adds drm/<name> (card1, renderD129) or sound/cardN/<node> under a device. */
+/* Adds drm/<name> (card1, renderD129), graphics/fbN, sound/cardN/<node>, i2c-N or vfio-dev/vfioN
+ * under a device, and its /dev node (a regular file standing in for the device). */
 void fake_add_devchild(const char *root, const char *addr, const char *sub);
-/* A process with comm/cmdline/status(uid)/cgroup and fd links to the given targets. */
+/* A process with comm/cmdline/status(uid)/cgroup and fd links to the given targets ("/dev/..."
+ * targets point into the tree). */
 void fake_add_proc(const char *root, int pid, const char *comm, uid_t uid, const char *cgroup,
 		   const char *const *fd_targets);
 /* A typical two-GPU host: virtio GPU at 00:02.0 (group 1, boot_vga 1), root port 00:01.0

@@ -1,0 +1,461 @@
+/* SPDX-License-Identifier: MIT */
+/* What setup proposes: which GPUs go to VMs and which one the host keeps, and the four items. */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "log.h"
+#include "setup.h"
+#include "util.h"
+#include "iommu.h"
+#include "setup_edit.h"
+
+const char *regen_command(const struct setup *s, char *const **ret_argv)
+{
+	static char *const update[] = { (char *)"/usr/sbin/update-grub", NULL };
+	static char *const mkconfig[] = { (char *)"/usr/sbin/grub-mkconfig", (char *)"-o",
+					  (char *)"/boot/grub/grub.cfg", NULL };
+	bool have = faccessat(s->c->root->root_fd, "usr/sbin/update-grub", X_OK, 0) == 0;
+
+	if (ret_argv)
+		*ret_argv = have ? update : mkconfig;
+	return have ? "update-grub" : "grub-mkconfig -o /boot/grub/grub.cfg";
+}
+
+int item_iommu(struct setup *s, struct item *it)
+{
+	static const char *const intel[] = { "intel_iommu=on", "iommu=pt", NULL };
+	static const char *const amd[] = { "amd_iommu=on", "iommu=pt", NULL };
+	_cleanup_free_ char *cmdline = NULL, *grub = NULL, *kcmd = NULL, *new_text = NULL;
+	int fd = s->c->root->root_fd;
+	const char *const *opts;
+	struct iommu_info info;
+	struct stat st;
+	char want[64];
+	int r;
+
+	it->id = "iommu";
+	it->title = "IOMMU kernel options";
+	(void)iommu_info_read(s->c->root, &info);
+	/* An IOMMU the kernel already drives names its vendor (dmar/ivhd); else the CPU's tells. */
+	if (info.vendor[0])
+		snprintf(info.cpu_vendor, sizeof(info.cpu_vendor), "%s", info.vendor);
+	if (!streq(info.cpu_vendor, "intel") && !streq(info.cpu_vendor, "amd")) {
+		it->status = IS_MANUAL;
+		note(it, "cannot tell the CPU vendor from /proc/cpuinfo: add intel_iommu=on iommu=pt "
+			 "(Intel) or amd_iommu=on iommu=pt (AMD) to the kernel command line");
+		return 0;
+	}
+	opts = streq(info.cpu_vendor, "amd") ? amd : intel;
+	snprintf(want, sizeof(want), "%s %s", opts[0], opts[1]);
+	if (read_file_at(s->c->root->proc_fd, "cmdline", 65536, READ_TRUNCATE, &cmdline, NULL, NULL) >= 0 &&
+	    setup_tokens_have_all(cmdline, opts)) {
+		it->status = IS_DONE;
+		note(it, "the running kernel has %s (/proc/cmdline)", want);
+		return 0;
+	}
+	r = read_file_at(fd, GRUB_FILE, FILE_MAX, READ_REGULAR | READ_TEXT, &grub, NULL, &st);
+	if (r == 0) {
+		r = setup_grub_add(grub, opts, &new_text);
+		if (r == -EINVAL) {
+			it->status = IS_MANUAL;
+			note(it, "/%s: GRUB_CMDLINE_LINUX_DEFAULT is too unusual to edit safely: add "
+				 "%s to it by hand, run %s and reboot", GRUB_FILE, want,
+			     regen_command(s, NULL));
+			return 0;
+		}
+		if (r < 0)
+			return r;
+		if (!new_text) {
+			it->status = IS_DONE;
+			note(it, "/%s has %s, but the running kernel does not: run %s (if not done) "
+				 "and reboot", GRUB_FILE, want, regen_command(s, NULL));
+			return 0;
+		}
+		note(it, "GRUB: add %s to GRUB_CMDLINE_LINUX_DEFAULT in /%s", want, GRUB_FILE);
+		snprintf(it->then, sizeof(it->then), "%s, then reboot", regen_command(s, NULL));
+		it->regen_grub = true;
+		return add_change(it, GRUB_FILE, TAKE_PTR(grub), TAKE_PTR(new_text), st.st_mode & 07777);
+	}
+	if (r != -ENOENT)
+		goto manual;
+	r = read_file_at(fd, KERNEL_CMDLINE_FILE, FILE_MAX, READ_REGULAR | READ_TEXT, &kcmd, NULL, &st);
+	if (r == 0) {
+		r = setup_kernel_cmdline_add(kcmd, opts, &new_text);
+		if (r < 0)
+			return r;
+		if (!new_text) {
+			it->status = IS_DONE;
+			note(it, "/%s has %s, but the running kernel does not: reinstall the boot "
+				 "entry (kernel-install add) and reboot", KERNEL_CMDLINE_FILE, want);
+			return 0;
+		}
+		note(it, "kernel-install: add %s to /%s", want, KERNEL_CMDLINE_FILE);
+		snprintf(it->then, sizeof(it->then),
+			 "kernel-install add \"$(uname -r)\" \"/boot/vmlinuz-$(uname -r)\", then reboot");
+		return add_change(it, KERNEL_CMDLINE_FILE, TAKE_PTR(kcmd), TAKE_PTR(new_text),
+				  st.st_mode & 07777);
+	}
+	if (r != -ENOENT)
+		goto manual;
+	it->status = IS_MANUAL;
+	note(it, "no GRUB (/%s) or kernel-install (/%s) configuration found: add this to your boot "
+		 "loader's kernel command line and reboot:", GRUB_FILE, KERNEL_CMDLINE_FILE);
+	note(it, "    %s", want);
+	return 0;
+manual:
+	it->status = IS_MANUAL;
+	note(it, "cannot edit the boot loader configuration (%s): add %s to the kernel command line "
+		 "by hand", strerror(-r), want);
+	return 0;
+}
+
+/* "card0" of a PCI display device, "" when it has no DRM card. */
+static void drm_card_of(const struct sysroot *root, const char *addr, char *buf, size_t cap)
+{
+	char path[128];
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	buf[0] = '\0';
+	snprintf(path, sizeof(path), "bus/pci/devices/%s/drm", addr);
+	fd = root->sys_fd < 0 ? -1 : openat(root->sys_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	d = fdopendir(fd);
+	if (!d) {
+		safe_close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		const char *n = de->d_name;
+
+		if (strncmp(n, "card", 4) == 0 && isdigit((unsigned char)n[4]) &&
+		    strspn(n + 4, "0123456789") == strlen(n + 4) &&
+		    strlen(n) < cap && (!buf[0] || strcmp(n, buf) < 0))
+			memcpy(buf, n, strlen(n) + 1);
+	}
+	closedir(d);
+}
+
+static const char *pass_list(const struct setup *s, char *buf, size_t cap)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < s->n_pass && len < cap; i++)
+		len += (size_t)snprintf(buf + len, cap - len, "%s%s", i ? ", " : "", s->pass[i]->name);
+	return buf;
+}
+
+static int xorg_snippet(const struct setup *s, char **ret)
+{
+	const struct pci_function *h = s->host;
+	bool nvidia = streq(h->driver, "nvidia");
+	char busid[48], pass[256];
+
+	/* Xorg's BusID is decimal, with the domain after an @ when it is not 0. */
+	if (h->addr.domain)
+		snprintf(busid, sizeof(busid), "PCI:%u@%u:%u:%u", h->addr.bus, h->addr.domain,
+			 h->addr.dev, h->addr.fn);
+	else
+		snprintf(busid, sizeof(busid), "PCI:%u:%u:%u", h->addr.bus, h->addr.dev, h->addr.fn);
+	return asprintf(ret,
+			"# Written by `vmrun setup` (`vmrun setup --undo` removes it).\n"
+			"# Keeps Xorg off the GPU(s) passed through to VMs (%s), so they can go to\n"
+			"# vfio-pci and back while X keeps running on the host GPU %s.\n"
+			"# AutoAddGPU off: X does not add the other GPUs as secondary (PRIME) screens.\n"
+			"Section \"ServerFlags\"\n"
+			"    Option \"AutoAddGPU\" \"off\"\n"
+			"EndSection\n"
+			"\n"
+			"Section \"Device\"\n"
+			"    Identifier \"vmrun-host-gpu\"\n"
+			"    Driver \"%s\"\n"
+			"    BusID \"%s\"\n"
+			"%s%s%s"
+			"EndSection\n",
+			pass_list(s, pass, sizeof(pass)), h->name, nvidia ? "nvidia" : "modesetting",
+			busid, !nvidia && s->host_card[0] ? "    Option \"kmsdev\" \"/dev/dri/" : "",
+			!nvidia && s->host_card[0] ? s->host_card : "",
+			!nvidia && s->host_card[0] ? "\"\n" : "") < 0 ?
+		       -ENOMEM :
+		       0;
+}
+
+static const char nvidia_header[] =
+	"# Written by `vmrun setup` (`vmrun setup --undo` removes it).\n"
+	"# It shadows /usr/share/X11/xorg.conf.d/" NVIDIA_CONF ": Xorg reads only\n"
+	"# the /etc/X11/xorg.conf.d one of two same-named files. The same OutputClass, without\n"
+	"# Option \"PrimaryGPU\" \"yes\": with it, Xorg makes an NVIDIA card its primary GPU even\n"
+	"# when that card is the one passed through to VMs, holds it, and it cannot be detached.\n";
+
+static int item_nvidia(struct setup *s, struct item *it)
+{
+	_cleanup_free_ char *etc = NULL, *usr = NULL, *new_text = NULL;
+	int fd = s->c->root->root_fd;
+	struct stat st;
+	int r;
+
+	r = read_file_at(fd, "etc/X11/xorg.conf.d/" NVIDIA_CONF, FILE_MAX, READ_REGULAR | READ_TEXT, &etc, NULL, &st);
+	if (r == 0) {
+		if (!setup_xorg_has_primary_gpu(etc))
+			return 0;
+		r = setup_xorg_drop_primary_gpu(etc, strstr(etc, "vmrun setup") ? "" : nvidia_header,
+						&new_text);
+		if (r < 0)
+			return r;
+		note(it, "/etc/X11/xorg.conf.d/%s sets PrimaryGPU: dropped", NVIDIA_CONF);
+		return add_change(it, "etc/X11/xorg.conf.d/" NVIDIA_CONF, TAKE_PTR(etc),
+				  TAKE_PTR(new_text), st.st_mode & 07777);
+	}
+	if (r != -ENOENT)
+		return r;
+	if (read_file_at(fd, "usr/share/X11/xorg.conf.d/" NVIDIA_CONF, FILE_MAX, READ_REGULAR | READ_TEXT, &usr, NULL, NULL) < 0 ||
+	    !setup_xorg_has_primary_gpu(usr))
+		return 0;
+	r = setup_xorg_drop_primary_gpu(usr, nvidia_header, &new_text);
+	if (r < 0)
+		return r;
+	note(it, "/usr/share/X11/xorg.conf.d/%s makes NVIDIA cards the primary GPU: shadowed "
+		 "without PrimaryGPU", NVIDIA_CONF);
+	return add_change(it, "etc/X11/xorg.conf.d/" NVIDIA_CONF, NULL, TAKE_PTR(new_text), 0644);
+}
+
+int item_xorg(struct setup *s, struct item *it)
+{
+	_cleanup_free_ char *old = NULL, *new_text = NULL;
+	struct stat st = { .st_mode = 0644 };
+	char pass[256];
+	int r;
+
+	it->id = "xorg";
+	it->title = "Xorg: keep X off the passthrough GPU";
+	it->status = IS_DONE;
+	if (!s->n_pass) {
+		it->status = IS_SKIPPED;
+		note(it, "no display device to pass through%s", s->p ? " in the profile" : "");
+		return 0;
+	}
+	if (!s->host) {
+		it->status = IS_MANUAL;
+		note(it, "no display device left for the host%s: give a PROFILE naming the GPU the "
+			 "VM gets", s->p ? "" : " (no boot_vga=1 GPU)");
+		return 0;
+	}
+	note(it, "passthrough: %s; host display: %s%s%s", pass_list(s, pass, sizeof(pass)),
+	     s->host->name, s->host_card[0] ? " /dev/dri/" : " (no DRM card)", s->host_card);
+	r = read_file_at(s->c->root->root_fd, XORG_SNIPPET, FILE_MAX, READ_REGULAR | READ_TEXT, &old, NULL, &st);
+	if (r < 0 && r != -ENOENT) {
+		it->status = IS_MANUAL;
+		note(it, "cannot edit /%s: %s", XORG_SNIPPET, strerror(-r));
+		return 0;
+	}
+	r = xorg_snippet(s, &new_text);
+	if (r < 0)
+		return r;
+	r = add_change(it, XORG_SNIPPET, TAKE_PTR(old), TAKE_PTR(new_text), st.st_mode & 07777);
+	if (r < 0)
+		return r;
+	r = item_nvidia(s, it);
+	if (r < 0)
+		return r;
+	if (it->n_ch)
+		snprintf(it->then, sizeof(it->then), "restart X (log out and in) once");
+	return 0;
+}
+
+int item_wayland(struct setup *s, struct item *it)
+{
+	int fd = s->c->root->root_fd;
+	const char *card = s->host_card[0] ? s->host_card : "cardN";
+
+	it->id = "wayland";
+	it->title = "Wayland compositors";
+	it->status = IS_MANUAL;
+	if (!s->n_pass || !s->host) {
+		it->status = IS_SKIPPED;
+		note(it, "no passthrough GPU and host GPU to tell apart (see the Xorg item)");
+		return 0;
+	}
+	if (exists_at(fd, "usr/bin/gnome-shell") || exists_at(fd, "usr/bin/mutter")) {
+		_cleanup_free_ char *old = NULL, *new_text = NULL;
+		struct stat st = { .st_mode = 0644 };
+		size_t len = 0;
+		FILE *f = open_memstream(&new_text, &len);
+		int r;
+
+		if (!f)
+			return -ENOMEM;
+		fputs("# Written by `vmrun setup` (`vmrun setup --undo` removes it).\n"
+		      "# GNOME's mutter leaves DRM devices tagged mutter-device-ignore alone (releases\n"
+		      "# since 2022; older ones ignore the tag): the GPU(s) passed through to VMs can go to\n"
+		      "# vfio-pci and back during a Wayland session. Applies from the next boot (or udevadm trigger).\n",
+		      f);
+		for (size_t i = 0; i < s->n_pass; i++)
+			fprintf(f, "SUBSYSTEM==\"drm\", KERNELS==\"%s\", TAG+=\"mutter-device-ignore\"\n",
+				s->pass[i]->name);
+		if (fclose(f) != 0)
+			return -ENOMEM;
+		r = read_file_at(fd, MUTTER_RULE, FILE_MAX, READ_REGULAR | READ_TEXT, &old, NULL, &st);
+		if (r < 0 && r != -ENOENT) {
+			note(it, "cannot edit /%s: %s", MUTTER_RULE, strerror(-r));
+		} else {
+			note(it, "GNOME (mutter): a udev rule tags the passthrough card mutter-device-ignore");
+			r = add_change(it, MUTTER_RULE, TAKE_PTR(old), TAKE_PTR(new_text), st.st_mode & 07777);
+			if (r < 0)
+				return r;
+			if (!it->n_ch)
+				it->status = IS_DONE;
+		}
+	} else {
+		note(it, "GNOME (mutter): not installed; no udev rule written");
+	}
+	/*
+	 * KWin is started by startplasma-wayland from the display manager's session, not from
+	 * the systemd user manager, so /etc/environment.d is not known to reach it: a manual step.
+	 * Both variables are colon-separated lists, so /dev/dri/by-path names cannot be used.
+	 */
+	note(it, "KWin (Plasma): manual step: export KWIN_DRM_DEVICES=/dev/dri/%s in "
+		 "~/.config/plasma-workspace/env/vmrun.sh", card);
+	note(it, "wlroots (sway, ...): manual step: start it with WLR_DRM_DEVICES=/dev/dri/%s", card);
+	note(it, "(cardN numbers follow probe order: check them after kernel or hardware changes)");
+	return 0;
+}
+
+/* The user to allow: SUDO_USER under sudo, else the real user; NULL for plain root. */
+static const char *invoking_user(void)
+{
+	const char *su = getenv("SUDO_USER");
+	struct passwd *pw;
+
+	if (getuid() == 0)
+		return su && *su && !streq(su, "root") ? su : NULL;
+	pw = getpwuid(getuid());
+	return pw ? pw->pw_name : NULL;
+}
+
+int item_allow(struct setup *s, struct item *it)
+{
+	_cleanup_free_ char *old = NULL, *text = NULL;
+	struct stat st = { .st_mode = 0644 };
+	const char *user = invoking_user();
+	char devs[MAX_PASS][PCI_ADDR_STR_MAX];
+	size_t n = 0;
+	int r;
+
+	it->id = "allow";
+	it->title = "Allow-file entry (/" ALLOW_FILE ")";
+	it->status = IS_DONE;
+	if (s->p) {
+		/* The profile's display devices; every device when it names none. */
+		for (size_t i = 0; i < s->n_pass && n < MAX_PASS; i++)
+			snprintf(devs[n++], PCI_ADDR_STR_MAX, "%s", s->pass[i]->name);
+		for (size_t i = 0; !s->n_pass && i < s->p->n_pci && n < MAX_PASS; i++)
+			pci_addr_format(&s->p->pci[i].address, devs[n++]);
+	} else {
+		for (size_t i = 0; i < s->n_pass && n < MAX_PASS; i++)
+			snprintf(devs[n++], PCI_ADDR_STR_MAX, "%s", s->pass[i]->name);
+	}
+	if (!n) {
+		it->status = IS_SKIPPED;
+		note(it, "no device to allow");
+		return 0;
+	}
+	if (!user) {
+		it->status = IS_SKIPPED;
+		note(it, "run as root without sudo: no user to allow; add a line like this one to "
+			 "/%s:", ALLOW_FILE);
+		note(it, "    - {device: \"%s\", users: [NAME]}", devs[0]);
+		return 0;
+	}
+	r = read_file_at(s->c->root->root_fd, ALLOW_FILE, FILE_MAX, READ_REGULAR | READ_TEXT, &old, NULL, &st);
+	if (r < 0 && r != -ENOENT) {
+		it->status = IS_MANUAL;
+		note(it, "cannot edit /%s: %s", ALLOW_FILE, strerror(-r));
+		return 0;
+	}
+	text = strdup(old ? old : "");
+	if (!text)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		char *next = NULL;
+
+		r = setup_allow_add(text, devs[i], user, &next);
+		if (r == -EINVAL) {
+			it->status = IS_MANUAL;
+			note(it, "user name '%s' is not a plain POSIX name: edit /%s by hand", user,
+			     ALLOW_FILE);
+			return 0;
+		}
+		if (r == -EBADMSG) {
+			it->status = IS_MANUAL;
+			note(it, "/%s is not valid (see `vmrun-helper`'s rules in vmrun(1)): fix it by "
+			     "hand, then run setup again", ALLOW_FILE);
+			return 0;
+		}
+		if (r < 0)
+			return r;
+		if (next) {
+			note(it, "allow %s to switch %s", user, devs[i]);
+			free(text);
+			text = next;
+		} else {
+			note(it, "%s may already switch %s", user, devs[i]);
+		}
+	}
+	/* Root-owned and world-readable, in a root-owned directory: the helper refuses it otherwise. */
+	return add_change(it, ALLOW_FILE, TAKE_PTR(old), TAKE_PTR(text),
+			  old ? st.st_mode & 07777 : 0644);
+}
+
+/* Which display devices go to VMs and which one the host keeps. EXIT_USAGE if the profile
+ * names a device this host does not have. */
+int find_gpus(struct setup *s)
+{
+	int r = pci_function_list(s->c->root, &s->fns, &s->n_fns, NULL);
+
+	if (r < 0) {
+		s->fns = NULL;
+		s->n_fns = 0;
+	}
+	for (size_t i = 0; s->p && i < s->p->n_pci; i++) {
+		struct pci_function f;
+		char a[PCI_ADDR_STR_MAX];
+
+		if (pci_function_read(s->c->root, &s->p->pci[i].address, &f) < 0) {
+			log_err("%s: no PCI device %s on this host (see `vmrun gpus`)", s->p->source,
+				pci_addr_format(&s->p->pci[i].address, a));
+			return EXIT_USAGE;
+		}
+	}
+	for (size_t i = 0; i < s->n_fns; i++) {
+		const struct pci_function *f = &s->fns[i];
+		bool pass = false;
+
+		if (!pci_is_display(f))
+			continue;
+		if (s->p)
+			for (size_t k = 0; k < s->p->n_pci; k++)
+				pass |= pci_addr_eq(&s->p->pci[k].address, &f->addr);
+		else
+			pass = f->boot_vga != 1;
+		if (pass && s->n_pass < MAX_PASS)
+			s->pass[s->n_pass++] = f;
+		else if (!pass && (!s->host || (f->boot_vga == 1 && s->host->boot_vga != 1)))
+			s->host = f;
+	}
+	if (s->host)
+		drm_card_of(s->c->root, s->host->name, s->host_card, sizeof(s->host_card));
+	return 0;
+}

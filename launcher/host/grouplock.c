@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+#include "grouplock.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util.h"
+
+int group_lock(int dirfd, int group, unsigned timeout_ms, int *ret_fd)
+{
+	struct timespec tick = { 0, 50 * 1000000L };
+	char name[64];
+	unsigned waited = 0;
+	int fd;
+
+	snprintf(name, sizeof(name), "group-%d.lock", group);
+	fd = openat(dirfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK || waited >= timeout_ms) {
+			int r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+
+			safe_close(fd);
+			return r;
+		}
+		nanosleep(&tick, NULL);
+		waited += 50;
+	}
+	*ret_fd = fd;
+	return 0;
+}

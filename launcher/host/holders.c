@@ -1,0 +1,531 @@
+/* SPDX-License-Identifier: MIT */
+#include "holders.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "iommu.h"
+#include "log.h"
+#include "text.h"
+#include "util.h"
+
+/* What a node is: its device number, or for anything but a device (test trees) its inode. */
+struct ident {
+	bool have, chr;
+	dev_t rdev, dev;
+	ino_t ino;
+};
+
+/* Mapped files already looked at in this scan, by (st_dev, st_ino): libraries are mapped by
+ * every process, and each is stat'ed once. Open addressing, grown at half full. */
+struct seen {
+	dev_t dev;
+	ino_t ino;
+	int node; /* index into the node set, -1 for "none of ours", -2 for an empty slot */
+};
+
+struct scan {
+	const struct sysroot *s;
+	const struct devnode_set *nodes;
+	struct ident *ids;
+	struct seen *seen;
+	size_t n_seen, cap_seen;
+	struct holder_set set;
+	pid_t *vfio_unknown; /* processes with a VFIO device fd we could not place */
+	size_t n_vfio_unknown;
+	bool map_files;      /* /proc/PID/map_files is readable (root) */
+};
+
+static bool is_pid_name(const char *s)
+{
+	if (!*s || *s == '0')
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+static void identify_nodes(struct scan *sc)
+{
+	for (size_t i = 0; i < sc->nodes->n; i++) {
+		const char *p = sc->nodes->v[i].path;
+		struct ident *id = &sc->ids[i];
+		struct stat st;
+
+		if (strncmp(p, "/dev/", 5) != 0 || sc->s->dev_fd < 0 ||
+		    fstatat(sc->s->dev_fd, p + 5, &st, 0) < 0)
+			continue;
+		id->have = true;
+		id->chr = S_ISCHR(st.st_mode);
+		id->rdev = st.st_rdev;
+		id->dev = st.st_dev;
+		id->ino = st.st_ino;
+	}
+}
+
+/* The node a stat'ed file is, or -1. */
+static int match_stat(const struct scan *sc, const struct stat *st)
+{
+	bool chr = S_ISCHR(st->st_mode);
+
+	if (!chr && !S_ISREG(st->st_mode))
+		return -1;
+	for (size_t i = 0; i < sc->nodes->n; i++) {
+		const struct ident *id = &sc->ids[i];
+
+		if (!id->have || id->chr != chr)
+			continue;
+		if (chr ? id->rdev == st->st_rdev : id->dev == st->st_dev && id->ino == st->st_ino)
+			return (int)i;
+	}
+	return -1;
+}
+
+static bool already_listed(const struct holder_set *set, pid_t pid, const char *node)
+{
+	for (size_t i = 0; i < set->n; i++)
+		if (set->v[i].pid == pid && streq(set->v[i].node, node))
+			return true;
+	return false;
+}
+
+static int add_holder(struct scan *sc, pid_t pid, int node, const char *via)
+{
+	const struct devnode *d = &sc->nodes->v[node];
+	struct holder *nv;
+
+	if (already_listed(&sc->set, pid, d->path))
+		return 0;
+	nv = reallocarray(sc->set.v, sc->set.n + 1, sizeof(*nv));
+	if (!nv)
+		return -ENOMEM;
+	sc->set.v = nv;
+	nv = &sc->set.v[sc->set.n++];
+	memset(nv, 0, sizeof(*nv));
+	nv->pid = pid;
+	nv->kind = d->kind;
+	memcpy(nv->node, d->path, sizeof(nv->node));
+	snprintf(nv->function, sizeof(nv->function), "%s", d->function);
+	text_escape(via ? via : "", nv->via, sizeof(nv->via));
+	return 0;
+}
+
+/* How an fd reaches the node, when its path is not the node's own ("" when it is). */
+static void fd_via(const struct scan *sc, int fddir, const char *fd, int node, char *buf, size_t cap)
+{
+	char target[256];
+	const char *t = target;
+	size_t root = strlen(sc->s->path);
+	ssize_t n = readlinkat(fddir, fd, target, sizeof(target) - 1);
+
+	buf[0] = '\0';
+	if (n <= 0)
+		return;
+	target[n] = '\0';
+	/* In a test tree the kernel shows the tree's own path. */
+	if (!streq(sc->s->path, "/") && strncmp(t, sc->s->path, root) == 0 && t[root] == '/')
+		t += root;
+	if (!streq(t, sc->nodes->v[node].path))
+		snprintf(buf, cap, "%.72s (fd %.8s)", t, fd);
+}
+
+/* A VFIO device fd (an anon inode): whose device, from fdinfo (Linux 6.8+ names its sysfs
+ * path); -1 when the kernel does not say, -2 when it is none of ours. */
+static int vfio_device_node(const struct scan *sc, int piddir, const char *fd)
+{
+	_cleanup_free_ char *info = NULL;
+	char path[64], addr[PCI_ADDR_STR_MAX];
+	const char *p, *slash;
+	struct pci_addr a;
+
+	snprintf(path, sizeof(path), "fdinfo/%.32s", fd);
+	if (read_file_at(piddir, path, 8192, READ_TRUNCATE, &info, NULL, NULL) < 0 ||
+	    !(p = strstr(info, "vfio-device-syspath:")))
+		return -1;
+	p += strcspn(p, "\n");
+	for (slash = p; slash > info && slash[-1] != '/'; slash--)
+		;
+	snprintf(addr, sizeof(addr), "%.*s", (int)(p - slash), slash);
+	if (pci_addr_parse(addr, &a) < 0)
+		return -1;
+	pci_addr_format(&a, addr);
+	for (size_t i = 0; i < sc->nodes->n; i++)
+		if (sc->nodes->v[i].kind == NODE_VFIO && streq(sc->nodes->v[i].function, addr) &&
+		    strncmp(sc->nodes->v[i].path, "/dev/vfio/devices/", 18) != 0)
+			return (int)i;
+	return -2;
+}
+
+static int note_vfio_unknown(struct scan *sc, pid_t pid)
+{
+	pid_t *nv;
+
+	if (sc->n_vfio_unknown && sc->vfio_unknown[sc->n_vfio_unknown - 1] == pid)
+		return 0;
+	nv = reallocarray(sc->vfio_unknown, sc->n_vfio_unknown + 1, sizeof(*nv));
+	if (!nv)
+		return -ENOMEM;
+	sc->vfio_unknown = nv;
+	nv[sc->n_vfio_unknown++] = pid;
+	return 0;
+}
+
+static int anon_fd(struct scan *sc, pid_t pid, int piddir, int fddir, const char *fd)
+{
+	char target[64];
+	ssize_t n = readlinkat(fddir, fd, target, sizeof(target) - 1);
+	int node;
+
+	if (n <= 0)
+		return 0;
+	target[n] = '\0';
+	if (!streq(target, "anon_inode:[vfio-device]"))
+		return 0;
+	node = vfio_device_node(sc, piddir, fd);
+	if (node >= 0)
+		return add_holder(sc, pid, node, "a VFIO device fd");
+	return node == -1 ? note_vfio_unknown(sc, pid) : 0;
+}
+
+/* One process's fds; -EACCES when they are not ours to read. */
+static int scan_fds(struct scan *sc, pid_t pid, int piddir)
+{
+	struct dirent *de;
+	DIR *d;
+	int r = opendir_at(piddir, "fd", &d);
+
+	if (r < 0)
+		return r;
+	while (r >= 0 && (de = readdir(d))) {
+		struct stat st;
+		char via[96];
+		int node;
+
+		if (de->d_name[0] == '.' || fstatat(dirfd(d), de->d_name, &st, 0) < 0)
+			continue; /* closed meanwhile */
+		if ((st.st_mode & S_IFMT) == 0) {
+			r = anon_fd(sc, pid, piddir, dirfd(d), de->d_name);
+			continue;
+		}
+		node = match_stat(sc, &st);
+		if (node < 0)
+			continue;
+		fd_via(sc, dirfd(d), de->d_name, node, via, sizeof(via));
+		r = add_holder(sc, pid, node, via);
+	}
+	closedir(d);
+	return r;
+}
+
+static size_t seen_slot(const struct scan *sc, dev_t dev, ino_t ino)
+{
+	size_t h = ((size_t)dev * 0x9e3779b97f4a7c15ULL) ^ (size_t)ino;
+
+	for (h &= sc->cap_seen - 1;; h = (h + 1) & (sc->cap_seen - 1))
+		if (sc->seen[h].node == -2 || (sc->seen[h].dev == dev && sc->seen[h].ino == ino))
+			return h;
+}
+
+static int seen_grow(struct scan *sc)
+{
+	struct seen *old = sc->seen;
+	size_t old_cap = sc->cap_seen;
+
+	sc->cap_seen = old_cap ? old_cap * 2 : 1024;
+	sc->seen = malloc(sc->cap_seen * sizeof(*sc->seen));
+	if (!sc->seen) {
+		sc->seen = old;
+		sc->cap_seen = old_cap;
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < sc->cap_seen; i++)
+		sc->seen[i].node = -2;
+	for (size_t i = 0; i < old_cap; i++)
+		if (old[i].node != -2)
+			sc->seen[seen_slot(sc, old[i].dev, old[i].ino)] = old[i];
+	free(old);
+	return 0;
+}
+
+/* Which of our nodes the mapped file (st_dev, st_ino) is: -1 for none. */
+static int mapped_node(struct scan *sc, int piddir, const char *range, dev_t dev, ino_t ino)
+{
+	struct stat st;
+	char path[80];
+	size_t slot;
+	int node = -1;
+
+	if (sc->n_seen * 2 >= sc->cap_seen && seen_grow(sc) < 0)
+		return -1;
+	slot = seen_slot(sc, dev, ino);
+	if (sc->seen[slot].node != -2)
+		return sc->seen[slot].node;
+	for (size_t i = 0; i < sc->nodes->n && node < 0; i++)
+		if (sc->ids[i].have && sc->ids[i].dev == dev && sc->ids[i].ino == ino)
+			node = (int)i;
+	/* Not the node's own inode: map_files says what device it is (an alias of ours?). */
+	snprintf(path, sizeof(path), "map_files/%s", range);
+	if (node < 0 && sc->map_files && fstatat(piddir, path, &st, 0) == 0)
+		node = match_stat(sc, &st);
+	sc->seen[slot] = (struct seen){ dev, ino, node };
+	sc->n_seen++;
+	return node;
+}
+
+/* One process's mappings: a node mapped and then closed is still held. */
+static int scan_maps(struct scan *sc, pid_t pid, int piddir)
+{
+	_cleanup_free_ char *maps = NULL;
+	int r = read_file_at(piddir, "maps", 16 << 20, READ_TRUNCATE, &maps, NULL, NULL);
+
+	if (r < 0)
+		return r;
+	for (char *line = maps; line && *line && r >= 0;) {
+		char *eol = strchr(line, '\n'), range[64];
+		unsigned maj, min;
+		unsigned long long ino;
+		int node;
+
+		if (eol)
+			*eol = '\0';
+		if (sscanf(line, "%63s %*s %*s %x:%x %llu", range, &maj, &min, &ino) == 4 && ino) {
+			node = mapped_node(sc, piddir, range, makedev(maj, min), (ino_t)ino);
+			if (node >= 0)
+				r = add_holder(sc, pid, node, "a memory mapping");
+		}
+		line = eol ? eol + 1 : NULL;
+	}
+	return r;
+}
+
+static int scan_pid(struct scan *sc, const char *name)
+{
+	pid_t pid = (pid_t)strtol(name, NULL, 10);
+	_cleanup_close_ int piddir = openat(sc->s->proc_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r;
+
+	if (piddir < 0)
+		return -errno;
+	r = scan_fds(sc, pid, piddir);
+	if (r >= 0) {
+		int m = scan_maps(sc, pid, piddir);
+
+		r = m == -ENOENT ? 0 : m; /* a test tree's process has no maps */
+	}
+	return r;
+}
+
+/*
+ * A VFIO device fd the kernel did not tie to a device (before Linux 6.8): its process holds
+ * a device of some group. Device fds keep their group's file open, so a group of ours that
+ * cannot be opened now is held, and those processes are named as holding it.
+ */
+static int place_vfio_unknown(struct scan *sc)
+{
+	for (size_t i = 0; i < sc->nodes->n && sc->n_vfio_unknown; i++) {
+		const struct devnode *d = &sc->nodes->v[i];
+		int fd, r;
+
+		if (d->kind != NODE_VFIO || strncmp(d->path, "/dev/vfio/", 10) != 0 ||
+		    strchr(d->path + 10, '/') || sc->s->dev_fd < 0)
+			continue;
+		fd = openat(sc->s->dev_fd, d->path + 5, O_RDWR | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+		if (fd >= 0) {
+			safe_close(fd);
+			continue;
+		}
+		if (errno != EBUSY)
+			continue;
+		for (size_t k = 0; k < sc->n_vfio_unknown; k++) {
+			r = add_holder(sc, sc->vfio_unknown[k], (int)i,
+				       "a VFIO device fd (this kernel does not say of which device)");
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+void cgroup_unit(const char *text, char *buf, size_t cap)
+{
+	const char *line = text, *best = NULL;
+	size_t best_len = 0;
+
+	buf[0] = '\0';
+	/* cgroup v2 is the "0::" line; on hybrid hosts the name=systemd line has the same path. */
+	while (line && *line) {
+		const char *eol = strchr(line, '\n');
+		size_t len = eol ? (size_t)(eol - line) : strlen(line);
+		const char *p = line, *end = line + len;
+
+		if ((len > 3 && strncmp(line, "0::", 3) == 0) || memmem(line, len, ":name=systemd:", 14)) {
+			while (p < end) {
+				const char *slash = memchr(p, '/', (size_t)(end - p));
+				const char *cend = slash ? slash : end;
+				size_t clen = (size_t)(cend - p);
+
+				if ((clen > 8 && memcmp(cend - 8, ".service", 8) == 0) ||
+				    (clen > 6 && memcmp(cend - 6, ".scope", 6) == 0)) {
+					best = p;
+					best_len = clen;
+				}
+				p = cend + 1;
+			}
+		}
+		line = eol ? eol + 1 : NULL;
+	}
+	if (best && best_len < cap) {
+		memcpy(buf, best, best_len);
+		buf[best_len] = '\0';
+	}
+}
+
+static void user_name(const struct sysroot *s, uid_t uid, char *buf, size_t cap)
+{
+	_cleanup_fclose_ FILE *f = NULL;
+	struct passwd *pw;
+	int fd;
+
+	snprintf(buf, cap, "%u", (unsigned)uid);
+	fd = s->etc_fd < 0 ? -1 : openat(s->etc_fd, "passwd", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	f = fdopen(fd, "re");
+	if (!f) {
+		safe_close(fd);
+		return;
+	}
+	while ((pw = fgetpwent(f)))
+		if (pw->pw_uid == uid) {
+			text_escape(pw->pw_name, buf, cap);
+			return;
+		}
+}
+
+/* Everything here is the holder's to choose (it may be another user): escaped when read. */
+static void fill_details(const struct sysroot *s, struct holder *h)
+{
+	_cleanup_free_ char *status = NULL, *cmdline = NULL, *cgroup = NULL, *comm = NULL;
+	char path[64], unit[128];
+	const char *uid;
+	size_t n = 0;
+
+	snprintf(path, sizeof(path), "%d/comm", (int)h->pid);
+	if (read_file_at(s->proc_fd, path, 64, READ_TRUNCATE, &comm, NULL, NULL) >= 0) {
+		comm[strcspn(comm, "\n")] = '\0';
+		text_escape(comm, h->comm, sizeof(h->comm));
+	}
+	snprintf(path, sizeof(path), "%d/cmdline", (int)h->pid);
+	if (read_file_at(s->proc_fd, path, 200, READ_TRUNCATE, &cmdline, &n, NULL) >= 0 && n) {
+		for (size_t i = 0; i + 1 < n; i++)
+			if (cmdline[i] == '\0')
+				cmdline[i] = ' ';
+		text_escape(cmdline, h->cmdline, sizeof(h->cmdline));
+	}
+	snprintf(path, sizeof(path), "%d/status", (int)h->pid);
+	h->uid = (uid_t)-1;
+	if (read_file_at(s->proc_fd, path, 16384, READ_TRUNCATE, &status, NULL, NULL) >= 0 &&
+	    (uid = strstr(status, "\nUid:")))
+		h->uid = (uid_t)strtoul(uid + 5, NULL, 10);
+	if (h->uid != (uid_t)-1)
+		user_name(s, h->uid, h->user, sizeof(h->user));
+	snprintf(path, sizeof(path), "%d/cgroup", (int)h->pid);
+	if (read_file_at(s->proc_fd, path, 16384, READ_TRUNCATE, &cgroup, NULL, NULL) >= 0) {
+		cgroup_unit(cgroup, unit, sizeof(unit));
+		text_escape(unit, h->unit, sizeof(h->unit));
+	}
+}
+
+static void scan_clear(struct scan *sc)
+{
+	free(sc->ids);
+	free(sc->seen);
+	free(sc->vfio_unknown);
+	holder_set_clear(&sc->set);
+}
+
+static int scan_all(struct scan *sc)
+{
+	struct dirent *de;
+	DIR *d = NULL;
+	int r = opendir_at(sc->s->proc_fd, ".", &d);
+
+	while (r >= 0 && (de = readdir(d))) {
+		if (!is_pid_name(de->d_name))
+			continue;
+		sc->set.scanned++;
+		r = scan_pid(sc, de->d_name);
+		if (r == -EACCES || r == -EPERM)
+			sc->set.unreadable++;
+		else if (r < 0 && r != -ENOENT && r != -ESRCH)
+			break; /* fail closed: a scan that could not look must not say "nobody" */
+		r = 0;     /* a process that exited meanwhile is simply gone */
+	}
+	if (d)
+		closedir(d);
+	return r < 0 ? r : place_vfio_unknown(sc);
+}
+
+int holders_find(const struct sysroot *s, const struct devnode_set *nodes, struct holder_set *ret)
+{
+	struct scan sc = { .s = s, .nodes = nodes, .map_files = geteuid() == 0 };
+	int r = 0;
+
+	if (s->proc_fd < 0)
+		return -ENOENT;
+	sc.ids = calloc(nodes->n ? nodes->n : 1, sizeof(*sc.ids));
+	if (!sc.ids)
+		return -ENOMEM;
+	identify_nodes(&sc);
+	if (nodes->n)
+		r = scan_all(&sc);
+	if (r < 0) {
+		scan_clear(&sc);
+		return r;
+	}
+	for (size_t i = 0; i < sc.set.n; i++)
+		fill_details(s, &sc.set.v[i]);
+	*ret = sc.set;
+	sc.set = (struct holder_set){ 0 };
+	scan_clear(&sc);
+	return 0;
+}
+
+void holder_set_clear(struct holder_set *set)
+{
+	free(set->v);
+	set->v = NULL;
+	set->n = 0;
+}
+
+bool holder_blocks(const struct holder *h, bool unloading_modules)
+{
+	switch (h->kind) {
+	case NODE_SND:
+		return false;
+	case NODE_NVIDIA_CTL:
+	case NODE_KFD:
+		return unloading_modules;
+	default:
+		return true;
+	}
+}
+
+const char *holder_describe(const struct holder *h, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "pid %d %s (user %s%s%s)%s%s", (int)h->pid, h->comm[0] ? h->comm : "?",
+		 h->user[0] ? h->user : "?", h->unit[0] ? ", unit " : "", h->unit,
+		 h->via[0] ? " through " : "", h->via);
+	return buf;
+}

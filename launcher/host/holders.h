@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Holders: processes that have one of a device's nodes open or mapped, found by what the
+ * node *is* (its device number), not by its name: an fd of a mknod alias, of a bind mount in
+ * another mount namespace or of a container's /dev is the same device. One pass over /proc:
+ * per fd one stat through the kernel's magic link; per process its mappings, each mapped
+ * file looked at once per scan; details (command, user, unit) only for processes that match.
+ * VFIO device fds (anon inodes) count as holders of their group.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "devnodes.h"
+#include "sysroot.h"
+
+struct holder {
+	pid_t pid;
+	uid_t uid;
+	char user[64];     /* name from the root's etc/passwd, or the number */
+	char comm[72];     /* /proc/PID/comm, control characters escaped (text_escape) */
+	char cmdline[256]; /* argv joined by spaces, truncated, escaped */
+	char unit[128];    /* systemd unit from the cgroup path, "" when none; escaped */
+	char node[64];     /* the node of ours it holds */
+	char via[96];      /* how, when it is not an fd of that very path: "mapping",
+	                    * "/tmp/alias (fd 3)", "a VFIO device fd"; "" otherwise */
+	char function[PCI_ADDR_STR_MAX];
+	enum node_kind kind;
+};
+
+struct holder_set {
+	struct holder *v;
+	size_t n;
+	unsigned unreadable; /* processes whose fds could not be read (not root): scan is partial */
+	unsigned scanned;
+};
+
+int holders_find(const struct sysroot *s, const struct devnode_set *nodes, struct holder_set *ret);
+void holder_set_clear(struct holder_set *set);
+
+/*
+ * Whether a holder keeps its function from being switched. The one rule, for the switch and
+ * for `vmrun check` alike:
+ *   - sound nodes do not block: ALSA survives hot-unplug, and sound servers let go;
+ *   - nodes shared by every card of a driver (/dev/nvidiactl, nvidia-modeset, nvidia-uvm,
+ *     /dev/kfd) block only when the driver's modules are to be unloaded: with another card
+ *     still on the driver, holding them does not mean holding this card;
+ *   - everything else blocks.
+ */
+bool holder_blocks(const struct holder *h, bool unloading_modules);
+
+/* "pid 812 Xorg (user root, unit display-manager.service)" */
+const char *holder_describe(const struct holder *h, char *buf, size_t cap);
+
+/* The systemd unit in a /proc/PID/cgroup text: the innermost *.service or *.scope. */
+void cgroup_unit(const char *cgroup_text, char *buf, size_t cap);

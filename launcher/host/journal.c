@@ -1,0 +1,329 @@
+/* SPDX-License-Identifier: MIT */
+#include "journal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "names.h"
+#include "sysroot.h"
+#include "util.h"
+
+#define JOURNAL_VERSION 2
+
+static const char *const op_names[] = { [JOURNAL_DETACH] = "detach", [JOURNAL_ATTACH] = "attach" };
+static const char *const state_names[] = { [JOURNAL_IN_PROGRESS] = "in-progress",
+					   [JOURNAL_DONE] = "done" };
+
+const char *journal_op_name(enum journal_op op)
+{
+	return (unsigned)op < ARRAY_SIZE(op_names) ? op_names[op] : "?";
+}
+
+const char *journal_state_name(enum journal_state st)
+{
+	return (unsigned)st < ARRAY_SIZE(state_names) ? state_names[st] : "?";
+}
+
+static int parse_name(const char *s, const char *const *names, size_t n, unsigned *ret)
+{
+	for (size_t i = 0; s && i < n; i++)
+		if (streq(s, names[i])) {
+			*ret = (unsigned)i;
+			return 0;
+		}
+	return -EBADMSG;
+}
+
+/* Driver and module names: what the kernel allows, and nothing that could walk a path. */
+static bool name_ok(const char *s, size_t cap)
+{
+	size_t n = strlen(s);
+
+	if (n >= cap || (n && !name_is_safe(s)))
+		return false;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") == n;
+}
+
+static json_object *hex4(unsigned v)
+{
+	char id[8];
+
+	snprintf(id, sizeof(id), "%04x", v);
+	return json_object_new_string(id);
+}
+
+static json_object *dev_to_json(const struct switch_dev *d)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "address", json_object_new_string(d->fn.name));
+	json_object_object_add(o, "vendor", hex4(d->fn.vendor));
+	json_object_object_add(o, "device", hex4(d->fn.device));
+	json_object_object_add(o, "role", json_object_new_string(group_role_name(d->role)));
+	json_object_object_add(o, "driver", json_object_new_string(d->orig_driver));
+	json_object_object_add(o, "override", json_object_new_string(d->orig_override));
+	json_object_object_add(o, "ours", json_object_new_boolean(d->ours));
+	json_object_object_add(o, "phase", json_object_new_string(switch_phase_name(d->phase)));
+	return o;
+}
+
+static json_object *journal_to_json(const struct journal *j)
+{
+	json_object *o = json_object_new_object(), *devs = json_object_new_array();
+	json_object *mods = json_object_new_array();
+
+	json_object_object_add(o, "version", json_object_new_int(JOURNAL_VERSION));
+	json_object_object_add(o, "group", json_object_new_int(j->plan.group));
+	json_object_object_add(o, "gpu", json_object_new_string(j->plan.gpu.name));
+	json_object_object_add(o, "op", json_object_new_string(journal_op_name(j->op)));
+	json_object_object_add(o, "state", json_object_new_string(journal_state_name(j->state)));
+	json_object_object_add(o, "pid", json_object_new_int(j->pid));
+	json_object_object_add(o, "holder", json_object_new_int(j->holder));
+	json_object_object_add(o, "owner_uid", json_object_new_int64(j->owner));
+	json_object_object_add(o, "started", json_object_new_int64(j->started));
+	for (size_t i = 0; i < j->plan.n_devs; i++)
+		json_object_array_add(devs, dev_to_json(&j->plan.devs[i]));
+	json_object_object_add(o, "devices", devs);
+	for (size_t i = 0; i < j->plan.n_modules; i++)
+		json_object_array_add(mods, json_object_new_string(j->plan.modules[i]));
+	json_object_object_add(o, "modules_unloaded", mods);
+	return o;
+}
+
+int journal_write(int dirfd, const struct journal *j)
+{
+	json_object *o = journal_to_json(j);
+	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
+	char name[64];
+	int r;
+
+	snprintf(name, sizeof(name), "group-%d.json", j->plan.group);
+	r = text ? write_file_atomic_at(dirfd, name, text, strlen(text), 0600, (uid_t)-1, (gid_t)-1) :
+		   -ENOMEM;
+	json_object_put(o);
+	return r;
+}
+
+static const char *get_str(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static bool get_int(json_object *o, const char *key, int64_t *ret)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
+		return false;
+	*ret = json_object_get_int64(v);
+	return true;
+}
+
+static int parse_hex16(const char *s, unsigned *ret)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s || strlen(s) != 4)
+		return -EBADMSG;
+	v = strtoul(s, &end, 16);
+	if (*end)
+		return -EBADMSG;
+	*ret = (unsigned)v;
+	return 0;
+}
+
+static int parse_role(const char *s, enum group_role *ret)
+{
+	for (int r = ROLE_GPU; r <= ROLE_OTHER; r++)
+		if (s && streq(s, group_role_name((enum group_role)r))) {
+			*ret = (enum group_role)r;
+			return 0;
+		}
+	return -EBADMSG;
+}
+
+static int dev_from_json(json_object *o, struct switch_dev *d)
+{
+	const char *addr = get_str(o, "address"), *drv = get_str(o, "driver");
+	const char *ovr = get_str(o, "override");
+	json_object *ours;
+
+	memset(d, 0, sizeof(*d));
+	if (!addr || pci_addr_parse(addr, &d->fn.addr) < 0 || !drv || !ovr ||
+	    !name_ok(drv, sizeof(d->orig_driver)) || !name_ok(ovr, sizeof(d->orig_override)) ||
+	    switch_phase_parse(get_str(o, "phase"), &d->phase) < 0 ||
+	    parse_hex16(get_str(o, "vendor"), &d->fn.vendor) < 0 ||
+	    parse_hex16(get_str(o, "device"), &d->fn.device) < 0 ||
+	    parse_role(get_str(o, "role"), &d->role) < 0 ||
+	    !json_object_object_get_ex(o, "ours", &ours) || !json_object_is_type(ours, json_type_boolean))
+		return -EBADMSG;
+	pci_addr_format(&d->fn.addr, d->fn.name);
+	snprintf(d->orig_driver, sizeof(d->orig_driver), "%s", drv);
+	snprintf(d->orig_override, sizeof(d->orig_override), "%s", ovr);
+	d->ours = json_object_get_boolean(ours);
+	return 0;
+}
+
+static bool pid_ok(int64_t pid)
+{
+	return pid > 0 && pid <= 4194304; /* PID_MAX_LIMIT */
+}
+
+static int header_from_json(json_object *o, int group, struct journal *j)
+{
+	int64_t v, g, pid, holder, owner;
+	unsigned op, state;
+
+	if (!get_int(o, "version", &v) || v != JOURNAL_VERSION || !get_int(o, "group", &g) ||
+	    g != group || !get_int(o, "pid", &pid) || !pid_ok(pid) ||
+	    !get_int(o, "holder", &holder) || !pid_ok(holder) ||
+	    !get_int(o, "owner_uid", &owner) || owner < 0 || owner >= (int64_t)(uid_t)-1 ||
+	    parse_name(get_str(o, "op"), op_names, ARRAY_SIZE(op_names), &op) < 0 ||
+	    parse_name(get_str(o, "state"), state_names, ARRAY_SIZE(state_names), &state) < 0 ||
+	    pci_addr_parse(get_str(o, "gpu") ? get_str(o, "gpu") : "", &j->plan.gpu.addr) < 0 ||
+	    !get_int(o, "started", &j->started))
+		return -EBADMSG;
+	j->op = (enum journal_op)op;
+	j->state = (enum journal_state)state;
+	j->pid = (pid_t)pid;
+	j->holder = (pid_t)holder;
+	j->owner = (uid_t)owner;
+	j->plan.group = group;
+	pci_addr_format(&j->plan.gpu.addr, j->plan.gpu.name);
+	return 0;
+}
+
+static int journal_from_json(json_object *o, int group, struct journal *j)
+{
+	json_object *devs, *mods;
+	size_t n;
+	int r = header_from_json(o, group, j);
+
+	if (r < 0)
+		return r;
+	if (!json_object_object_get_ex(o, "devices", &devs) || !json_object_is_type(devs, json_type_array) ||
+	    (n = json_object_array_length(devs)) == 0 || n > JOURNAL_MAX_DEVS)
+		return -EBADMSG;
+	j->plan.devs = calloc(n, sizeof(*j->plan.devs));
+	if (!j->plan.devs)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (dev_from_json(json_object_array_get_idx(devs, i), &j->plan.devs[i]) < 0)
+			return -EBADMSG;
+		j->plan.n_devs++;
+	}
+	if (!json_object_object_get_ex(o, "modules_unloaded", &mods) ||
+	    !json_object_is_type(mods, json_type_array) ||
+	    json_object_array_length(mods) > ARRAY_SIZE(j->plan.modules))
+		return -EBADMSG;
+	for (size_t i = 0; i < json_object_array_length(mods); i++) {
+		json_object *m = json_object_array_get_idx(mods, i);
+		const char *s = json_object_is_type(m, json_type_string) ? json_object_get_string(m) : NULL;
+
+		if (!s || !*s || !name_ok(s, sizeof(j->plan.modules[0])))
+			return -EBADMSG;
+		snprintf(j->plan.modules[j->plan.n_modules++], sizeof(j->plan.modules[0]), "%s", s);
+	}
+	return 0;
+}
+
+int journal_read(int dirfd, int group, struct journal *ret)
+{
+	_cleanup_free_ char *buf = NULL;
+	struct journal j = { .plan.group = group };
+	struct stat st;
+	char name[64];
+	json_object *o;
+	int r;
+
+	snprintf(name, sizeof(name), "group-%d.json", group);
+	r = read_file_at(dirfd, name, JOURNAL_MAX_SIZE, READ_REGULAR | READ_TEXT, &buf, NULL, &st);
+	/* Only a regular file of ours (a symlink is -ELOOP), of a sane size, is read at all. */
+	if (r == -EINVAL || r == -EFBIG)
+		return -EBADMSG;
+	if (r < 0)
+		return r;
+	if (st.st_uid != geteuid())
+		return -EBADMSG;
+	o = json_tokener_parse(buf);
+	if (!o)
+		return -EBADMSG;
+	r = journal_from_json(o, group, &j);
+	json_object_put(o);
+	if (r < 0) {
+		journal_clear(&j);
+		return r;
+	}
+	*ret = j;
+	return 0;
+}
+
+int journal_remove(int dirfd, int group)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "group-%d.json", group);
+	if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+		return -errno;
+	(void)fsync(dirfd);
+	return 0;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+int journal_list(int dirfd, int **ret, size_t *ret_n)
+{
+	int *v = NULL, r;
+	size_t n = 0;
+	struct dirent *de;
+	DIR *d;
+
+	r = opendir_at(dirfd, ".", &d);
+	if (r < 0)
+		return r;
+	while ((de = readdir(d))) {
+		int g, len = 0;
+		int *nv;
+
+		if (sscanf(de->d_name, "group-%d.json%n", &g, &len) != 1 || len == 0 ||
+		    de->d_name[len] || g < 0)
+			continue;
+		nv = reallocarray(v, n + 1, sizeof(*v));
+		if (!nv) {
+			free(v);
+			closedir(d);
+			return -ENOMEM;
+		}
+		v = nv;
+		v[n++] = g;
+	}
+	closedir(d);
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_int);
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+void journal_clear(struct journal *j)
+{
+	free(j->plan.devs);
+	j->plan.devs = NULL;
+	j->plan.n_devs = 0;
+}

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The switch journal: the plan and every device's original state, written before the first
+ * change and after each step, so that `vmrun restore` can finish or undo any switch after a
+ * crash. One file per IOMMU group in a root-only directory (run/vmrun/switch); nothing read
+ * back is trusted without re-validation.
+ */
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "swplan.h"
+
+#define JOURNAL_MAX_DEVS 32
+#define JOURNAL_MAX_SIZE (64 * 1024)
+
+enum journal_op { JOURNAL_DETACH, JOURNAL_ATTACH };
+enum journal_state { JOURNAL_IN_PROGRESS, JOURNAL_DONE };
+
+struct journal {
+	enum journal_op op;
+	enum journal_state state;
+	pid_t pid;       /* the process that switched (vmrun as root, or the helper) */
+	pid_t holder;    /* the vmrun the group was detached for, which gives it back; = pid
+	                  * when root's vmrun switched it itself */
+	uid_t owner;     /* who the group was detached for: only they (or root) give it back */
+	int64_t started; /* epoch seconds */
+	struct switch_plan plan; /* group, gpu.name, devs[].fn.{addr,name,vendor,device}, modules */
+};
+
+const char *journal_op_name(enum journal_op op);
+const char *journal_state_name(enum journal_state st);
+
+/* Atomically (temporary file, fsync, rename, fsync of the directory). 0 or -errno. */
+int journal_write(int dirfd, const struct journal *j);
+/* -ENOENT when there is none; -EBADMSG when it is malformed or fails validation. */
+int journal_read(int dirfd, int group, struct journal *ret);
+int journal_remove(int dirfd, int group);
+/* Groups that have a journal, sorted. */
+int journal_list(int dirfd, int **ret, size_t *ret_n);
+void journal_clear(struct journal *j);

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The privileged operations, one implementation for both ways they are done: by a root vmrun
+ * for itself, and by the setuid vmrun-helper for an allowed user. And the report the helper
+ * sends back, so that the caller prints progress in its own format (its --json stays JSON),
+ * knows "already detached", and exits with the same code either way.
+ *
+ *   detach ADDR    the group to vfio-pci; for a user, /dev/vfio/N becomes theirs (0600)
+ *   attach ADDR    the group back to its host drivers (its owner, or root)
+ *   restore ADDR   finish or undo an interrupted switch of the group (its owner, or root)
+ *   memlock BYTES  raise the calling vmrun's RLIMIT_MEMLOCK to BYTES (never lower it)
+ *
+ * The report: one JSON object per line, {"progress": MSG} any number of times, then exactly
+ * one {"result": {"status": NAME, "exit": N, "message": WHY, "already": B, "group": G,
+ * "vfio": [ADDR, ...]}}.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "journal.h"
+#include "kernel.h"
+#include "pciaddr.h"
+#include "switch.h"
+#include "sysroot.h"
+
+enum priv_op { PRIV_DETACH, PRIV_ATTACH, PRIV_RESTORE, PRIV_MEMLOCK, PRIV_OP_MAX = PRIV_MEMLOCK };
+
+const char *priv_op_name(enum priv_op op);
+int priv_op_parse(const char *name, enum priv_op *ret);
+
+struct priv_request {
+	enum priv_op op;
+	struct pci_addr addr;  /* detach, attach, restore */
+	bool all_groups;       /* restore without an address: every journal (root only) */
+	bool dry_run;          /* plan and report, change nothing */
+	uint64_t bytes;        /* memlock */
+	uid_t caller;          /* who it is for (0: root itself) */
+	gid_t caller_gid;      /* their primary group (memlock checks the target's gids) */
+	pid_t caller_pid;      /* the vmrun it is for: the journal's holder, memlock's target */
+	struct switch_opts opts;
+};
+
+struct priv_result {
+	enum switch_status status;
+	char why[1024];
+	bool already;          /* detach: the group was already on vfio-pci; nothing was done */
+	int group;             /* -1 when none was reached */
+	struct pci_addr vfio[JOURNAL_MAX_DEVS]; /* detach: the group's functions now on vfio-pci */
+	size_t n_vfio;
+};
+
+typedef void (*priv_progress_fn)(void *data, const char *msg);
+
+/*
+ * Do it, here (as root). The result is always filled; its status is the answer. s and k are
+ * the system root and the kernel to act on (tests pass fixtures). The caller decides who may
+ * ask (vmrun-helper: /etc/vmrun/allow.yaml); this checks what the operation itself requires:
+ * the journal's owner for attach and restore, the target's identity for memlock.
+ */
+void privop_run(const struct sysroot *s, const struct kernel_ops *k, const struct priv_request *rq,
+		priv_progress_fn progress, void *data, struct priv_result *res);
+
+/* The report's lines, without the newline; malloc'd. */
+char *priv_report_progress(const char *msg);
+char *priv_report_result(const struct priv_result *res);
+/*
+ * One line of a report: 1 progress (msg filled), 2 result (res filled), -EBADMSG for
+ * anything else. The result's exit code must be its status's.
+ */
+int priv_report_parse(const char *line, char *msg, size_t cap, struct priv_result *res);

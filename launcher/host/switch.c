@@ -1,0 +1,1049 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Moving a GPU's IOMMU group between its host drivers and vfio-pci.
+ *
+ * Detach, in numbered steps (each journaled before it acts; a failure undoes the completed
+ * ones in reverse, and a journal that cannot be written is a failure like any other):
+ *   1. lock the group; an interrupted switch in the journal means `restore` first
+ *   2. plan: the group's members and roles, refusals (IOMMU, non-GPU members, SR-IOV, D3cold,
+ *      console), holders of every node; nothing is changed before this passes
+ *   3. journal the plan, its owner and every device's original driver and override
+ *   4. make sure vfio-pci is loaded
+ *   5. unload the vendor's modules when this was their last device (NVIDIA)
+ *   6. per device: driver_override=vfio-pci, unbind, drivers_probe, verify vfio-pci
+ *   7. verify /dev/vfio/<group>, mark the journal done
+ * Attach runs 5 and 6 backwards from the journal, refusing while anything holds the group's
+ * VFIO nodes, and only for the journal's owner (or root).
+ */
+#include "switch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "console.h"
+#include "devnodes.h"
+#include "exitcodes.h"
+#include "fileio.h"
+#include "grouplock.h"
+#include "journal.h"
+#include "kmsg.h"
+#include "log.h"
+#include "modules.h"
+#include "util.h"
+
+#define VFIO "vfio-pci"
+
+static const char *const nvidia_stack[] = { "nvidia_drm", "nvidia_modeset", "nvidia_uvm", "nvidia" };
+
+/* ---- statuses: the one table of names and exit codes ---- */
+
+static const struct {
+	const char *name;
+	int exit;
+} statuses[] = {
+	[SW_OK] = { "ok", EXIT_OK },
+	[SW_HELD] = { "held", EXIT_BUSY },
+	[SW_REFUSED] = { "refused", EXIT_NOT_READY },
+	[SW_NEEDS_RESTORE] = { "needs-restore", EXIT_RECOVER },
+	[SW_FAILED] = { "failed", EXIT_ERROR },
+	/* A write the kernel never returned from: the journal waits for `vmrun restore`. */
+	[SW_STUCK] = { "stuck", EXIT_RECOVER },
+	[SW_BUSY] = { "busy", EXIT_BUSY },
+	[SW_BAD_INPUT] = { "bad-input", EXIT_USAGE },
+};
+
+const char *switch_status_name(enum switch_status st)
+{
+	return (unsigned)st <= SW_STATUS_MAX ? statuses[st].name : "?";
+}
+
+int switch_status_parse(const char *name, enum switch_status *ret)
+{
+	for (unsigned i = 0; name && i <= SW_STATUS_MAX; i++)
+		if (streq(name, statuses[i].name)) {
+			*ret = (enum switch_status)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+int switch_status_exit(enum switch_status st)
+{
+	return (unsigned)st <= SW_STATUS_MAX ? statuses[st].exit : EXIT_ERROR;
+}
+
+_printf_(3, 4) static enum switch_status fail(struct switch_ctx *c, enum switch_status st,
+					      const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->why, sizeof(c->why), fmt, ap);
+	va_end(ap);
+	return st;
+}
+
+/* A refusal by one of the planning checks: which one is kept for `vmrun check`. */
+_printf_(4, 5) static enum switch_status refuse(struct switch_ctx *c, enum switch_status st,
+						const char *check, const char *fmt, ...)
+{
+	va_list ap;
+
+	c->check = check;
+	va_start(ap, fmt);
+	vsnprintf(c->why, sizeof(c->why), fmt, ap);
+	va_end(ap);
+	return st;
+}
+
+_printf_(2, 3) static void progress(struct switch_ctx *c, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	if (!c->progress)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	c->progress(c->progress_data, msg);
+}
+
+static unsigned or_default(unsigned v, unsigned def)
+{
+	return v ? v : def;
+}
+
+/* ---- sysfs state of one device ---- */
+
+static int cur_driver(const struct switch_ctx *c, const struct pci_function *f, char *buf, size_t cap)
+{
+	char path[80];
+	int r;
+
+	snprintf(path, sizeof(path), "bus/pci/devices/%s/driver", f->name);
+	r = read_link_name_at(c->s->sys_fd, path, buf, cap);
+	if (r == -ENOENT) {
+		buf[0] = '\0';
+		return 0;
+	}
+	return r;
+}
+
+static int cur_override(const struct switch_ctx *c, const struct pci_function *f, char *buf, size_t cap)
+{
+	char path[80];
+	int r;
+
+	snprintf(path, sizeof(path), "bus/pci/devices/%s/driver_override", f->name);
+	r = read_attr_at(c->s->sys_fd, path, buf, cap);
+	if (r >= 0 && streq(buf, "(null)"))
+		buf[0] = '\0';
+	return r < 0 ? r : 0;
+}
+
+/* Poll until the device's driver is `want` ("" = none); every write's effect is verified. */
+static int wait_driver(struct switch_ctx *c, const struct pci_function *f, const char *want,
+		       unsigned timeout_ms, char *got, size_t cap)
+{
+	for (unsigned waited = 0;; waited += 20) {
+		int r = cur_driver(c, f, got, cap);
+
+		if (r < 0)
+			return r;
+		if (streq(got, want))
+			return 0;
+		if (waited >= timeout_ms)
+			return -ETIMEDOUT;
+		c->k->sleep_ms(c->k->data, 20);
+	}
+}
+
+static int kwrite(struct switch_ctx *c, const struct switch_opts *o, const char *path,
+		  const char *value)
+{
+	int pid = 0, r;
+
+	r = c->k->sysfs_write(c->k->data, c->s, path, value, or_default(o->write_timeout_ms, 10000), &pid);
+	if (r == -ETIMEDOUT)
+		c->stuck_pid = pid;
+	log_debug("write '%s' to /sys/%s: %s", value, path, r < 0 ? strerror(-r) : "ok");
+	return r;
+}
+
+static enum switch_status write_failed(struct switch_ctx *c, int r, const char *what, const char *path)
+{
+	if (r == -ETIMEDOUT)
+		return fail(c, SW_STUCK, "%s: the kernel did not return from writing /sys/%s%s%d%s", what,
+			    path, c->stuck_pid ? " (process " : "", c->stuck_pid,
+			    c->stuck_pid ? " is stuck in it)" : "");
+	return fail(c, SW_FAILED, "%s: writing /sys/%s failed: %s", what, path, strerror(-r));
+}
+
+static enum switch_status set_override(struct switch_ctx *c, const struct switch_opts *o,
+				       const struct pci_function *f, const char *drv)
+{
+	char path[96], got[64] = "";
+	int r;
+
+	snprintf(path, sizeof(path), "bus/pci/devices/%s/driver_override", f->name);
+	/* A lone newline clears it; an empty write is refused by some kernels. */
+	r = kwrite(c, o, path, *drv ? drv : "\n");
+	if (r < 0)
+		return write_failed(c, r, f->name, path);
+	r = cur_override(c, f, got, sizeof(got));
+	if (r < 0 || !streq(got, drv))
+		return fail(c, SW_FAILED, "%s: driver_override reads '%s' after writing '%s'", f->name,
+			    got, drv);
+	return SW_OK;
+}
+
+static enum switch_status unbind(struct switch_ctx *c, const struct switch_opts *o,
+				 const struct pci_function *f, const char *drv)
+{
+	char path[128], got[64];
+	int r;
+
+	snprintf(path, sizeof(path), "bus/pci/drivers/%s/unbind", drv);
+	r = kwrite(c, o, path, f->name);
+	if (r < 0)
+		return write_failed(c, r, f->name, path);
+	r = wait_driver(c, f, "", or_default(o->probe_timeout_ms, 10000), got, sizeof(got));
+	if (r < 0)
+		return fail(c, SW_FAILED, "%s: still bound to %s after unbinding", f->name, got);
+	return SW_OK;
+}
+
+/* drivers_probe, then the driver link must be `want`; want NULL: whatever the kernel picks. */
+static enum switch_status probe(struct switch_ctx *c, const struct switch_opts *o,
+				const struct pci_function *f, const char *want)
+{
+	char got[64] = "";
+	int r;
+
+	r = kwrite(c, o, "bus/pci/drivers_probe", f->name);
+	/* drivers_probe answers ENODEV/EINVAL when no driver took it; the link says the rest. */
+	if (r == -ETIMEDOUT)
+		return write_failed(c, r, f->name, "bus/pci/drivers_probe");
+	/*
+	 * No driver to go back to (the device had none, or the journal was lost): whatever the
+	 * kernel picks, nothing included, is home. Waiting for "a driver" failed every attach and
+	 * restore of a function that started unbound (test_unbound_function_round_trip).
+	 */
+	if (!want)
+		return SW_OK;
+	r = wait_driver(c, f, want, or_default(o->probe_timeout_ms, 10000), got, sizeof(got));
+	if (r < 0)
+		return fail(c, SW_FAILED, "%s: bound to %s after probing, expected %s", f->name,
+			    got[0] ? got : "no driver", want);
+	return SW_OK;
+}
+
+/* ---- the journal, written after (and, where it matters, before) every step ---- */
+
+static enum switch_status journal_sync(struct switch_ctx *c, struct journal *j)
+{
+	int r = journal_write(c->state_fd, j);
+
+	if (r < 0)
+		return fail(c, SW_FAILED, "cannot write the journal /run/vmrun/switch/group-%d.json: %s",
+			    j->plan.group, strerror(-r));
+	return SW_OK;
+}
+
+static enum switch_status journal_begin(struct switch_ctx *c, struct journal *j, enum journal_op op)
+{
+	j->op = op;
+	j->state = JOURNAL_IN_PROGRESS;
+	j->pid = getpid();
+	j->holder = c->holder > 0 ? c->holder : j->pid;
+	j->owner = c->owner;
+	j->started = (int64_t)time(NULL);
+	return journal_sync(c, j);
+}
+
+/* ---- one device, each way ---- */
+
+static enum switch_status dev_to_vfio(struct switch_ctx *c, const struct switch_opts *o,
+				      struct journal *j, struct switch_dev *d)
+{
+	char drv[64];
+	enum switch_status st;
+
+	/* Journaled as touched before the first write: a write that lands but fails its check
+	 * must still be undone by the rollback, and by restore after a crash. */
+	d->phase = PHASE_OVERRIDE;
+	st = journal_sync(c, j);
+	if (!st)
+		st = set_override(c, o, &d->fn, VFIO);
+	if (st)
+		return st;
+	if (cur_driver(c, &d->fn, drv, sizeof(drv)) < 0)
+		return fail(c, SW_FAILED, "%s: cannot read its driver", d->fn.name);
+	if (drv[0] && !streq(drv, VFIO)) {
+		st = unbind(c, o, &d->fn, drv);
+		if (st)
+			return st;
+		d->phase = PHASE_UNBOUND;
+		st = journal_sync(c, j);
+		if (st)
+			return st;
+	}
+	if (!streq(drv, VFIO)) {
+		st = probe(c, o, &d->fn, VFIO);
+		if (st)
+			return st;
+	}
+	d->phase = PHASE_VFIO;
+	return journal_sync(c, j);
+}
+
+/*
+ * Back to the original driver happens in two halves, with the vendor's modules reloaded in
+ * between: nvidia.ko refuses to load while no GPU is free for it to probe, so every function
+ * is first taken off vfio-pci and pinned to its original driver, then modules load (and bind
+ * what is pinned to them), then each function is probed and verified.
+ */
+static enum switch_status dev_release(struct switch_ctx *c, const struct switch_opts *o,
+				      struct switch_dev *d)
+{
+	char drv[64];
+	enum switch_status st;
+
+	if (cur_driver(c, &d->fn, drv, sizeof(drv)) < 0)
+		return fail(c, SW_FAILED, "%s: cannot read its driver", d->fn.name);
+	if (drv[0] && d->orig_driver[0] && streq(drv, d->orig_driver))
+		return SW_OK; /* already home: only the override may need restoring */
+	if (drv[0]) {
+		st = unbind(c, o, &d->fn, drv);
+		if (st)
+			return st;
+	}
+	/* Pin the original driver, so that no other match can win when it probes. */
+	st = set_override(c, o, &d->fn, d->orig_driver);
+	if (!st)
+		d->phase = PHASE_RELEASED;
+	return st;
+}
+
+static enum switch_status dev_bind(struct switch_ctx *c, const struct switch_opts *o,
+				   struct switch_dev *d)
+{
+	char drv[64];
+	enum switch_status st = SW_OK;
+
+	if (cur_driver(c, &d->fn, drv, sizeof(drv)) < 0)
+		return fail(c, SW_FAILED, "%s: cannot read its driver", d->fn.name);
+	if (!(drv[0] && d->orig_driver[0] && streq(drv, d->orig_driver))) {
+		st = probe(c, o, &d->fn, d->orig_driver[0] ? d->orig_driver : NULL);
+		if (st == SW_FAILED && d->orig_driver[0])
+			snprintf(c->why + strlen(c->why), sizeof(c->why) - strlen(c->why),
+				 "; if %s will not take it again, the kernel's remove-and-rescan may "
+				 "(echo 1 > /sys/bus/pci/devices/%s/remove; echo 1 > /sys/bus/pci/rescan), "
+				 "though it loses devices on some boards", d->orig_driver, d->fn.name);
+		if (st)
+			return st;
+	}
+	st = set_override(c, o, &d->fn, d->orig_override);
+	if (!st)
+		d->phase = PHASE_HOST;
+	return st;
+}
+
+/* ---- planning ---- */
+
+static int read_ulong_attr(const struct switch_ctx *c, const struct pci_function *f,
+			   const char *attr, unsigned long *ret)
+{
+	char path[96];
+
+	snprintf(path, sizeof(path), "bus/pci/devices/%s/%s", f->name, attr);
+	return read_attr_ulong_at(c->s->sys_fd, path, ret);
+}
+
+/* SR-IOV and power state: an attribute that is absent is fine; one that cannot be read is not. */
+static enum switch_status check_device_state(struct switch_ctx *c, const struct pci_function *f)
+{
+	char path[96], power[32];
+	unsigned long vfs = 0;
+	int r;
+
+	r = read_ulong_attr(c, f, "sriov_numvfs", &vfs);
+	if (r < 0 && r != -ENOENT)
+		return refuse(c, SW_REFUSED, "device-state", "%s: cannot read sriov_numvfs (%s): refusing rather than "
+			    "guessing that no virtual function is enabled", f->name, strerror(-r));
+	if (r == 0 && vfs > 0)
+		return refuse(c, SW_REFUSED, "device-state", "%s has %lu SR-IOV virtual functions enabled; disable them "
+			    "first (echo 0 > /sys/bus/pci/devices/%s/sriov_numvfs)", f->name, vfs, f->name);
+	snprintf(path, sizeof(path), "bus/pci/devices/%s/power_state", f->name);
+	r = read_attr_at(c->s->sys_fd, path, power, sizeof(power));
+	if (r < 0 && r != -ENOENT)
+		return refuse(c, SW_REFUSED, "device-state", "%s: cannot read its power state (%s)", f->name,
+			      strerror(-r));
+	if (r >= 0 && streq(power, "D3cold"))
+		return refuse(c, SW_REFUSED, "device-state", "%s is in D3cold and its config space is unreadable; wake "
+			    "it (echo on > /sys/bus/pci/devices/%s/power/control) and retry", f->name,
+			    f->name);
+	return SW_OK;
+}
+
+/* What a group member may be to be handed over with the GPU; the same rule with or without a
+ * journal. */
+static enum switch_status check_member(struct switch_ctx *c, const struct switch_opts *o,
+				       const struct pci_function *f, enum group_role role)
+{
+	if (role == ROLE_OTHER && !o->allow_non_gpu)
+		return refuse(c, SW_REFUSED, "group-viable", "IOMMU group %d also holds %s (%s, driver %s), which is not "
+			    "part of the GPU: handing the group over would take it from the host",
+			    f->iommu_group, f->name, f->class_name[0] ? f->class_name :
+			    pci_class_fallback(f->class_code), f->driver[0] ? f->driver : "none");
+	/* Disk controllers and virtio transports may carry the host's own filesystems. */
+	if (role == ROLE_OTHER && (pci_base_class(f) == 0x01 || f->vendor == 0x1af4))
+		return refuse(c, SW_REFUSED, "group-viable", "%s in the group is a storage or virtio device; it may "
+			    "carry the host's filesystems and is never handed over", f->name);
+	return check_device_state(c, f);
+}
+
+static enum switch_status check_holders(struct switch_ctx *c, struct switch_plan *p)
+{
+	size_t len = 0, n = 0;
+	char who[256];
+
+	for (size_t i = 0; i < p->holders.n; i++) {
+		const struct holder *h = &p->holders.v[i];
+
+		if (!holder_blocks(h, p->n_modules > 0)) {
+			progress(c, "note: %s has %s open; it will lose the device, ignoring",
+				 holder_describe(h, who, sizeof(who)), h->node);
+			continue;
+		}
+		if (len < sizeof(c->why))
+			len += (size_t)snprintf(c->why + len, sizeof(c->why) - len, "%s%s holds %s",
+						n++ ? "; " : "", holder_describe(h, who, sizeof(who)),
+						h->node);
+	}
+	if (!n)
+		return SW_OK;
+	if (len < sizeof(c->why))
+		snprintf(c->why + len, sizeof(c->why) - len, "; stop %s or keep it off this GPU "
+			 "(Xorg: Option \"AutoAddGPU\" \"off\")", n > 1 ? "them" : "it");
+	c->check = "holders";
+	return SW_HELD;
+}
+
+/* Unload NVIDIA's modules only when no device outside the group still uses them. */
+static enum switch_status plan_modules(struct switch_ctx *c, struct switch_plan *p)
+{
+	_cleanup_free_ struct pci_function *all = NULL;
+	unsigned unreadable = 0;
+	size_t n = 0;
+
+	if (!streq(p->gpu.driver, "nvidia"))
+		return SW_OK;
+	if (pci_function_list(c->s, &all, &n, &unreadable) < 0)
+		return fail(c, SW_FAILED, "cannot list PCI devices");
+	/* "No other device uses nvidia" cannot be decided from a list with holes in it. */
+	if (unreadable)
+		return refuse(c, SW_REFUSED, "modules", "%u PCI device(s) could not be read: cannot tell whether "
+			    "another GPU still uses the NVIDIA driver", unreadable);
+	for (size_t i = 0; i < n; i++)
+		if (streq(all[i].driver, "nvidia") && all[i].iommu_group != p->group)
+			return SW_OK;
+	for (size_t i = 0; i < ARRAY_SIZE(nvidia_stack) && p->n_modules < SWITCH_MAX_MODULES; i++) {
+		enum module_state st;
+
+		if (module_state_of(c->s, nvidia_stack[i], &st, NULL, 0) == 0 && st == MODULE_LOADED)
+			snprintf(p->modules[p->n_modules++], sizeof(p->modules[0]), "%s", nvidia_stack[i]);
+	}
+	return SW_OK;
+}
+
+/* The group's members, as switch devices, with detach's checks; bridges stay on the host. */
+static enum switch_status plan_members(struct switch_ctx *c, const struct switch_opts *o,
+				       struct switch_plan *p, bool only_vfio, struct devnode_set *nodes)
+{
+	struct iommu_group g;
+	enum switch_status st = SW_OK;
+
+	if (iommu_group_read(c->s, p->group, &g) < 0)
+		return refuse(c, SW_REFUSED, "group-viable", "cannot read IOMMU group %d", p->group);
+	if (g.n_non_pci)
+		st = refuse(c, SW_REFUSED, "group-viable", "IOMMU group %d holds %zu device(s) that are not PCI functions "
+			  "of the GPU", p->group, g.n_non_pci);
+	p->devs = calloc(g.n_members ? g.n_members : 1, sizeof(*p->devs));
+	for (size_t i = 0; !st && p->devs && i < g.n_members; i++) {
+		struct pci_function *f = &g.members[i];
+		struct switch_dev *d = &p->devs[p->n_devs];
+		enum group_role role = group_role_of(&p->gpu, f);
+		bool on_vfio = streq(f->driver, VFIO) || streq(f->driver_override, VFIO);
+
+		if (role == ROLE_BRIDGE || (only_vfio && !on_vfio))
+			continue; /* bridges and ports stay with the host; VFIO does not need them */
+		st = check_member(c, o, f, role);
+		if (st)
+			break;
+		*d = (struct switch_dev){ .fn = *f, .role = role, .ours = !streq(f->driver, VFIO),
+					  .phase = PHASE_PLANNED };
+		snprintf(d->orig_driver, sizeof(d->orig_driver), "%s", f->driver);
+		snprintf(d->orig_override, sizeof(d->orig_override), "%s", f->driver_override);
+		/* An override of vfio-pci is ours to clear, not the user's to keep. */
+		if (streq(d->orig_override, VFIO))
+			d->orig_override[0] = '\0';
+		if (nodes && devnodes_collect(c->s, f, nodes) < 0)
+			st = fail(c, SW_FAILED, "%s: cannot list its device nodes", f->name);
+		p->n_devs++;
+	}
+	iommu_group_clear(&g);
+	if (!p->devs)
+		return fail(c, SW_FAILED, "out of memory");
+	return st;
+}
+
+/* The function the user named: a display device in an IOMMU group. */
+static enum switch_status plan_gpu(struct switch_ctx *c, const struct pci_addr *gpu,
+				   struct switch_plan *p)
+{
+	char a[PCI_ADDR_STR_MAX];
+
+	if (pci_function_read(c->s, gpu, &p->gpu) < 0)
+		return refuse(c, SW_BAD_INPUT, "devices", "no PCI device %s on this host",
+			      pci_addr_format(gpu, a));
+	if (!pci_is_display(&p->gpu))
+		return refuse(c, SW_REFUSED, "devices", "%s is not a display device (class %06x): vmrun hands over "
+			    "GPUs and their companion functions", p->gpu.name, p->gpu.class_code);
+	if (p->gpu.iommu_group < 0)
+		return refuse(c, SW_REFUSED, "iommu", "%s is in no IOMMU group: the IOMMU is off (add "
+			    "intel_iommu=on iommu=pt, or amd_iommu=on iommu=pt, to the kernel command "
+			    "line)", p->gpu.name);
+	p->group = p->gpu.iommu_group;
+	return SW_OK;
+}
+
+enum switch_status switch_plan_detach(struct switch_ctx *c, const struct pci_addr *gpu,
+				      const struct switch_opts *o, struct switch_plan *ret)
+{
+	struct switch_plan p = { .group = -1 };
+	struct devnode_set nodes = { 0 };
+	enum module_state vfio;
+	enum switch_status st;
+	bool console = false;
+	int r;
+
+	memset(ret, 0, sizeof(*ret));
+	ret->group = -1;
+	st = plan_gpu(c, gpu, &p);
+	if (st)
+		return st;
+	if (module_state_of(c->s, VFIO, &vfio, NULL, 0) < 0 || vfio == MODULE_MISSING)
+		return refuse(c, SW_REFUSED, "vfio-modules", "vfio-pci is not available in this kernel");
+	st = plan_members(c, o, &p, false, &nodes);
+	if (!st)
+		st = plan_modules(c, &p);
+	if (!st && holders_find(c->s, &nodes, &p.holders) < 0)
+		st = fail(c, SW_FAILED, "cannot scan /proc for holders");
+	/* Holders first: naming the display server on the GPU is the most useful answer. */
+	if (!st)
+		st = check_holders(c, &p);
+	if (!st && (r = console_on_nodes(c->s, &nodes, &console)) < 0)
+		st = refuse(c, SW_REFUSED, "console", "cannot tell whether %s drives the text console (%s)",
+			  p.gpu.name, strerror(-r));
+	if (!st && console)
+		st = refuse(c, SW_REFUSED, "console", "%s drives the text console (fbcon on /dev/fb0); unbind fbcon "
+			  "or move the console to the other GPU first", p.gpu.name);
+	devnode_set_clear(&nodes);
+	*ret = p; /* even when refused: the caller shows the holders */
+	return st;
+}
+
+/* ---- rollback and the shared "to host" walk ---- */
+
+static bool pid_alive(pid_t pid)
+{
+	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+}
+
+/* Under the group lock, a journal still "in-progress" was left by a vmrun that died. */
+static enum switch_status check_interrupted(struct switch_ctx *c, const struct journal *j)
+{
+	if (j->state != JOURNAL_IN_PROGRESS)
+		return SW_OK;
+	return fail(c, SW_NEEDS_RESTORE, "IOMMU group %d: an earlier %s by pid %d was interrupted%s; "
+		    "run `vmrun restore` first", j->plan.group, journal_op_name(j->op), (int)j->pid,
+		    pid_alive(j->pid) ? " (it is still alive)" : "");
+}
+
+static enum switch_status reload_modules(struct switch_ctx *c, struct switch_plan *p)
+{
+	for (size_t i = p->n_modules; i-- > 0;) {
+		int r = c->k->module_load(c->k->data, c->s, p->modules[i]);
+
+		if (r < 0)
+			return fail(c, SW_FAILED, "reloading module %s failed: %s", p->modules[i], strerror(-r));
+		progress(c, "reloaded module %s", p->modules[i]);
+	}
+	return SW_OK;
+}
+
+static bool skip_dev(const struct switch_dev *d, bool only_moved)
+{
+	return !d->ours || (only_moved && d->phase == PHASE_PLANNED);
+}
+
+/* Every device of ours back home, in reverse; the journal follows each step. */
+static enum switch_status all_to_host(struct switch_ctx *c, const struct switch_opts *o,
+				      struct journal *j, bool only_moved)
+{
+	enum switch_status st = SW_OK;
+
+	for (size_t i = j->plan.n_devs; !st && i-- > 0;) {
+		if (skip_dev(&j->plan.devs[i], only_moved))
+			continue;
+		st = dev_release(c, o, &j->plan.devs[i]);
+		if (!st)
+			st = journal_sync(c, j);
+	}
+	if (!st)
+		st = reload_modules(c, &j->plan);
+	for (size_t i = j->plan.n_devs; !st && i-- > 0;) {
+		struct switch_dev *d = &j->plan.devs[i];
+
+		if (skip_dev(d, only_moved))
+			continue;
+		st = dev_bind(c, o, d);
+		if (!st)
+			progress(c, "%s: back on %s", d->fn.name, d->orig_driver[0] ? d->orig_driver :
+				 "its default driver");
+		if (!st)
+			st = journal_sync(c, j);
+	}
+	return st;
+}
+
+/*
+ * When a kernel step fails, the reason is usually in the kernel log: keep its tail next to the
+ * journal (group-N.kmsg) and point to it, before later messages push it out.
+ */
+static void keep_kernel_log(struct switch_ctx *c, int group)
+{
+	_cleanup_free_ char *tail = NULL;
+	char name[64];
+	size_t len = strlen(c->why);
+
+	if (kmsg_tail(c->s, 25, &tail) < 0)
+		return;
+	snprintf(name, sizeof(name), "group-%d.kmsg", group);
+	if (write_file_atomic_at(c->state_fd, name, tail, strlen(tail), 0600, (uid_t)-1, (gid_t)-1) == 0)
+		snprintf(c->why + len, sizeof(c->why) - len,
+			 " (kernel log tail: /run/vmrun/switch/%s)", name);
+}
+
+/* ---- detach ---- */
+
+static enum switch_status unload_modules(struct switch_ctx *c, struct journal *j)
+{
+	size_t wanted = j->plan.n_modules;
+
+	/* The journal lists each module before it goes, so restore reloads every one that may
+	 * have gone (loading one that is still there is harmless). */
+	j->plan.n_modules = 0;
+	for (size_t i = 0; i < wanted; i++) {
+		enum switch_status st;
+		int r;
+
+		j->plan.n_modules++;
+		st = journal_sync(c, j);
+		if (st)
+			return st;
+		r = c->k->module_unload(c->k->data, c->s, j->plan.modules[i]);
+		if (r < 0) {
+			j->plan.n_modules--;
+			(void)journal_write(c->state_fd, j); /* the rollback rewrites it anyway */
+			return fail(c, SW_FAILED, "unloading %s failed: %s (is something still using "
+				    "the NVIDIA driver? see `vmrun gpus`)", j->plan.modules[i], strerror(-r));
+		}
+		progress(c, "unloaded module %s", j->plan.modules[i]);
+	}
+	return SW_OK;
+}
+
+static enum switch_status ensure_vfio(struct switch_ctx *c)
+{
+	static const char *const mods[] = { "vfio-pci", "vfio_iommu_type1" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(mods); i++) {
+		enum module_state st;
+		int r;
+
+		if (module_state_of(c->s, mods[i], &st, NULL, 0) == 0 &&
+		    (st == MODULE_LOADED || st == MODULE_BUILTIN))
+			continue;
+		r = c->k->module_load(c->k->data, c->s, mods[i]);
+		if (r < 0)
+			return fail(c, SW_FAILED, "loading %s failed: %s", mods[i], strerror(-r));
+		progress(c, "loaded module %s", mods[i]);
+	}
+	return SW_OK;
+}
+
+static enum switch_status verify_vfio_node(struct switch_ctx *c, const struct switch_opts *o, int group)
+{
+	char name[32];
+	struct stat st;
+
+	snprintf(name, sizeof(name), "vfio/%d", group);
+	for (unsigned waited = 0;; waited += 20) {
+		if (c->s->dev_fd >= 0 && fstatat(c->s->dev_fd, name, &st, 0) == 0 && S_ISCHR(st.st_mode))
+			return SW_OK;
+		if (waited >= or_default(o->probe_timeout_ms, 10000))
+			return fail(c, SW_FAILED, "/dev/vfio/%d did not appear", group);
+		c->k->sleep_ms(c->k->data, 20);
+	}
+}
+
+static enum switch_status detach_steps(struct switch_ctx *c, const struct switch_opts *o,
+				       struct journal *j)
+{
+	enum switch_status st;
+
+	st = ensure_vfio(c);
+	if (!st)
+		st = unload_modules(c, j);
+	for (size_t i = 0; !st && i < j->plan.n_devs; i++) {
+		struct switch_dev *d = &j->plan.devs[i];
+
+		if (!d->ours) {
+			progress(c, "%s: already on vfio-pci, left alone", d->fn.name);
+			continue;
+		}
+		st = dev_to_vfio(c, o, j, d);
+		if (!st)
+			progress(c, "%s: %s -> vfio-pci", d->fn.name, d->orig_driver[0] ? d->orig_driver :
+				 "no driver");
+	}
+	if (!st)
+		st = verify_vfio_node(c, o, j->plan.group);
+	if (!st) {
+		j->state = JOURNAL_DONE;
+		st = journal_sync(c, j);
+	}
+	return st;
+}
+
+/* Undo a failed detach in reverse; the journal stays if the undo itself fails, for restore. */
+static enum switch_status roll_back(struct switch_ctx *c, const struct switch_opts *o,
+				    struct journal *j, enum switch_status st)
+{
+	char why[sizeof(c->why)];
+
+	snprintf(why, sizeof(why), "%s", c->why);
+	progress(c, "failed: %s; rolling back", why);
+	if (all_to_host(c, o, j, true) == SW_OK) {
+		(void)journal_remove(c->state_fd, j->plan.group);
+	} else {
+		snprintf(why + strlen(why), sizeof(why) - strlen(why),
+			 "; rollback failed too (%.300s): run `vmrun restore`", c->why);
+		st = SW_NEEDS_RESTORE;
+	}
+	snprintf(c->why, sizeof(c->why), "%s", why);
+	return st;
+}
+
+/* A journal we have: an interrupted switch waits for restore; a finished detach is "already". */
+static enum switch_status detach_journaled(struct switch_ctx *c, const struct journal *j)
+{
+	enum switch_status st = check_interrupted(c, j);
+
+	if (st || j->op != JOURNAL_DETACH)
+		return st;
+	c->already = true;
+	if (c->owner != 0 && j->owner != c->owner)
+		return fail(c, SW_HELD, "IOMMU group %d is already on vfio-pci for another user's VM "
+			    "(uid %u); it is not handed over", j->plan.group, (unsigned)j->owner);
+	progress(c, "IOMMU group %d is already detached (since pid %d)", j->plan.group, (int)j->holder);
+	return SW_OK;
+}
+
+static enum switch_status detach_locked(struct switch_ctx *c, const struct pci_addr *gpu,
+					const struct switch_opts *o, int group)
+{
+	struct journal j = { 0 };
+	enum switch_status st;
+	int r;
+
+	r = journal_read(c->state_fd, group, &j);
+	/* A journal we cannot read may be the only record of an interrupted switch: keep it. */
+	if (r < 0 && r != -ENOENT)
+		return fail(c, SW_FAILED, "the journal for IOMMU group %d is unreadable or invalid (%s); "
+			    "check /run/vmrun/switch/group-%d.json", group, strerror(-r), group);
+	if (r == 0) {
+		st = detach_journaled(c, &j);
+		journal_clear(&j);
+		return st;
+	}
+	st = switch_plan_detach(c, gpu, o, &j.plan);
+	if (!st)
+		st = journal_begin(c, &j, JOURNAL_DETACH);
+	if (st) {
+		switch_plan_clear(&j.plan);
+		return st;
+	}
+	st = detach_steps(c, o, &j);
+	if (st == SW_FAILED || st == SW_STUCK)
+		keep_kernel_log(c, group);
+	if (st && st != SW_STUCK)
+		st = roll_back(c, o, &j, st);
+	switch_plan_clear(&j.plan);
+	return st;
+}
+
+static enum switch_status with_group_lock(struct switch_ctx *c, const struct switch_opts *o,
+					  int group, int *ret_fd)
+{
+	int r = group_lock(c->state_fd, group, or_default(o->lock_timeout_ms, 60000), ret_fd);
+
+	if (r == -EBUSY)
+		return fail(c, SW_BUSY, "IOMMU group %d is being switched by another vmrun", group);
+	if (r < 0)
+		return fail(c, SW_FAILED, "cannot lock IOMMU group %d: %s", group, strerror(-r));
+	return SW_OK;
+}
+
+static enum switch_status group_of(struct switch_ctx *c, const struct pci_addr *a, int *ret)
+{
+	struct pci_function f;
+	char s[PCI_ADDR_STR_MAX];
+
+	if (pci_function_read(c->s, a, &f) < 0)
+		return fail(c, SW_BAD_INPUT, "no PCI device %s on this host", pci_addr_format(a, s));
+	if (f.iommu_group < 0)
+		return fail(c, SW_REFUSED, "%s is in no IOMMU group: the IOMMU is off", f.name);
+	*ret = f.iommu_group;
+	return SW_OK;
+}
+
+enum switch_status switch_detach(struct switch_ctx *c, const struct pci_addr *gpu,
+				 const struct switch_opts *o)
+{
+	enum switch_status st;
+	int group = -1, lock = -1;
+
+	c->already = false;
+	st = group_of(c, gpu, &group);
+	if (!st && o->dry_run) {
+		struct switch_plan p;
+
+		st = switch_plan_detach(c, gpu, o, &p);
+		switch_plan_clear(&p);
+		return st;
+	}
+	if (!st)
+		st = with_group_lock(c, o, group, &lock);
+	if (!st)
+		st = detach_locked(c, gpu, o, group);
+	safe_close(lock);
+	return st;
+}
+
+/* ---- attach ---- */
+
+/*
+ * No journal (vfio-pci was bound by someone else, or the journal was lost): the group's
+ * vfio-pci functions go to whatever the kernel picks, after the same checks detach makes.
+ * Without a journal there is no owner, so only root does this.
+ */
+static enum switch_status journal_from_sysfs(struct switch_ctx *c, const struct switch_opts *o,
+					     const struct pci_addr *gpu, int group, struct journal *j)
+{
+	enum switch_status st;
+
+	if (c->owner != 0)
+		return fail(c, SW_REFUSED, "IOMMU group %d was not detached by vmrun (no journal): only "
+			    "root can give it to the host drivers", group);
+	st = plan_gpu(c, gpu, &j->plan);
+	if (!st)
+		st = plan_members(c, o, &j->plan, true, NULL);
+	for (size_t i = 0; !st && i < j->plan.n_devs; i++) {
+		j->plan.devs[i].ours = true;
+		j->plan.devs[i].orig_driver[0] = '\0';
+		j->plan.devs[i].phase = PHASE_VFIO;
+	}
+	return st;
+}
+
+static enum switch_status check_vfio_holders(struct switch_ctx *c, struct journal *j)
+{
+	struct devnode_set nodes = { 0 };
+	struct holder_set hs = { 0 };
+	enum switch_status st = SW_OK;
+	char who[256];
+
+	for (size_t i = 0; i < j->plan.n_devs; i++) {
+		struct pci_function f;
+
+		if (pci_function_read(c->s, &j->plan.devs[i].fn.addr, &f) == 0 &&
+		    devnodes_collect(c->s, &f, &nodes) < 0)
+			st = fail(c, SW_FAILED, "%s: cannot list its device nodes", f.name);
+	}
+	if (!st && holders_find(c->s, &nodes, &hs) < 0)
+		st = fail(c, SW_FAILED, "cannot scan /proc for holders");
+	for (size_t i = 0; !st && i < hs.n; i++)
+		if (hs.v[i].kind == NODE_VFIO)
+			st = fail(c, SW_HELD, "%s holds %s (a VM is using the GPU); stop it first",
+				  holder_describe(&hs.v[i], who, sizeof(who)), hs.v[i].node);
+	holder_set_clear(&hs);
+	devnode_set_clear(&nodes);
+	return st;
+}
+
+/* Devices must still be the ones journaled: a different card in the slot is not ours. */
+static enum switch_status validate_devices(struct switch_ctx *c, struct journal *j)
+{
+	for (size_t i = 0; i < j->plan.n_devs; i++) {
+		struct switch_dev *d = &j->plan.devs[i];
+		struct pci_function f;
+
+		if (pci_function_read(c->s, &d->fn.addr, &f) < 0)
+			return fail(c, SW_FAILED, "%s from the journal is gone from this host", d->fn.name);
+		if (f.vendor != d->fn.vendor || f.device != d->fn.device || f.iommu_group != j->plan.group)
+			return fail(c, SW_FAILED, "%s is not the device the journal recorded "
+				    "(%04x:%04x in group %d)", d->fn.name, d->fn.vendor, d->fn.device,
+				    j->plan.group);
+		d->fn = f;
+	}
+	return SW_OK;
+}
+
+/* Only the user the group was detached for (or root) gives it back. */
+static enum switch_status check_owner(struct switch_ctx *c, const struct journal *j)
+{
+	if (c->owner == 0 || j->owner == c->owner)
+		return SW_OK;
+	return fail(c, SW_REFUSED, "IOMMU group %d was detached for another user (uid %u); only "
+		    "they or root can give it back", j->plan.group, (unsigned)j->owner);
+}
+
+static enum switch_status load_for_attach(struct switch_ctx *c, const struct switch_opts *o,
+					  const struct pci_addr *gpu, int group, bool restoring,
+					  struct journal *j)
+{
+	int r = journal_read(c->state_fd, group, j);
+
+	if (r == -ENOENT)
+		return gpu ? journal_from_sysfs(c, o, gpu, group, j) : SW_OK;
+	if (r < 0)
+		return fail(c, SW_FAILED, "the journal for IOMMU group %d is unreadable or invalid (%s); "
+			    "check /run/vmrun/switch/group-%d.json", group, strerror(-r), group);
+	if (check_owner(c, j))
+		return SW_REFUSED;
+	return restoring ? SW_OK : check_interrupted(c, j);
+}
+
+static enum switch_status attach_locked(struct switch_ctx *c, const struct switch_opts *o,
+					const struct pci_addr *gpu, int group, bool restoring)
+{
+	struct journal j = { .plan.group = -1 };
+	enum switch_status st;
+
+	st = load_for_attach(c, o, gpu, group, restoring, &j);
+	if (!st)
+		st = validate_devices(c, &j);
+	if (!st)
+		st = check_vfio_holders(c, &j);
+	if (!st && j.plan.n_devs == 0 && !restoring)
+		progress(c, "IOMMU group %d: nothing is on vfio-pci", group);
+	if (st || o->dry_run || j.plan.n_devs == 0) {
+		journal_clear(&j);
+		return st;
+	}
+	st = journal_begin(c, &j, JOURNAL_ATTACH);
+	if (!st) {
+		st = all_to_host(c, o, &j, false);
+		if (st == SW_FAILED || st == SW_STUCK)
+			keep_kernel_log(c, group);
+		/* The journal stays "in-progress": the GPU is not back until restore finishes. */
+		if (st == SW_FAILED) {
+			size_t len = strlen(c->why);
+
+			snprintf(c->why + len, sizeof(c->why) - len, "; run `vmrun restore`");
+			st = SW_NEEDS_RESTORE;
+		}
+	}
+	if (!st)
+		(void)journal_remove(c->state_fd, group);
+	journal_clear(&j);
+	return st;
+}
+
+enum switch_status switch_attach(struct switch_ctx *c, const struct pci_addr *gpu,
+				 const struct switch_opts *o)
+{
+	enum switch_status st;
+	int group = -1, lock = -1;
+
+	st = group_of(c, gpu, &group);
+	if (!st)
+		st = with_group_lock(c, o, group, &lock);
+	if (!st)
+		st = attach_locked(c, o, gpu, group, false);
+	safe_close(lock);
+	return st;
+}
+
+enum switch_status switch_restore(struct switch_ctx *c, int group, const struct switch_opts *o)
+{
+	_cleanup_free_ int *groups = NULL;
+	enum switch_status st = SW_OK;
+	size_t n = 0;
+
+	if (group >= 0) {
+		groups = malloc(sizeof(int));
+		if (!groups)
+			return fail(c, SW_FAILED, "out of memory");
+		groups[n++] = group;
+	} else if (journal_list(c->state_fd, &groups, &n) < 0) {
+		return fail(c, SW_FAILED, "cannot list /run/vmrun/switch");
+	}
+	for (size_t i = 0; !st && i < n; i++) {
+		int lock = -1;
+
+		st = with_group_lock(c, o, groups[i], &lock);
+		if (!st) {
+			progress(c, "IOMMU group %d: %s from the journal", groups[i],
+				 o->dry_run ? "would restore" : "restoring");
+			st = attach_locked(c, o, NULL, groups[i], true);
+		}
+		safe_close(lock);
+	}
+	return st;
+}
+
+int switch_state_open(const struct sysroot *s, bool create, int *ret_fd)
+{
+	struct stat st;
+	int fd;
+
+	if (s->run_fd < 0)
+		return -ENOENT;
+	if (create && mkdirat(s->run_fd, "vmrun", 0755) < 0 && errno != EEXIST)
+		return -errno;
+	if (create && mkdirat(s->run_fd, "vmrun/switch", 0700) < 0 && errno != EEXIST)
+		return -errno;
+	fd = openat(s->run_fd, "vmrun/switch", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* Ours alone: a directory someone else could write would let them forge journals. */
+	if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 077)) {
+		safe_close(fd);
+		return -EPERM;
+	}
+	*ret_fd = fd;
+	return 0;
+}

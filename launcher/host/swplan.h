@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The plan of a switch, as planned, journaled and walked: the group's members with their
+ * roles and original drivers, the phase each one has reached, the vendor modules unloaded.
+ * Its own module so that the journal (which stores it) and the switch (which walks it) both
+ * build on it without including each other.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "holders.h"
+#include "iommu.h"
+#include "pcidev.h"
+
+/*
+ * How far one device has got. The names are the journal's and the timeline's. Detach goes
+ * PLANNED -> OVERRIDE -> UNBOUND -> VFIO; the way back VFIO -> RELEASED -> HOST.
+ */
+enum switch_phase {
+	PHASE_PLANNED,  /* nothing done yet */
+	PHASE_OVERRIDE, /* driver_override set to vfio-pci (written before the write lands) */
+	PHASE_UNBOUND,  /* taken off its host driver */
+	PHASE_VFIO,     /* bound to vfio-pci and verified */
+	PHASE_RELEASED, /* off vfio-pci, pinned to its original driver, waiting for its modules */
+	PHASE_HOST,     /* back on its original driver and override, verified */
+	PHASE_MAX = PHASE_HOST,
+};
+
+const char *switch_phase_name(enum switch_phase p);
+/* -EBADMSG for an unknown name. */
+int switch_phase_parse(const char *name, enum switch_phase *ret);
+
+struct switch_dev {
+	struct pci_function fn;      /* as read when planned */
+	enum group_role role;
+	char orig_driver[64];        /* "" when it had none */
+	char orig_override[64];
+	bool ours;                   /* false: already on vfio-pci before us, left alone */
+	enum switch_phase phase;
+};
+
+#define SWITCH_MAX_MODULES 4
+
+struct switch_plan {
+	int group;
+	struct pci_function gpu;
+	struct switch_dev *devs;     /* group members except bridges, by address */
+	size_t n_devs;
+	char modules[SWITCH_MAX_MODULES][32]; /* vendor modules to unload (and reload on attach) */
+	size_t n_modules;
+	struct holder_set holders;   /* everything found holding the group's nodes */
+};
+
+void switch_plan_clear(struct switch_plan *p);

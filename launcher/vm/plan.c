@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: MIT */
+#include "plan.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exitcodes.h"
+#include "log.h"
+#include "paths.h"
+#include "profile_path.h"
+#include "util.h"
+#include "xdg.h"
+
+void plan_clear(struct plan *pl)
+{
+	fw_choice_clear(&pl->fw);
+	free(pl->runtime_dir);
+	free(pl->state_dir);
+	free(pl->vars_path);
+	free(pl->hostdevs);
+	for (size_t i = 0; i < pl->n_groups; i++)
+		switch_plan_clear(&pl->groups[i].sw);
+	free(pl->groups);
+	strv_free(pl->argv);
+	profile_free(pl->p);
+	memset(pl, 0, sizeof(*pl));
+}
+
+static int plan_firmware(struct plan *pl)
+{
+	const struct vm_profile *p = pl->p;
+	struct fw_request req = { .arch = "x86_64", .machine = p->machine,
+				  .secure_boot = p->firmware.secure_boot };
+	_cleanup_free_ char *xdg = NULL, *vars_name = NULL;
+	char err[512] = "";
+	int r;
+
+	if (p->firmware.type != VM_FW_UEFI)
+		return 0;
+	/* Root uses the system's descriptors only; a user's own come first for them. */
+	if (pl->uid != 0)
+		(void)xdg_dir(XDG_CONFIG, pl->uid, &xdg);
+	r = p->firmware.code ? fw_from_paths(pl->s->root_fd, p->firmware.code, p->firmware.vars,
+					     &pl->fw, err, sizeof(err)) :
+			       fw_select(pl->s->root_fd, xdg, &req, &pl->fw, err, sizeof(err));
+	if (r < 0) {
+		snprintf(pl->fw_err, sizeof(pl->fw_err), "%s", err[0] ? err : strerror(-r));
+		return 0;
+	}
+	r = fw_vars_name(p->name, &vars_name);
+	if (r < 0 || asprintf(&pl->vars_path, "%s/%s", pl->state_dir, vars_name) < 0)
+		return EXIT_ERROR;
+	return 0;
+}
+
+static struct plan_group *group_for(struct plan *pl, int group)
+{
+	for (size_t i = 0; i < pl->n_groups; i++)
+		if (pl->groups[i].sw.group == group)
+			return &pl->groups[i];
+	return NULL;
+}
+
+/* Each IOMMU group of the profile's devices, planned by the switch itself (dry). */
+static int plan_groups(struct plan *pl)
+{
+	_cleanup_(pci_names_freep) struct pci_names *names = NULL;
+	const struct vm_profile *p = pl->p;
+
+	pl->groups = calloc(p->n_pci ? p->n_pci : 1, sizeof(*pl->groups));
+	if (!pl->groups)
+		return EXIT_ERROR;
+	(void)pci_names_open(pl->s, &names);
+	for (size_t i = 0; i < p->n_pci; i++) {
+		struct switch_ctx c = { .s = pl->s, .state_fd = -1, .owner = pl->uid };
+		struct switch_opts o = { .dry_run = true };
+		struct plan_group *g = &pl->groups[pl->n_groups];
+		struct pci_function f;
+
+		if (pci_function_read(pl->s, &p->pci[i].address, &f) == 0 && f.iommu_group >= 0 &&
+		    group_for(pl, f.iommu_group))
+			continue; /* another device of the profile brought this group already */
+		g->gpu = p->pci[i].address;
+		g->pci_index = i;
+		g->status = switch_plan_detach(&c, &g->gpu, &o, &g->sw);
+		g->check = c.check;
+		snprintf(g->why, sizeof(g->why), "%s", g->status ? c.why : "");
+		/* A device this host lacks: the profile is fine, the host is not ready; said where
+		 * the profile names it. */
+		if (g->status == SW_BAD_INPUT) {
+			char key[32];
+
+			snprintf(key, sizeof(key), "pci[%zu].address", i);
+			snprintf(g->why, sizeof(g->why), "%s:%u: %s: %s (see `vmrun gpus`)", p->source,
+				 profile_line(p, key), key, c.why);
+			g->status = SW_REFUSED;
+		}
+		for (size_t k = 0; k < g->sw.n_devs; k++)
+			pci_names_fill(names, &g->sw.devs[k].fn);
+		pci_names_fill(names, &g->sw.gpu);
+		pl->n_groups++;
+	}
+	return 0;
+}
+
+static int add_hostdev(struct plan *pl, const struct pci_addr *a, const char *rom)
+{
+	struct qemu_hostdev *nv;
+
+	for (size_t i = 0; i < pl->n_hostdevs; i++)
+		if (pci_addr_eq(&pl->hostdevs[i].host, a)) {
+			if (rom)
+				pl->hostdevs[i].rom = rom;
+			return 0;
+		}
+	nv = reallocarray(pl->hostdevs, pl->n_hostdevs + 1, sizeof(*nv));
+	if (!nv)
+		return -ENOMEM;
+	pl->hostdevs = nv;
+	nv[pl->n_hostdevs++] = (struct qemu_hostdev){ .host = *a, .rom = rom };
+	return 0;
+}
+
+static int cmp_hostdev(const void *a, const void *b)
+{
+	return pci_addr_cmp(&((const struct qemu_hostdev *)a)->host,
+			    &((const struct qemu_hostdev *)b)->host);
+}
+
+/* What QEMU gets: each profile device, and with group: true (the default) the members of its
+ * group the switch moves (bridges stay); the whole group goes to vfio-pci either way. */
+static int plan_hostdevs(struct plan *pl)
+{
+	const struct vm_profile *p = pl->p;
+	int r = 0;
+
+	for (size_t i = 0; i < p->n_pci && r >= 0; i++) {
+		struct pci_function f;
+		const struct plan_group *g = NULL;
+
+		if (pci_function_read(pl->s, &p->pci[i].address, &f) == 0 && f.iommu_group >= 0)
+			g = group_for(pl, f.iommu_group);
+		r = add_hostdev(pl, &p->pci[i].address, p->pci[i].rom);
+		for (size_t k = 0; r >= 0 && g && p->pci[i].whole_group && k < g->sw.n_devs; k++)
+			r = add_hostdev(pl, &g->sw.devs[k].fn.addr, NULL);
+	}
+	if (r < 0)
+		return EXIT_ERROR;
+	if (pl->n_hostdevs)
+		qsort(pl->hostdevs, pl->n_hostdevs, sizeof(*pl->hostdevs), cmp_hostdev);
+	return 0;
+}
+
+const struct pci_function *plan_function(const struct plan *pl, const struct pci_addr *a)
+{
+	for (size_t i = 0; i < pl->n_groups; i++) {
+		const struct switch_plan *sw = &pl->groups[i].sw;
+
+		if (sw->gpu.name[0] && pci_addr_eq(&sw->gpu.addr, a))
+			return &sw->gpu;
+		for (size_t j = 0; j < sw->n_devs; j++)
+			if (pci_addr_eq(&sw->devs[j].fn.addr, a))
+				return &sw->devs[j].fn;
+	}
+	return NULL;
+}
+
+int plan_build(const struct sysroot *s, uid_t uid, const char *profile, struct plan *pl)
+{
+	struct host_facts facts;
+	int r;
+
+	memset(pl, 0, sizeof(*pl));
+	pl->s = s;
+	pl->uid = uid;
+	r = vm_profile_load(profile, &pl->p);
+	if (r)
+		return r;
+	if (vm_runtime_dir(s, pl->p->name, uid, &pl->runtime_dir) < 0 ||
+	    vm_state_dir(s, pl->p->name, uid, &pl->state_dir) < 0) {
+		log_err("Cannot tell where %s's files go: set HOME or XDG_DATA_HOME", pl->p->name);
+		return EXIT_ERROR;
+	}
+	r = plan_firmware(pl);
+	if (!r)
+		r = plan_groups(pl);
+	if (!r)
+		r = plan_hostdevs(pl);
+	if (r || pl->fw_err[0])
+		return r;
+	facts = (struct host_facts){ .firmware = &pl->fw, .vars_path = pl->vars_path,
+				     .runtime_dir = pl->runtime_dir, .hostdevs = pl->hostdevs,
+				     .n_hostdevs = pl->n_hostdevs };
+	r = qemu_argv_build(pl->p, &facts, &pl->argv);
+	if (r < 0) {
+		log_err("Failed to build the QEMU command line: %s", strerror(-r));
+		return EXIT_ERROR;
+	}
+	return 0;
+}

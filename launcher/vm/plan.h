@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What a run will do, resolved against this host: the one plan builder behind `vmrun PROFILE`,
+ * `vmrun --dry-run PROFILE` and `vmrun check PROFILE`. The QEMU devices and the functions the
+ * switch moves come from one read of each IOMMU group (the switch's own plan), so what QEMU
+ * is given and what goes to vfio-pci cannot disagree.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "firmware.h"
+#include "profile.h"
+#include "qemu_argv.h"
+#include "switch.h"
+#include "sysroot.h"
+
+struct plan_group {
+	struct pci_addr gpu;       /* the profile's device that brings the group */
+	size_t pci_index;          /* its pci[N] in the profile */
+	struct switch_plan sw;     /* the group as the switch plans it: members, holders, modules */
+	enum switch_status status; /* the switch's verdict: SW_OK, or why it would refuse */
+	const char *check;         /* the check that refused ("holders", "console", ...) */
+	char why[1024];
+};
+
+struct plan {
+	const struct sysroot *s;
+	uid_t uid;
+	struct vm_profile *p;
+	struct fw_choice fw;
+	char fw_err[512];          /* why no firmware fits ("" when one does): no argv then */
+	char *runtime_dir, *state_dir, *vars_path;
+	struct qemu_hostdev *hostdevs;
+	size_t n_hostdevs;
+	struct plan_group *groups;
+	size_t n_groups;
+	char **argv;               /* NULL when the firmware could not be chosen */
+};
+
+/*
+ * Load the profile (a path or a VM name) and resolve everything, changing nothing; 0 or an
+ * exit code (the error is reported): a profile that does not load. What the host lacks is not
+ * an error here (a group the switch would refuse, firmware that does not fit): the plan says
+ * so, for the pre-flight (preflight.h) to report or refuse on.
+ */
+int plan_build(const struct sysroot *s, uid_t uid, const char *profile, struct plan *pl);
+void plan_clear(struct plan *pl);
+
+/* The group member at a, as planned (with pci.ids names), or NULL. */
+const struct pci_function *plan_function(const struct plan *pl, const struct pci_addr *a);

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The one pre-flight: every check a run needs before anything on the host changes, as a list
+ * of verdicts (ok / warn / FAIL, each with its fix). `vmrun check` prints it, `vmrun --dry-run`
+ * shows it, and the run refuses on any FAIL with nothing changed: the three cannot disagree.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "plan.h"
+#include "sysroot.h"
+
+enum verdict { VERDICT_OK, VERDICT_WARN, VERDICT_FAIL };
+
+struct check_item {
+	char id[24];       /* "iommu", "holders", "disk", ... */
+	enum verdict verdict;
+	int exit_code;     /* what a run that stops on this FAIL exits with (3 held, 4 refused) */
+	char msg[1024];
+	char fix[512];     /* "" when there is nothing to do */
+};
+
+struct checks {
+	struct check_item *v;
+	size_t n;
+	unsigned count[3];
+	bool oom;
+};
+
+const char *verdict_name(enum verdict v);
+
+/*
+ * The host's readiness for passthrough, and with a plan everything that run needs: p may be
+ * NULL (plain `vmrun check`: every GPU but the host's display is looked at instead).
+ */
+void preflight(const struct sysroot *s, uid_t uid, const struct plan *pl, struct checks *out);
+void checks_clear(struct checks *c);
+
+/* The first FAIL, or NULL: a run stops there with its exit code. */
+const struct check_item *checks_first_fail(const struct checks *c);

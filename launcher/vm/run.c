@@ -1,0 +1,684 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vmrun PROFILE, after the plan and the pre-flight checks:
+ *
+ *   1. the runtime directory and the instance lock: one vmrun per profile name
+ *   2. the VM's own NVRAM copy in its state directory (created once, never overwritten)
+ *   3. detach each passed-through group (priv.h: root itself or vmrun-helper; journaled,
+ *      rolled back on failure), and check that what went to vfio-pci is what QEMU gets
+ *   4. a user's locked-memory limit, raised for QEMU (VFIO pins all guest RAM)
+ *   5. QEMU in its own process group, killed if vmrun dies (PR_SET_PDEATHSIG)
+ *   6. QMP: events drive the stop state machine below; SIGINT/SIGTERM or `vmrun stop` ask
+ *      for a powerdown, then quit after shutdown_timeout, then SIGTERM, then SIGKILL
+ *   7. attach the groups back, whatever the ending; the exit code says how the VM ended
+ */
+#include "run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "exitcodes.h"
+#include "fileio.h"
+#include "log.h"
+#include "notify.h"
+#include "priv.h"
+#include "qmp.h"
+#include "timeutil.h"
+#include "util.h"
+#include "vmdir.h"
+
+/*
+ * How far stopping the VM has got: one state, whose value at QEMU's exit says how the VM
+ * ended. Each state's deadline (when it has one) moves it to the next harder one.
+ */
+enum run_state {
+	ST_STARTING,   /* QEMU started, QMP not connected yet */
+	ST_RUNNING,    /* the guest runs */
+	ST_POWERDOWN,  /* ACPI power-down asked for (by a signal or `vmrun stop`): up to
+	                * shutdown_timeout for the guest to power off */
+	ST_GUEST_OFF,  /* the guest powered itself off; QEMU was told to quit: a clean end */
+	ST_QUIT,       /* QEMU told to quit before the guest powered off (it did not in time,
+	                * or `vmrun stop --force`): the VM was stopped by force */
+	ST_TERM,       /* QEMU did not quit: SIGTERM */
+	ST_KILL,       /* nor on SIGTERM: SIGKILL, every 10 s until it is gone */
+};
+
+struct run {
+	struct plan *pl;
+	const struct run_ui *ui;
+	struct priv priv;
+	struct vm_info vi;
+	struct pci_addr group_gpu[VM_MAX_GROUPS];
+	int run_fd, state_fd, lock_fd, sig_fd, pid_fd;
+	pid_t qemu;
+	struct qmp *q;
+	enum run_state state;
+	uint64_t deadline_ms; /* 0: none */
+	char reason[64];      /* the first SHUTDOWN's reason: how the VM ended */
+	char forced[96];      /* why it was stopped by force (ST_QUIT and later) */
+	bool exited;
+	int status;           /* QEMU's wait status */
+};
+
+_printf_(3, 4) static void say(struct run *r, const char *event, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	/* systemd (Type=notify) hears every line as the unit's status. */
+	(void)sd_notify_status(msg);
+	if (r->ui && r->ui->event)
+		r->ui->event(r->ui->data, event, msg);
+}
+
+static void switch_progress(void *data, const char *msg)
+{
+	say(data, "switch", "%s", msg);
+}
+
+/* ---- 1./2. runtime and state directories ---- */
+
+static int open_dir(const char *path, int *ret_fd)
+{
+	const char *why = "";
+	int r = vm_dir_open(path, true, ret_fd, &why);
+
+	if (r < 0)
+		log_err("Cannot use %s: %s", path, why[0] ? why : strerror(-r));
+	return r < 0 ? EXIT_ERROR : 0;
+}
+
+static int prepare_dirs(struct run *r)
+{
+	int e = open_dir(r->pl->runtime_dir, &r->run_fd);
+
+	if (e)
+		return e;
+	e = vm_lock(r->run_fd, &r->lock_fd);
+	if (e == -EBUSY) {
+		log_err("VM '%s' is already running (lock held in %s)", r->pl->p->name,
+			r->pl->runtime_dir);
+		return EXIT_BUSY;
+	}
+	if (e < 0) {
+		log_err("Cannot lock %s: %s", r->pl->runtime_dir, strerror(-e));
+		return EXIT_ERROR;
+	}
+	/* Under the lock, whatever a crashed run left is stale. */
+	vm_dir_remove_stale(r->run_fd);
+	return r->pl->p->firmware.type == VM_FW_UEFI ? open_dir(r->pl->state_dir, &r->state_fd) : 0;
+}
+
+static int prepare_nvram(struct run *r)
+{
+	_cleanup_free_ char *name = NULL;
+	bool created = false;
+	int e;
+
+	if (r->pl->p->firmware.type != VM_FW_UEFI)
+		return 0;
+	e = fw_vars_ensure(r->state_fd, r->pl->s->root_fd, r->pl->p->name, &r->pl->fw, &name, &created);
+	if (e < 0) {
+		log_err("NVRAM %s: %s%s", r->pl->vars_path, strerror(-e),
+			e == -EMEDIUMTYPE ? " (it does not match the firmware's flash size: move it "
+					    "aside to start with fresh NVRAM)" : "");
+		return EXIT_ERROR;
+	}
+	if (created)
+		say(r, "nvram", "created the VM's NVRAM %s from %s", r->pl->vars_path,
+		    r->pl->fw.vars_template);
+	return 0;
+}
+
+/* ---- 3./4. the GPU and the locked-memory limit ---- */
+
+static void attach_all(struct run *r, int *worst)
+{
+	for (size_t i = r->vi.n_groups; i-- > 0;) {
+		struct priv_request rq = { .op = PRIV_ATTACH, .addr = r->group_gpu[i] };
+		struct priv_result res;
+
+		priv_call(&r->priv, &rq, &res);
+		if (res.status) {
+			log_err("Giving IOMMU group %d back failed: %s; run `vmrun restore`",
+				r->vi.groups[i], res.why);
+			if (worst)
+				*worst = EXIT_RECOVER;
+		} else {
+			say(r, "gpu-restored", "IOMMU group %d is back on its host drivers", r->vi.groups[i]);
+		}
+	}
+	r->vi.n_groups = 0;
+}
+
+/* Every function QEMU is given must be on vfio-pci now: the switch re-read the group under
+ * its lock, and a group that changed since the plan is not started on. */
+static bool switched_as_planned(const struct plan *pl, const struct priv_result *res)
+{
+	for (size_t i = 0; i < pl->n_hostdevs; i++) {
+		struct pci_function f;
+		bool found = false;
+
+		if (pci_function_read(pl->s, &pl->hostdevs[i].host, &f) < 0 || f.iommu_group != res->group)
+			continue;
+		for (size_t k = 0; k < res->n_vfio; k++)
+			found |= pci_addr_eq(&res->vfio[k], &pl->hostdevs[i].host);
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+static int detach_group(struct run *r, const struct plan_group *g)
+{
+	struct priv_request rq = { .op = PRIV_DETACH, .addr = g->gpu };
+	struct priv_result res;
+	char a[PCI_ADDR_STR_MAX];
+
+	pci_addr_format(&g->gpu, a);
+	priv_call(&r->priv, &rq, &res);
+	if (res.status) {
+		log_err("%s: %s", a, res.why);
+		return switch_status_exit(res.status);
+	}
+	/* A group someone else detached is theirs to give back, not this run's. */
+	if (res.already) {
+		log_err("%s: IOMMU group %d is already on vfio-pci (another VM, or `vmrun detach`); "
+			"`vmrun attach %s` first", a, res.group, a);
+		return EXIT_BUSY;
+	}
+	r->group_gpu[r->vi.n_groups] = g->gpu;
+	r->vi.groups[r->vi.n_groups++] = res.group;
+	if (!switched_as_planned(r->pl, &res)) {
+		log_err("%s: IOMMU group %d changed since the plan: not every function QEMU would get "
+			"is on vfio-pci", a, res.group);
+		return EXIT_NOT_READY;
+	}
+	return 0;
+}
+
+static int detach_all(struct run *r)
+{
+	if (r->pl->n_groups > VM_MAX_GROUPS) {
+		log_err("%s passes devices from %zu IOMMU groups; at most %d are supported",
+			r->pl->p->name, r->pl->n_groups, VM_MAX_GROUPS);
+		return EXIT_USAGE;
+	}
+	for (size_t i = 0; i < r->pl->n_groups; i++) {
+		int code = detach_group(r, &r->pl->groups[i]);
+
+		if (code) {
+			attach_all(r, NULL); /* the groups detached so far go back */
+			return code;
+		}
+	}
+	return 0;
+}
+
+/* VFIO pins all guest RAM (+1 GiB for QEMU's own, as libvirt counts); QEMU inherits ours. */
+static int raise_memlock(struct run *r)
+{
+	struct priv_request rq = { .op = PRIV_MEMLOCK, .bytes = r->pl->p->memory + (1ULL << 30) };
+	struct priv_result res;
+
+	if (!r->vi.n_groups)
+		return 0;
+	priv_call(&r->priv, &rq, &res);
+	if (res.status) {
+		log_err("Cannot raise the locked-memory limit for QEMU: %s", res.why);
+		return switch_status_exit(res.status);
+	}
+	return 0;
+}
+
+/* ---- 5. QEMU ---- */
+
+static bool qemu_reap(struct run *r, int flags)
+{
+	if (r->exited)
+		return true;
+	if (waitpid(r->qemu, &r->status, flags) == r->qemu)
+		r->exited = true;
+	return r->exited;
+}
+
+/* Signals go through the pidfd: a QEMU that is gone cannot be confused with a reused pid. */
+static void qemu_signal(struct run *r, int sig)
+{
+	(void)syscall(SYS_pidfd_send_signal, r->pid_fd, sig, NULL, 0);
+}
+
+_Noreturn static void exec_qemu(struct run *r, int logfd, pid_t parent)
+{
+	sigset_t none;
+	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	/* Own process group: a Ctrl-C for vmrun must not reach QEMU before the graceful path
+	 * runs; PDEATHSIG: QEMU must never outlive vmrun. */
+	(void)setpgid(0, 0);
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		_exit(127);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int sig = 1; sig < NSIG; sig++)
+		(void)signal(sig, SIG_DFL);
+	if (devnull >= 0)
+		dup2(devnull, 0);
+	dup2(logfd, 1);
+	dup2(logfd, 2);
+	/* Whatever vmrun itself inherited stays out of QEMU. */
+	(void)close_range(3, ~0U, 0);
+	unsetenv("NOTIFY_SOCKET"); /* readiness is vmrun's to report, not QEMU's */
+	if (geteuid() == 0) /* VFIO pins guest RAM; root may lift the limit for QEMU */
+		(void)setrlimit(RLIMIT_MEMLOCK, &(struct rlimit){ RLIM_INFINITY, RLIM_INFINITY });
+	execvp(r->pl->argv[0], r->pl->argv);
+	fprintf(stderr, "vmrun: cannot execute %s: %s\n", r->pl->argv[0], strerror(errno));
+	_exit(127);
+}
+
+static int spawn_qemu(struct run *r)
+{
+	pid_t parent = getpid();
+	int logfd;
+
+	logfd = openat(r->run_fd, "qemu.log", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (logfd < 0)
+		return log_err("Cannot create %s/qemu.log: %m", r->pl->runtime_dir), EXIT_ERROR;
+	r->qemu = fork();
+	if (r->qemu < 0) {
+		safe_close(logfd);
+		return log_err("fork: %m"), EXIT_ERROR;
+	}
+	if (r->qemu == 0)
+		exec_qemu(r, logfd, parent);
+	safe_close(logfd);
+	r->pid_fd = (int)syscall(SYS_pidfd_open, r->qemu, 0);
+	if (r->pid_fd < 0) {
+		/* Unsupervised it must not run: stop it now, so the GPU can go back. */
+		log_err("pidfd_open: %m; stopping QEMU");
+		(void)kill(r->qemu, SIGKILL);
+		(void)qemu_reap(r, 0);
+		return EXIT_ERROR;
+	}
+	r->state = ST_STARTING;
+	r->vi.qemu_pid = r->qemu;
+	(void)vm_info_write(r->run_fd, &r->vi);
+	say(r, "qemu-started", "QEMU started, pid %d (log: %s/qemu.log)", (int)r->qemu,
+	    r->pl->runtime_dir);
+	return 0;
+}
+
+static void show_qemu_log(struct run *r)
+{
+	_cleanup_free_ char *text = NULL;
+	const char *lines[8] = { 0 };
+	size_t n = 0;
+	char *save = NULL;
+
+	if (read_file_at(r->run_fd, "qemu.log", 1 << 20, READ_TRUNCATE, &text, NULL, NULL) < 0)
+		return;
+	for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+		lines[n++ % 8] = l;
+	for (size_t i = n > 8 ? n - 8 : 0; i < n; i++)
+		fprintf(stderr, "  qemu: %s\n", lines[i % 8]);
+}
+
+/* QEMU creates its QMP socket early; keep trying while it is alive. */
+static int connect_qmp(struct run *r)
+{
+	char path[PATH_MAX];
+	uint64_t end = now_ms() + 120000;
+
+	snprintf(path, sizeof(path), "%s/qmp.sock", r->pl->runtime_dir);
+	while (now_ms() < end) {
+		struct pollfd p = { r->sig_fd, POLLIN, 0 };
+
+		if (qemu_reap(r, WNOHANG))
+			return -ECHILD;
+		if (poll(&p, 1, 0) > 0)
+			return -EINTR; /* asked to stop while QEMU was starting */
+		if (qmp_connect(path, 500, &r->q) == 0)
+			return 0;
+	}
+	return -ETIMEDOUT;
+}
+
+/* ---- 6. the stop state machine ---- */
+
+static bool qmp_do(struct run *r, const char *cmd)
+{
+	char err[256];
+
+	return r->q && qmp_execute(r->q, cmd, NULL, 5000, NULL, err, sizeof(err)) == 0;
+}
+
+static void enter(struct run *r, enum run_state st, unsigned deadline_s)
+{
+	r->state = st;
+	r->deadline_ms = deadline_s ? now_ms() + deadline_s * 1000ULL : 0;
+}
+
+static void to_kill(struct run *r)
+{
+	enter(r, ST_KILL, 10);
+	say(r, "sigkill", "sending SIGKILL to QEMU");
+	qemu_signal(r, SIGKILL);
+}
+
+static void to_term(struct run *r)
+{
+	if (!r->forced[0])
+		snprintf(r->forced, sizeof(r->forced), "QEMU did not quit");
+	enter(r, ST_TERM, 10);
+	say(r, "sigterm", "sending SIGTERM to QEMU");
+	qemu_signal(r, SIGTERM);
+}
+
+/* Quit by force: the guest did not power off (in time, or at all). Without QMP, SIGTERM. */
+static void to_quit(struct run *r, const char *why)
+{
+	enter(r, ST_QUIT, 10);
+	snprintf(r->forced, sizeof(r->forced), "%s", why);
+	if (qmp_do(r, "quit"))
+		say(r, "quit", "%s: told QEMU to quit", why);
+	else
+		to_term(r);
+}
+
+/* The guest is off (-no-shutdown keeps QEMU): now QEMU may go. */
+static void to_guest_off(struct run *r)
+{
+	enter(r, ST_GUEST_OFF, 10);
+	if (qmp_do(r, "quit"))
+		say(r, "quit", "guest is off: told QEMU to quit");
+	else
+		to_term(r);
+}
+
+static void to_powerdown(struct run *r)
+{
+	enter(r, ST_POWERDOWN, r->pl->p->shutdown_timeout);
+	if (qmp_do(r, "system_powerdown"))
+		say(r, "powerdown", "asked the guest to power down (ACPI); waiting up to %us",
+		    r->pl->p->shutdown_timeout);
+	else /* no QMP: there is no gentler way left */
+		to_quit(r, "no QMP connection");
+}
+
+/* A stop request (signal): each one goes a step harder. */
+static void escalate(struct run *r)
+{
+	switch (r->state) {
+	case ST_STARTING:
+		to_quit(r, "asked to stop while QEMU was starting");
+		break;
+	case ST_RUNNING:
+		to_powerdown(r);
+		break;
+	case ST_POWERDOWN:
+		to_quit(r, "asked again to stop before the guest powered down");
+		break;
+	case ST_GUEST_OFF:
+	case ST_QUIT:
+		to_term(r);
+		break;
+	case ST_TERM:
+	case ST_KILL:
+		to_kill(r);
+		break;
+	}
+}
+
+static void on_shutdown(struct run *r, json_object *data)
+{
+	json_object *v;
+	bool guest = data && json_object_object_get_ex(data, "guest", &v) && json_object_get_boolean(v);
+	const char *reason = data && json_object_object_get_ex(data, "reason", &v) ?
+				     json_object_get_string(v) : "unknown";
+
+	/* The first SHUTDOWN says how the VM ended; the one our `quit` causes does not. */
+	if (!r->reason[0])
+		snprintf(r->reason, sizeof(r->reason), "%s", reason);
+	say(r, "shutdown", "SHUTDOWN (%s, %s)", guest ? "guest" : "host", reason);
+	if (r->state >= ST_GUEST_OFF)
+		return; /* our own quit, or later */
+	if (guest)
+		to_guest_off(r);
+	else { /* stopped from outside before we asked: `vmrun stop --force`, a signal to QEMU */
+		enter(r, ST_QUIT, 10);
+		snprintf(r->forced, sizeof(r->forced), "QEMU was told to quit from outside (%s)", reason);
+	}
+}
+
+static void on_event(struct run *r, const struct qmp_event *ev)
+{
+	if (streq(ev->name, "SHUTDOWN")) {
+		on_shutdown(r, ev->data);
+	} else if (streq(ev->name, "POWERDOWN")) {
+		if (r->state == ST_RUNNING) { /* asked through the control socket (`vmrun stop`) */
+			enter(r, ST_POWERDOWN, r->pl->p->shutdown_timeout);
+			say(r, "powerdown", "power-down requested; waiting up to %us",
+			    r->pl->p->shutdown_timeout);
+		}
+	} else if (streq(ev->name, "RESET") || streq(ev->name, "STOP") || streq(ev->name, "RESUME") ||
+		   streq(ev->name, "GUEST_PANICKED") || strstr(ev->name, "ERROR")) {
+		say(r, "qmp-event", "%s%s%s", ev->name, ev->data ? " " : "",
+		    ev->data ? json_object_to_json_string_ext(ev->data, JSON_C_TO_STRING_PLAIN) : "");
+	}
+}
+
+static void drain_qmp(struct run *r)
+{
+	struct qmp_event ev;
+	int e = qmp_process_input(r->q);
+
+	while (qmp_next_event(r->q, &ev) == 1) {
+		on_event(r, &ev);
+		qmp_event_clear(&ev);
+	}
+	if (e < 0) {
+		struct pollfd p = { r->pid_fd, POLLIN, 0 };
+
+		qmp_close(r->q);
+		r->q = NULL;
+		/* The socket closes a moment before QEMU can be reaped: a dead QEMU is not a hung one. */
+		(void)poll(&p, 1, 2000);
+		/* After a quit the connection closing is QEMU going away as asked. */
+		if (!qemu_reap(r, WNOHANG) && r->state < ST_GUEST_OFF) {
+			say(r, "qmp-lost", "lost the QMP connection; stopping QEMU");
+			to_term(r);
+		}
+	}
+}
+
+static void on_signal(struct run *r)
+{
+	struct signalfd_siginfo si;
+
+	while (read(r->sig_fd, &si, sizeof(si)) == sizeof(si)) {
+		say(r, "signal", "%s received%s", strsignal((int)si.ssi_signo),
+		    r->state == ST_RUNNING ? "" : ": stopping harder");
+		escalate(r);
+	}
+}
+
+static void supervise(struct run *r)
+{
+	while (!qemu_reap(r, WNOHANG)) {
+		struct pollfd fds[3] = { { r->pid_fd, POLLIN, 0 }, { r->sig_fd, POLLIN, 0 },
+					 { r->q ? qmp_fd(r->q) : -1, POLLIN, 0 } };
+		int timeout = -1;
+
+		if (r->deadline_ms) {
+			uint64_t now = now_ms();
+
+			timeout = r->deadline_ms > now ? (int)(r->deadline_ms - now) : 0;
+		}
+		if (poll(fds, 3, timeout) < 0 && errno != EINTR)
+			break;
+		if (fds[1].revents)
+			on_signal(r);
+		if (r->q && fds[2].revents)
+			drain_qmp(r);
+		if (r->deadline_ms && now_ms() >= r->deadline_ms && !qemu_reap(r, WNOHANG)) {
+			if (r->state == ST_POWERDOWN) {
+				char why[96];
+
+				snprintf(why, sizeof(why), "the guest did not power down within %us",
+					 r->pl->p->shutdown_timeout);
+				to_quit(r, why);
+			}
+			else
+				escalate(r);
+		}
+	}
+	(void)qemu_reap(r, 0);
+}
+
+/* ---- 7. the ending: the state QEMU exited in, and how ---- */
+
+static int ending(struct run *r)
+{
+	int st = r->status;
+
+	switch (r->state) {
+	case ST_GUEST_OFF:
+	case ST_POWERDOWN:
+		if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+			say(r, "stopped", "the guest shut down (%s)", r->reason[0] ? r->reason : "powered off");
+			return EXIT_OK;
+		}
+		break;
+	case ST_QUIT:
+	case ST_TERM:
+	case ST_KILL:
+		say(r, "forced", "the VM was stopped by force: %s", r->forced);
+		return EXIT_FORCED;
+	case ST_STARTING:
+	case ST_RUNNING:
+		break;
+	}
+	if (WIFSIGNALED(st)) {
+		say(r, "qemu-died", "QEMU was killed by signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
+		return EXIT_VM_DIED;
+	}
+	say(r, "qemu-died", "QEMU ended unexpectedly (exit status %d)", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	show_qemu_log(r);
+	return EXIT_VM_DIED;
+}
+
+static int setup_signals(struct run *r)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	r->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	return r->sig_fd < 0 ? -errno : 0;
+}
+
+/* A SIGINT/SIGTERM that arrived while the GPU was being prepared: do not start QEMU at all. */
+static bool interrupted(struct run *r)
+{
+	struct signalfd_siginfo si;
+
+	if (read(r->sig_fd, &si, sizeof(si)) != sizeof(si))
+		return false;
+	say(r, "signal", "%s received before QEMU started: not starting it", strsignal((int)si.ssi_signo));
+	return true;
+}
+
+static int start_and_supervise(struct run *r)
+{
+	int e, code = spawn_qemu(r);
+
+	if (code)
+		return code;
+	e = connect_qmp(r);
+	if (e == 0) {
+		r->state = ST_RUNNING;
+		say(r, "running", "QMP connected; the guest is running");
+		(void)sd_notify_ready("the guest is running");
+	} else if (e == -EINTR) {
+		on_signal(r); /* a stop request: QEMU is told to quit */
+	} else if (!r->exited) {
+		say(r, "qmp-lost", "cannot connect to QMP (%s); stopping QEMU", strerror(-e));
+		to_term(r);
+	}
+	supervise(r);
+	return ending(r);
+}
+
+static int run_vm(struct run *r)
+{
+	int code, back = 0;
+
+	if (setup_signals(r) < 0)
+		return log_err("signalfd: %m"), EXIT_ERROR;
+	code = detach_all(r);
+	if (code)
+		return code;
+	(void)vm_info_write(r->run_fd, &r->vi);
+	code = raise_memlock(r);
+	if (!code && interrupted(r))
+		code = EXIT_ERROR;
+	if (!code)
+		code = start_and_supervise(r);
+	qmp_close(r->q);
+	r->q = NULL;
+	(void)sd_notify_stopping();
+	attach_all(r, &back);
+	return back ? back : code;
+}
+
+int vm_run(struct plan *pl, const struct run_ui *ui)
+{
+	struct run r = { .pl = pl, .ui = ui, .run_fd = -1, .state_fd = -1, .lock_fd = -1,
+			 .sig_fd = -1, .pid_fd = -1 };
+	int code;
+
+	priv_init(&r.priv, pl->s, switch_progress, &r);
+	code = prepare_dirs(&r);
+	if (!code) {
+		snprintf(r.vi.name, sizeof(r.vi.name), "%s", pl->p->name);
+		snprintf(r.vi.profile, sizeof(r.vi.profile), "%s", pl->p->source);
+		r.vi.pid = getpid();
+		r.vi.started = (int64_t)time(NULL);
+		(void)vm_info_write(r.run_fd, &r.vi);
+		code = prepare_nvram(&r);
+		if (!code)
+			code = run_vm(&r);
+		say(&r, "exit", "vmrun exits with %d", code);
+		/* vm.json is what tells a user's `vmrun status` that a restore is pending. */
+		if (code != EXIT_RECOVER)
+			vm_dir_remove_stale(r.run_fd);
+	}
+	safe_close(r.sig_fd);
+	safe_close(r.pid_fd);
+	safe_close(r.state_fd);
+	safe_close(r.lock_fd);
+	safe_close(r.run_fd);
+	return code;
+}

@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Inside the profile loader (not part of profile.h): the load context every part shares, the
+ * position index (posindex.c), libcyaml's schema and messages (schema.c), the interpretation
+ * of each scalar (values.c) and the conversion of each section (convert.c).
+ *
+ * libcyaml does the structural work (types of nodes, unknown keys, required keys), we do the
+ * values (enums, sizes, ids, paths) and the rules between keys. libcyaml keeps no positions
+ * once the data is loaded, and the line numbers in its own backtraces describe the last event
+ * it handled, not the offending key. So each load first walks libyaml's event stream once and
+ * records, for every node, its dotted path and the lines of its key and value. Every error,
+ * ours or libcyaml's, is then reported at the line found in that index.
+ */
+#pragma once
+
+#include <cyaml/cyaml.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "profile.h"
+#include "util.h"
+
+#define PROFILE_MAX_SIZE (1024 * 1024)
+#define INDEX_MAX_NODES 4096 /* a real profile has a few dozen */
+#define INDEX_MAX_DEPTH 16   /* the schema needs 3 */
+#define KEY_MAX_LEN 64
+#define PATH_MAX_LEN 128 /* sizeof(struct profile_error.key) */
+#define MEMORY_MIN (16ULL << 20)
+
+/* ---- the load context and its errors ---- */
+
+enum pos_kind { POS_SCALAR, POS_MAPPING, POS_SEQUENCE };
+
+struct pos_entry {
+	char *path;
+	unsigned key_line;   /* line of the key, of the "- " item, or of the document */
+	unsigned value_line; /* line where the value node starts */
+	enum pos_kind kind;
+	bool null; /* plain "", "~" or "null": libcyaml would hand us the text */
+};
+
+struct pos_index {
+	struct pos_entry *v;
+	size_t n;
+	size_t cap;
+};
+
+struct load_ctx {
+	const char *name;
+	const char *data; /* the text being loaded, for messages that show what was written */
+	size_t len;
+	struct pos_index idx;
+	struct profile_error err;
+	/* What libcyaml said, captured from its log callback. */
+	char cy_msg[256];
+	char cy_bt[INDEX_MAX_DEPTH + 4][KEY_MAX_LEN + 2]; /* innermost first; "" = "in mapping" */
+	size_t cy_n_bt;
+};
+
+static inline void copy_str(char *dst, size_t cap, const char *src)
+{
+	(void)snprintf(dst, cap, "%s", src);
+}
+
+static inline bool startswith(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* Record the error (line, dotted key, message); returns -EINVAL. */
+_printf_(4, 5) int pfail(struct load_ctx *c, unsigned line, const char *key, const char *fmt, ...);
+/* An error without a position (I/O, memory); returns r. */
+int pfail_errno(struct load_ctx *c, int r);
+/* User text inside a message: shortened, and never a control character that could fool a
+ * terminal. */
+const char *pquote(const char *s, char *buf, size_t cap);
+#define QUOTE(s) pquote((s), (char[64]){ 0 }, 64)
+
+/* "base.key", or "key" at the top; cut short rather than overflow (keys are capped anyway). */
+void key_join(char *out, size_t cap, const char *base, const char *key);
+
+/* ---- the position index (posindex.c) ---- */
+
+/* Also rejects what the index could not describe faithfully: aliases, duplicate keys, depth. */
+int index_build(struct load_ctx *c, const char *data, size_t len);
+void index_free(struct pos_index *idx);
+const struct pos_entry *index_find(const struct pos_index *idx, const char *path);
+/* Line of the node at path (its value's line, or its key's), or of its nearest ancestor that
+ * exists (e.g. a missing key's mapping). */
+unsigned line_of(const struct load_ctx *c, const char *path, bool value);
+
+/* ---- libcyaml (schema.c) ---- */
+
+/* libcyaml's view: every scalar as text, interpreted in values.c and convert.c. */
+struct cy_cpu {
+	char *model, *sockets, *cores, *threads;
+};
+struct cy_firmware {
+	char *type, *secure_boot, *code, *vars;
+};
+struct cy_disk {
+	char *path, *device, *format, *interface, *readonly;
+};
+struct cy_usb {
+	char *vendor, *product;
+};
+struct cy_pci {
+	char *address, *rom, *group;
+};
+struct cy_network {
+	char *type, *bridge, *mac, *model;
+};
+struct cy_boot {
+	char *kernel, *initrd, *cmdline;
+};
+struct cy_profile {
+	char *name, *os, *memory, *machine, *accel;
+	struct cy_cpu *cpu;
+	struct cy_firmware *firmware;
+	char *hide_kvm, *hyperv_vendor_id, *hyperv;
+	struct cy_disk *disks;
+	unsigned disks_count;
+	struct cy_usb *usb;
+	unsigned usb_count;
+	struct cy_pci *pci;
+	unsigned pci_count;
+	char *rtc;
+	struct cy_network *network;
+	char *display, *shutdown_timeout;
+	struct cy_boot *boot;
+	char **extra_args;
+	unsigned extra_args_count;
+};
+
+extern const cyaml_schema_value_t profile_schema;
+/* libcyaml's log, captured into the context (never printed). */
+__attribute__((format(printf, 3, 0))) void cyaml_capture(cyaml_log_t level, void *ctx,
+							  const char *fmt, va_list ap);
+/* What libcyaml refused, as an error at the right line and key. */
+int cyaml_fail(struct load_ctx *c, cyaml_err_t e);
+
+/* ---- values (values.c): every scalar is read as text and interpreted here ---- */
+
+/* Absent → 0 with *ret NULL (the caller keeps its default); written but empty → an error. */
+int val_scalar(struct load_ctx *c, const char *path, const char *v, const char **ret);
+int val_required(struct load_ctx *c, const char *path, const char *v, const char **ret);
+int val_enum(struct load_ctx *c, const char *path, const char *v, const char *const *names,
+	     size_t n, unsigned *ret);
+#define GET_ENUM(c, path, v, table, ret)                                                          \
+	({                                                                                         \
+		unsigned _e_ = (unsigned)*(ret);                                                   \
+		int _r_ = val_enum(c, path, v, table, ARRAY_SIZE(table), &_e_);                    \
+		*(ret) = _e_;                                                                      \
+		_r_;                                                                               \
+	})
+int val_bool(struct load_ctx *c, const char *path, const char *v, bool *ret);
+int val_uint(struct load_ctx *c, const char *path, const char *v, unsigned min, unsigned max,
+	     unsigned *ret);
+/* Text that lands inside a QEMU option string ("-drive file=PATH,format=raw"). */
+int val_option_string(struct load_ctx *c, const char *path, const char *v, const char **ret);
+int val_dup(struct load_ctx *c, const char *s, char **ret);
+int val_usb_id(const char *s, uint16_t *ret);
+int val_mac(const char *s, char ret[static 18]);
+
+/* ---- sections (convert.c) ---- */
+
+/* The whole profile, from libcyaml's struct to ours, with defaults and the rules between keys. */
+int convert(struct load_ctx *c, const struct cy_profile *y, struct vm_profile **ret);

@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: MIT */
+/* libcyaml's schema of a profile, and its messages turned into errors at the right line and key. */
+#include "profload.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+
+#include "log.h"
+
+#define MAX_DISKS 32
+#define MAX_USB 32
+#define MAX_PCI 16
+#define MAX_EXTRA_ARGS 256
+
+#define STR_REQ(key, type, member)                                                                 \
+	CYAML_FIELD_STRING_PTR(key, CYAML_FLAG_POINTER, type, member, 0, CYAML_UNLIMITED)
+#define STR_OPT(key, type, member)                                                                 \
+	CYAML_FIELD_STRING_PTR(key, CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, type, member, 0,     \
+			       CYAML_UNLIMITED)
+#define MAP_OPT(key, type, member, fields)                                                         \
+	CYAML_FIELD_MAPPING_PTR(key, CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, type, member, fields)
+#define SEQ_OPT(key, type, member, entry, max)                                                     \
+	CYAML_FIELD_SEQUENCE(key, CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, type, member, entry, 0, \
+			     max)
+
+static const cyaml_schema_field_t cpu_fields[] = {
+	STR_OPT("model", struct cy_cpu, model),	    STR_OPT("sockets", struct cy_cpu, sockets),
+	STR_OPT("cores", struct cy_cpu, cores),	    STR_OPT("threads", struct cy_cpu, threads),
+	CYAML_FIELD_END,
+};
+static const cyaml_schema_field_t firmware_fields[] = {
+	STR_OPT("type", struct cy_firmware, type),
+	STR_OPT("secure_boot", struct cy_firmware, secure_boot),
+	STR_OPT("code", struct cy_firmware, code),
+	STR_OPT("vars", struct cy_firmware, vars),
+	CYAML_FIELD_END,
+};
+static const cyaml_schema_field_t disk_fields[] = {
+	STR_OPT("path", struct cy_disk, path),
+	STR_OPT("device", struct cy_disk, device),
+	STR_OPT("format", struct cy_disk, format),
+	STR_OPT("interface", struct cy_disk, interface),
+	STR_OPT("readonly", struct cy_disk, readonly),
+	CYAML_FIELD_END,
+};
+static const cyaml_schema_field_t usb_fields[] = {
+	STR_REQ("vendor", struct cy_usb, vendor),
+	STR_REQ("product", struct cy_usb, product),
+	CYAML_FIELD_END,
+};
+static const cyaml_schema_field_t pci_fields[] = {
+	STR_REQ("address", struct cy_pci, address),
+	STR_OPT("rom", struct cy_pci, rom),
+	STR_OPT("group", struct cy_pci, group),
+	CYAML_FIELD_END,
+};
+static const cyaml_schema_field_t network_fields[] = {
+	STR_OPT("type", struct cy_network, type),
+	STR_OPT("bridge", struct cy_network, bridge),
+	STR_OPT("mac", struct cy_network, mac),
+	STR_OPT("model", struct cy_network, model),
+	CYAML_FIELD_END,
+};
+static const cyaml_schema_field_t boot_fields[] = {
+	STR_OPT("kernel", struct cy_boot, kernel),
+	STR_OPT("initrd", struct cy_boot, initrd),
+	STR_OPT("cmdline", struct cy_boot, cmdline),
+	CYAML_FIELD_END,
+};
+static const cyaml_schema_value_t disk_entry = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct cy_disk, disk_fields),
+};
+static const cyaml_schema_value_t usb_entry = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct cy_usb, usb_fields),
+};
+static const cyaml_schema_value_t pci_entry = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct cy_pci, pci_fields),
+};
+static const cyaml_schema_value_t string_entry = {
+	CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 0, CYAML_UNLIMITED),
+};
+static const cyaml_schema_field_t profile_fields[] = {
+	STR_REQ("name", struct cy_profile, name),
+	STR_OPT("os", struct cy_profile, os),
+	STR_REQ("memory", struct cy_profile, memory),
+	STR_OPT("machine", struct cy_profile, machine),
+	STR_OPT("accel", struct cy_profile, accel),
+	MAP_OPT("cpu", struct cy_profile, cpu, cpu_fields),
+	MAP_OPT("firmware", struct cy_profile, firmware, firmware_fields),
+	STR_OPT("hide_kvm", struct cy_profile, hide_kvm),
+	STR_OPT("hyperv_vendor_id", struct cy_profile, hyperv_vendor_id),
+	STR_OPT("hyperv", struct cy_profile, hyperv),
+	SEQ_OPT("disks", struct cy_profile, disks, &disk_entry, MAX_DISKS),
+	SEQ_OPT("usb", struct cy_profile, usb, &usb_entry, MAX_USB),
+	SEQ_OPT("pci", struct cy_profile, pci, &pci_entry, MAX_PCI),
+	STR_OPT("rtc", struct cy_profile, rtc),
+	MAP_OPT("network", struct cy_profile, network, network_fields),
+	STR_OPT("display", struct cy_profile, display),
+	STR_OPT("shutdown_timeout", struct cy_profile, shutdown_timeout),
+	MAP_OPT("boot", struct cy_profile, boot, boot_fields),
+	SEQ_OPT("extra_args", struct cy_profile, extra_args, &string_entry, MAX_EXTRA_ARGS),
+	CYAML_FIELD_END,
+};
+const cyaml_schema_value_t profile_schema = {
+	CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, struct cy_profile, profile_fields),
+};
+
+/* ---- libcyaml's messages, turned into a struct profile_error ---- */
+
+/* One backtrace line: "  in mapping field 'disks' (line..." / "  in sequence entry '2' (..." */
+static void cyaml_capture_bt(struct load_ctx *c, const char *line)
+{
+	char *bt;
+
+	if (c->cy_n_bt >= ARRAY_SIZE(c->cy_bt))
+		return;
+	bt = c->cy_bt[c->cy_n_bt++];
+	bt[0] = '\0';
+	if (startswith(line, "  in mapping field '")) {
+		const char *s = line + strlen("  in mapping field '");
+		const char *e = strstr(s, "' (line");
+		size_t n = e ? (size_t)(e - s) : 0;
+
+		if (n > KEY_MAX_LEN)
+			n = KEY_MAX_LEN;
+		bt[0] = '.';
+		memcpy(bt + 1, s, n);
+		bt[n + 1] = '\0';
+	} else if (startswith(line, "  in sequence entry '")) {
+		/* libcyaml counts entries from 1; our paths count from 0 like every other tool. */
+		unsigned long n = strtoul(line + strlen("  in sequence entry '"), NULL, 10);
+
+		(void)snprintf(bt, KEY_MAX_LEN + 2, "[%lu]", n ? n - 1 : 0);
+	}
+}
+
+void cyaml_capture(cyaml_log_t level, void *ctx, const char *fmt, va_list ap)
+{
+	struct load_ctx *c = ctx;
+	char line[256];
+
+	(void)vsnprintf(line, sizeof(line), fmt, ap);
+	line[strcspn(line, "\n")] = '\0';
+	log_debug("profile %s: libcyaml: %s", c->name, line);
+	if (level < CYAML_LOG_ERROR)
+		return;
+	if (startswith(line, "  in "))
+		cyaml_capture_bt(c, line);
+	else if (!c->cy_msg[0] && !streq(line, "Load: Backtrace:"))
+		copy_str(c->cy_msg, sizeof(c->cy_msg),
+			 startswith(line, "Load: ") ? line + strlen("Load: ") : line);
+}
+
+/* Dotted path from the backtrace, outermost first; skip drops the innermost `skip` entries. */
+static void cyaml_bt_path(const struct load_ctx *c, size_t skip, char *path, size_t cap)
+{
+	size_t o = 0;
+
+	path[0] = '\0';
+	for (size_t i = c->cy_n_bt; i > skip; i--) {
+		const char *comp = c->cy_bt[i - 1];
+
+		if (comp[0] == '.' && o == 0)
+			comp++;
+		o += (size_t)snprintf(path + o, cap - o, "%s", comp);
+		if (o >= cap) {
+			path[cap - 1] = '\0';
+			return;
+		}
+	}
+}
+
+static const char *cyaml_kind_name(const char *s)
+{
+	if (startswith(s, "STRING") || startswith(s, "SCALAR"))
+		return "a scalar value";
+	if (startswith(s, "MAPPING"))
+		return "a mapping";
+	if (startswith(s, "SEQUENCE"))
+		return "a list";
+	return s;
+}
+
+/* "base.key", or "key" at the top; cut short rather than overflow (keys are capped anyway). */
+void key_join(char *out, size_t cap, const char *base, const char *key)
+{
+	size_t o = strlen(base);
+
+	if (o > cap - 1)
+		o = cap - 1;
+	memmove(out, base, o);
+	if (o > 0 && o < cap - 1)
+		out[o++] = '.';
+	out[o] = '\0';
+	copy_str(out + o, cap - o, key);
+}
+
+int cyaml_fail(struct load_ctx *c, cyaml_err_t e)
+{
+	char path[PATH_MAX_LEN], full[PATH_MAX_LEN];
+	const char *m = c->cy_msg, *arg;
+
+	if (e == CYAML_ERR_OOM)
+		return pfail_errno(c, -ENOMEM);
+	if (startswith(m, "Unexpected key: ")) {
+		arg = m + strlen("Unexpected key: ");
+		cyaml_bt_path(c, 0, path, sizeof(path));
+		key_join(full, sizeof(full), path, arg);
+		return pfail(c, line_of(c, full, false), full, "unknown key");
+	}
+	if (startswith(m, "Missing required mapping field: ")) {
+		/* The innermost backtrace entry names a field of the mapping, not the mapping. */
+		size_t skip = c->cy_n_bt > 0 && c->cy_bt[0][0] == '.';
+
+		arg = m + strlen("Missing required mapping field: ");
+		cyaml_bt_path(c, skip, path, sizeof(path));
+		key_join(full, sizeof(full), path, arg);
+		return pfail(c, line_of(c, path, false), full, "required key is missing");
+	}
+	cyaml_bt_path(c, 0, path, sizeof(path));
+	if (startswith(m, "Expecting ")) {
+		char want[32] = "";
+		const char *got = strstr(m, "got event: ");
+
+		copy_str(want, sizeof(want), m + strlen("Expecting "));
+		want[strcspn(want, ",")] = '\0';
+		return pfail(c, line_of(c, path, true), path, "expected %s, got %s",
+			    cyaml_kind_name(want),
+			    got ? cyaml_kind_name(got + strlen("got event: ")) : "something else");
+	}
+	if (startswith(m, "Excessive entries (")) {
+		/* Reported from inside the entry that overflowed; the key is the list's. */
+		cyaml_bt_path(c, c->cy_n_bt > 0 && c->cy_bt[0][0] == '[', path, sizeof(path));
+		return pfail(c, line_of(c, path, false), path, "too many entries (at most %lu)",
+			    strtoul(m + strlen("Excessive entries ("), NULL, 10));
+	}
+	return pfail(c, line_of(c, path, true), path, "%s", m[0] ? m : cyaml_strerror(e));
+}
