@@ -291,16 +291,14 @@ static enum load_result load_descriptor(int root_fd, const char *path, struct fw
 		log_debug("firmware descriptor %s: larger than %d bytes", path, FW_DESCRIPTOR_MAX);
 		return LOAD_MALFORMED;
 	}
-	buf = malloc((size_t)FW_DESCRIPTOR_MAX + 1);
-	if (!buf)
-		return LOAD_UNREADABLE;
 	/* Read to EOF rather than trusting st_size: the file may change under us. */
-	n = read_full(fd, buf, (size_t)FW_DESCRIPTOR_MAX + 1);
+	n = read_fd(fd, FW_DESCRIPTOR_MAX, 0, &buf, &len);
+	if (n == -EFBIG)
+		return LOAD_MALFORMED;
 	if (n < 0) {
 		log_debug("firmware descriptor %s: read: %s", path, strerror((int)-n));
 		return LOAD_UNREADABLE;
 	}
-	len = (size_t)n;
 	if (len == 0)
 		return LOAD_HIDDEN;
 	if (fw_descriptor_parse(buf, len, ret) < 0) {
@@ -375,89 +373,124 @@ static void describe_request(const struct fw_request *req, char *buf, size_t cap
 					: "without secure boot");
 }
 
+/* What the search saw, for the error when nothing fits. */
+struct search {
+	const char *dirs[3];
+	size_t n_dirs, seen, hidden;
+	char skipped[512];
+};
+
+/* The descriptor directories, most general first; all their entries, sorted (firmware.json). */
+static int gather_all(int root_fd, const char *xdg_config_home, struct search *sr,
+		      struct desc_list *list, char **xdg_dir, char *err, size_t errlen)
+{
+	sr->dirs[0] = "/usr/share/qemu/firmware";
+	sr->dirs[1] = "/etc/qemu/firmware";
+	sr->n_dirs = 2;
+	if (xdg_config_home && *xdg_config_home) {
+		if (asprintf(xdg_dir, "/%s/qemu/firmware", strip_root(xdg_config_home)) < 0) {
+			*xdg_dir = NULL;
+			return fail(err, errlen, -ENOMEM, "out of memory");
+		}
+		sr->dirs[sr->n_dirs++] = *xdg_dir;
+	}
+	for (size_t i = 0; i < sr->n_dirs; i++) {
+		int r = gather_dir(root_fd, sr->dirs[i], i, list);
+
+		if (r < 0)
+			return fail(err, errlen, r, "cannot read firmware descriptors in %s: %s",
+				    sr->dirs[i], strerror(-r));
+	}
+	if (list->n > 0)
+		qsort(list->v, list->n, sizeof(*list->v), entry_cmp);
+	return 0;
+}
+
+/* One descriptor: 1 chosen (ret filled), 0 not this one (noted), <0 an error. */
+static int try_descriptor(int root_fd, const char *path, const char *name,
+			  const struct fw_request *req, struct search *sr, struct fw_choice *ret)
+{
+	_cleanup_(fw_descriptor_clearp) struct fw_descriptor d = { 0 };
+	const char *why = NULL;
+	int r;
+
+	switch (load_descriptor(root_fd, path, &d)) {
+	case LOAD_HIDDEN:
+		log_debug("firmware descriptor %s: empty, hides %s", path, name);
+		sr->hidden++;
+		return 0;
+	case LOAD_UNREADABLE:
+		sr->seen++;
+		note_add(sr->skipped, sizeof(sr->skipped), "%s (unreadable)", name);
+		return 0;
+	case LOAD_MALFORMED:
+		sr->seen++;
+		note_add(sr->skipped, sizeof(sr->skipped), "%s (malformed)", name);
+		return 0;
+	case LOAD_OK:
+		sr->seen++;
+		break;
+	}
+	if (!fw_descriptor_matches(&d, req, &why)) {
+		log_debug("firmware descriptor %s: %s", path, why);
+		return 0;
+	}
+	r = choice_from_descriptor(root_fd, path, &d, ret, &why);
+	if (r == -ENOENT) {
+		log_debug("firmware descriptor %s: %s, ignoring", path, why);
+		note_add(sr->skipped, sizeof(sr->skipped), "%s (%s)", name, why);
+		return 0;
+	}
+	return r < 0 ? r : 1;
+}
+
+static int nothing_fits(const struct search *sr, const char *asked, char *err, size_t errlen)
+{
+	if (sr->seen == 0 && sr->hidden == 0)
+		return fail(err, errlen, -ENOENT,
+			    "no firmware descriptors found in %s, %s%s%s; "
+			    "install the Debian package 'ovmf'", sr->dirs[0], sr->dirs[1],
+			    sr->n_dirs > 2 ? " or " : "", sr->n_dirs > 2 ? sr->dirs[2] : "");
+	return fail(err, errlen, -ENOENT,
+		    "no firmware offers %s (%zu descriptor%s seen%s%s%s); "
+		    "install the Debian package 'ovmf'",
+		    asked, sr->seen, sr->seen == 1 ? "" : "s",
+		    sr->hidden ? ", some hidden by empty files" : "",
+		    sr->skipped[0] ? ", skipped: " : "", sr->skipped);
+}
+
 int fw_select(int root_fd, const char *xdg_config_home, const struct fw_request *req,
 	      struct fw_choice *ret, char *err, size_t errlen)
 {
 	_cleanup_(desc_list_free) struct desc_list list = { 0 };
 	_cleanup_free_ char *xdg_dir = NULL;
-	const char *dirs[3] = { "/usr/share/qemu/firmware", "/etc/qemu/firmware", NULL };
-	size_t n_dirs = 2, seen = 0, hidden = 0;
-	char skipped[512] = "", asked[256];
+	struct search sr = { 0 };
+	char asked[256];
 	int r;
 
 	if (!req || !req->arch || !req->machine || !ret)
 		return fail(err, errlen, -EINVAL, "invalid firmware request");
 	describe_request(req, asked, sizeof(asked));
-
-	if (xdg_config_home && *xdg_config_home) {
-		if (asprintf(&xdg_dir, "/%s/qemu/firmware", strip_root(xdg_config_home)) < 0) {
-			xdg_dir = NULL;
-			return fail(err, errlen, -ENOMEM, "out of memory");
-		}
-		dirs[n_dirs++] = xdg_dir;
-	}
-
-	for (size_t i = 0; i < n_dirs; i++) {
-		r = gather_dir(root_fd, dirs[i], i, &list);
-		if (r < 0)
-			return fail(err, errlen, r, "cannot read firmware descriptors in %s: %s",
-				    dirs[i], strerror(-r));
-	}
-	if (list.n > 0)
-		qsort(list.v, list.n, sizeof(*list.v), entry_cmp);
-
+	r = gather_all(root_fd, xdg_config_home, &sr, &list, &xdg_dir, err, errlen);
+	if (r < 0)
+		return r;
+	/* The first that fits wins. */
 	for (size_t i = 0; i < list.n; i++) {
-		_cleanup_(fw_descriptor_clearp) struct fw_descriptor d = { 0 };
 		_cleanup_free_ char *path = NULL;
-		const char *why = NULL;
 
-		if (asprintf(&path, "%s/%s", dirs[list.v[i].dir], list.v[i].name) < 0) {
+		if (asprintf(&path, "%s/%s", sr.dirs[list.v[i].dir], list.v[i].name) < 0) {
 			path = NULL;
 			return fail(err, errlen, -ENOMEM, "out of memory");
 		}
-		switch (load_descriptor(root_fd, path, &d)) {
-		case LOAD_HIDDEN:
-			log_debug("firmware descriptor %s: empty, hides %s", path, list.v[i].name);
-			hidden++;
-			continue;
-		case LOAD_UNREADABLE:
-			seen++;
-			note_add(skipped, sizeof(skipped), "%s (unreadable)", list.v[i].name);
-			continue;
-		case LOAD_MALFORMED:
-			seen++;
-			note_add(skipped, sizeof(skipped), "%s (malformed)", list.v[i].name);
-			continue;
-		case LOAD_OK:
-			seen++;
-			break;
-		}
-		if (!fw_descriptor_matches(&d, req, &why)) {
-			log_debug("firmware descriptor %s: %s", path, why);
-			continue;
-		}
-		r = choice_from_descriptor(root_fd, path, &d, ret, &why);
-		if (r == -ENOENT) {
-			log_debug("firmware descriptor %s: %s, ignoring", path, why);
-			note_add(skipped, sizeof(skipped), "%s (%s)", list.v[i].name, why);
-			continue;
-		}
+		r = try_descriptor(root_fd, path, list.v[i].name, req, &sr, ret);
 		if (r < 0)
 			return fail(err, errlen, r, "%s", strerror(-r));
-		log_debug("firmware: %s from %s", asked, path);
-		return 0;
+		if (r > 0) {
+			log_debug("firmware: %s from %s", asked, path);
+			return 0;
+		}
 	}
-
-	if (seen == 0 && hidden == 0)
-		return fail(err, errlen, -ENOENT,
-			    "no firmware descriptors found in %s, %s%s%s; "
-			    "install the Debian package 'ovmf'",
-			    dirs[0], dirs[1], n_dirs > 2 ? " or " : "", n_dirs > 2 ? dirs[2] : "");
-	return fail(err, errlen, -ENOENT,
-		    "no firmware offers %s (%zu descriptor%s seen%s%s%s); "
-		    "install the Debian package 'ovmf'",
-		    asked, seen, seen == 1 ? "" : "s", hidden ? ", some hidden by empty files" : "",
-		    skipped[0] ? ", skipped: " : "", skipped);
+	return nothing_fits(&sr, asked, err, errlen);
 }
 
 /* qcow2 images start with "QFI\xfb"; anything else is taken as raw. */

@@ -73,15 +73,14 @@ static int copy_fd(int from, int to, uint64_t expect)
 		return -ENOMEM;
 
 	for (;;) {
-		ssize_t n = read(from, buf, COPY_BUF);
+		ssize_t n = read_full(from, buf, COPY_BUF);
 		int r;
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
+		if (n <= 0) {
+			if (n < 0)
+				return (int)n;
 			break;
+		}
 		r = write_all(to, buf, (size_t)n);
 		if (r < 0)
 			return r;
@@ -136,13 +135,55 @@ static int fsync_dir(int dir_fd)
 	return fsync(fd) < 0 ? -errno : 0;
 }
 
+/* The template, copied whole into a new temporary file (exactly 0600: NVRAM holds secrets,
+ * keys and boot credentials) that is fsync'd and closed; its name in tmp. */
+static int copy_to_temp(int state_dir_fd, const char *vm_name, int template_fd, uint64_t size,
+			char *tmp, size_t cap)
+{
+	_cleanup_close_ int out = open_temp(state_dir_fd, vm_name, tmp, cap);
+	int r;
+
+	if (out < 0)
+		return out;
+	r = fchmod(out, 0600) < 0 ? -errno : 0;
+	if (r == 0)
+		r = copy_fd(template_fd, out, size);
+	if (r == 0 && fsync(out) < 0)
+		r = -errno;
+	if (r == 0)
+		r = close(TAKE_FD(out)) < 0 ? -errno : 0;
+	if (r < 0)
+		(void)unlinkat(state_dir_fd, tmp, 0);
+	return r;
+}
+
+/* The temporary copy becomes name, unless name appeared meanwhile (then that one is kept when it
+ * is sane). 1 created, 0 kept someone else's; the temporary file is gone either way. */
+static int install(int state_dir_fd, const char *tmp, const char *name, uint64_t size)
+{
+	int r = publish(state_dir_fd, tmp, name);
+	bool created = r >= 0;
+
+	/* Linked (0) or refused: the temporary name is still there; renamed (1): it is not. */
+	if (r != 1 && unlinkat(state_dir_fd, tmp, 0) < 0)
+		log_debug("firmware vars: cannot remove %s: %m, ignoring", tmp);
+	if (r == -EEXIST) {
+		r = check_existing(state_dir_fd, name, size);
+		if (r == 0)
+			r = -EEXIST; /* gone again: too racy to guess, let the caller retry */
+	}
+	if (r < 0)
+		return r;
+	r = fsync_dir(state_dir_fd);
+	return r < 0 ? r : created;
+}
+
 int fw_vars_ensure(int state_dir_fd, int root_fd, const char *vm_name, const struct fw_choice *c,
 		   char **ret_name, bool *ret_created)
 {
 	_cleanup_free_ char *name = NULL;
-	_cleanup_close_ int template_fd = -1, out = -1;
+	_cleanup_close_ int template_fd = -1;
 	char tmp[NAME_MAX + 1];
-	bool have_tmp = false, created = false;
 	struct stat st;
 	int r;
 
@@ -151,7 +192,6 @@ int fw_vars_ensure(int state_dir_fd, int root_fd, const char *vm_name, const str
 	r = fw_vars_name(vm_name, &name);
 	if (r < 0)
 		return r;
-
 	template_fd = fw_open_in_root(root_fd, c->vars_template, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (template_fd < 0)
 		return template_fd;
@@ -159,63 +199,21 @@ int fw_vars_ensure(int state_dir_fd, int root_fd, const char *vm_name, const str
 		return -errno;
 	if (!S_ISREG(st.st_mode))
 		return -EINVAL;
-
+	/* An existing NVRAM is the VM's: kept as it is, never overwritten. */
 	r = check_existing(state_dir_fd, name, (uint64_t)st.st_size);
-	if (r < 0)
-		return r;
-	if (r > 0)
-		goto done;
-
-	out = open_temp(state_dir_fd, vm_name, tmp, sizeof(tmp));
-	if (out < 0)
-		return out;
-	have_tmp = true;
-	/* Exactly 0600 whatever the umask: NVRAM holds secrets (keys, boot credentials). */
-	if (fchmod(out, 0600) < 0) {
-		r = -errno;
-		goto fail;
-	}
-	r = copy_fd(template_fd, out, (uint64_t)st.st_size);
-	if (r < 0)
-		goto fail;
-	if (fsync(out) < 0) {
-		r = -errno;
-		goto fail;
-	}
-	r = close(TAKE_FD(out)) < 0 ? -errno : 0;
-	if (r < 0)
-		goto fail;
-
-	r = publish(state_dir_fd, tmp, name);
-	if (r == 1)
-		have_tmp = false;
-	if (r == -EEXIST) {
-		/* Someone else created it meanwhile: theirs stays, if it is sane. */
-		r = check_existing(state_dir_fd, name, (uint64_t)st.st_size);
+	if (r == 0) {
+		r = copy_to_temp(state_dir_fd, vm_name, template_fd, (uint64_t)st.st_size, tmp, sizeof(tmp));
 		if (r == 0)
-			r = -EEXIST; /* gone again: too racy to guess, let the caller retry */
+			r = install(state_dir_fd, tmp, name, (uint64_t)st.st_size);
 		if (r < 0)
-			goto fail;
-	} else if (r < 0) {
-		goto fail;
+			return r;
+		*ret_created = r == 1;
+	} else if (r > 0) {
+		*ret_created = false;
 	} else {
-		created = true;
-	}
-	if (have_tmp && unlinkat(state_dir_fd, tmp, 0) < 0)
-		log_debug("firmware vars: cannot remove %s: %m, ignoring", tmp);
-	have_tmp = false;
-	r = fsync_dir(state_dir_fd);
-	if (r < 0)
 		return r;
-
-done:
-	log_debug("firmware vars %s: %s", name, created ? "created from template" : "kept");
+	}
+	log_debug("firmware vars %s: %s", name, *ret_created ? "created from template" : "kept");
 	*ret_name = TAKE_PTR(name);
-	*ret_created = created;
 	return 0;
-
-fail:
-	if (have_tmp)
-		(void)unlinkat(state_dir_fd, tmp, 0);
-	return r;
 }

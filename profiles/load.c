@@ -143,31 +143,9 @@ int profile_load_buffer(const char *name, const char *data, size_t len, struct v
 	return 0;
 }
 
-/* The whole file, at most PROFILE_MAX_SIZE bytes; one more byte read tells us it is too big. */
-static int read_capped(int fd, char **ret, size_t *ret_len)
-{
-	_cleanup_free_ char *buf = malloc(PROFILE_MAX_SIZE + 1);
-	ssize_t n;
-	size_t len;
-
-	if (!buf)
-		return -ENOMEM;
-	/* One byte past the cap tells "too large" apart from "exactly the cap". */
-	n = read_full(fd, buf, PROFILE_MAX_SIZE + 1);
-	if (n < 0)
-		return (int)n;
-	len = (size_t)n;
-	if (len > PROFILE_MAX_SIZE)
-		return -EFBIG;
-	*ret = TAKE_PTR(buf);
-	*ret_len = len;
-	return 0;
-}
-
 int profile_load(const char *path, struct vm_profile **ret, struct profile_error *err)
 {
 	struct load_ctx c = { .name = path ? path : "<profile>" };
-	_cleanup_close_ int fd = -1;
 	_cleanup_free_ char *data = NULL;
 	struct stat st;
 	size_t len = 0;
@@ -176,14 +154,10 @@ int profile_load(const char *path, struct vm_profile **ret, struct profile_error
 	copy_str(c.err.file, sizeof(c.err.file), c.name);
 	if (!path)
 		r = -EINVAL;
-	else if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
-		r = -errno;
-	else if (fstat(fd, &st) < 0)
-		r = -errno;
-	else if (S_ISDIR(st.st_mode))
-		r = -EISDIR;
 	else
-		r = read_capped(fd, &data, &len);
+		r = read_file_at(AT_FDCWD, path, PROFILE_MAX_SIZE, 0, &data, &len, &st);
+	if (r == 0 && S_ISDIR(st.st_mode))
+		r = -EISDIR;
 	if (r == -EFBIG) {
 		(void)pfail(&c, 0, "", "larger than the %d KiB a profile may have",
 			   PROFILE_MAX_SIZE / 1024);

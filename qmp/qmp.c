@@ -39,6 +39,7 @@
 
 #include "log.h"
 #include "qmp.h"
+#include "timeutil.h"
 #include "util.h"
 
 #define QMP_MAX_DEPTH 64
@@ -77,14 +78,6 @@ static void json_object_putp(json_object **o)
 #define _cleanup_json_ _cleanup_(json_object_putp)
 
 /* ---- time ---- */
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static uint64_t deadline_after(unsigned timeout_ms)
 {

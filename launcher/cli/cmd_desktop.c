@@ -214,54 +214,30 @@ static int build_entry(const char *vm, const char *title, const char *profile, c
 	return 0;
 }
 
-int cmd_desktop_entry(struct cli *c, const struct cli_args *a)
+/* The VM's name: from its profile, or (removing a launcher whose profile is gone) the name
+ * itself. 0 or an exit code. */
+static int vm_of(const char *arg, const char *path, bool remove, struct vm_profile **p,
+		 const char **ret)
 {
-	_cleanup_(profile_freep) struct vm_profile *p = NULL;
-	_cleanup_free_ char *path = NULL, *abs = NULL, *data = NULL, *dir = NULL, *file = NULL,
-			    *text = NULL;
-	const char *title = args_value(a, OPT_NAME), *vm, *arg = a->pos[0];
-	bool remove = args_has(a, OPT_REMOVE);
 	int r;
 
-	if (title && (!*title || strlen(title) > NAME_MAX_LEN || !text_is_printable(title))) {
-		log_err("desktop-entry: --name must be 1 to %d characters of printable UTF-8",
-			NAME_MAX_LEN);
-		return EXIT_USAGE;
-	}
-	r = profile_resolve(arg, &path);
-	if (r == -EINVAL) {
-		log_err("desktop-entry: '%s' is neither a profile path nor a VM name (%s)", arg,
-			VM_NAME_RULE);
-		return EXIT_USAGE;
-	}
-	if (r < 0) {
-		log_err("desktop-entry: cannot locate the profile '%s': %s", arg, strerror(-r));
-		return EXIT_ERROR;
-	}
-	/* Removing needs only the VM's name: a profile already deleted is fine when named. */
 	if (remove && access(path, F_OK) < 0 && errno == ENOENT && vm_name_is_valid(arg)) {
-		vm = arg;
-	} else {
-		r = vm_profile_load(path, &p);
-		if (r != 0)
-			return r;
-		vm = p->name;
+		*ret = arg;
+		return 0;
 	}
-	r = xdg_dir(XDG_DATA, c->uid, &data);
-	if (r < 0 || asprintf(&dir, "%s/applications", data) < 0) {
-		log_err("desktop-entry: no data directory: set HOME or XDG_DATA_HOME");
-		return EXIT_ERROR;
-	}
-	if (asprintf(&file, "vmrun-%s.desktop", vm) < 0)
-		return EXIT_ERROR;
-	if (remove) {
-		_cleanup_free_ char *full = NULL;
+	r = vm_profile_load(path, p);
+	if (r == 0)
+		*ret = (*p)->name;
+	return r;
+}
 
-		if (asprintf(&full, "%s/%s", dir, file) < 0)
-			return EXIT_ERROR;
-		return remove_entry(full);
-	}
-	abs = realpath(path, NULL);
+/* The launcher for the profile at path, written into dir. */
+static int write_launcher(const char *vm, const char *title, const char *path, const char *dir,
+			  const char *file)
+{
+	_cleanup_free_ char *abs = realpath(path, NULL), *text = NULL;
+	int r;
+
 	if (!abs) {
 		log_err("desktop-entry: cannot resolve '%s': %m", path);
 		return EXIT_ERROR;
@@ -283,4 +259,36 @@ int cmd_desktop_entry(struct cli *c, const struct cli_args *a)
 	}
 	printf("%s/%s\n", dir, file);
 	return EXIT_OK;
+}
+
+int cmd_desktop_entry(struct cli *c, const struct cli_args *a)
+{
+	_cleanup_(profile_freep) struct vm_profile *p = NULL;
+	_cleanup_free_ char *path = NULL, *data = NULL, *dir = NULL, *file = NULL, *full = NULL;
+	const char *title = args_value(a, OPT_NAME), *vm = NULL, *arg = a->pos[0];
+	bool remove = args_has(a, OPT_REMOVE);
+	int r;
+
+	if (title && (!*title || strlen(title) > NAME_MAX_LEN || !text_is_printable(title))) {
+		log_err("desktop-entry: --name must be 1 to %d characters of printable UTF-8",
+			NAME_MAX_LEN);
+		return EXIT_USAGE;
+	}
+	r = profile_resolve(arg, &path);
+	if (r < 0) {
+		log_err("desktop-entry: '%s' is neither a profile path nor a VM name (%s)", arg,
+			r == -EINVAL ? VM_NAME_RULE : strerror(-r));
+		return r == -EINVAL ? EXIT_USAGE : EXIT_ERROR;
+	}
+	r = vm_of(arg, path, remove, &p, &vm);
+	if (r)
+		return r;
+	r = xdg_dir(XDG_DATA, c->uid, &data);
+	if (r < 0 || asprintf(&dir, "%s/applications", data) < 0) {
+		log_err("desktop-entry: no data directory: set HOME or XDG_DATA_HOME");
+		return EXIT_ERROR;
+	}
+	if (asprintf(&file, "vmrun-%s.desktop", vm) < 0 || asprintf(&full, "%s/%s", dir, file) < 0)
+		return EXIT_ERROR;
+	return remove ? remove_entry(full) : write_launcher(vm, title, path, dir, file);
 }

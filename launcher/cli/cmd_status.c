@@ -21,24 +21,6 @@ static bool alive(pid_t pid)
 	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
 }
 
-static json_object *group_devices(const struct sysroot *s, int group)
-{
-	json_object *arr = json_object_new_array();
-	struct iommu_group g;
-
-	if (iommu_group_read(s, group, &g) < 0)
-		return arr;
-	for (size_t i = 0; i < g.n_members; i++) {
-		json_object *d = json_object_new_object();
-
-		json_object_object_add(d, "address", json_object_new_string(g.members[i].name));
-		json_object_object_add(d, "driver", json_str_or_null(g.members[i].driver));
-		json_object_array_add(arr, d);
-	}
-	iommu_group_clear(&g);
-	return arr;
-}
-
 /* What a journal says about its group now. */
 static const char *switch_state(const struct journal *j)
 {
@@ -75,7 +57,7 @@ static json_object *list_switches(struct cli *c, int fd, unsigned *pending)
 		json_object_object_add(e, "pid", json_object_new_int(j.pid));
 		json_object_object_add(e, "holder", json_object_new_int(j.holder));
 		json_object_object_add(e, "owner_uid", json_object_new_int64(j.owner));
-		json_object_object_add(e, "devices", group_devices(c->root, groups[i]));
+		json_object_object_add(e, "devices", json_group_drivers(c->root, groups[i]));
 		json_object_array_add(arr, e);
 		journal_clear(&j);
 	}

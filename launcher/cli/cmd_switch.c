@@ -34,25 +34,6 @@ static void on_progress(void *data, const char *msg)
 	fflush(stdout);
 }
 
-/* After the fact, what each function of the group is bound to: the outcome, not the intent. */
-static json_object *group_state(const struct sysroot *s, int group)
-{
-	json_object *arr = json_object_new_array();
-	struct iommu_group g;
-
-	if (group < 0 || iommu_group_read(s, group, &g) < 0)
-		return arr;
-	for (size_t i = 0; i < g.n_members; i++) {
-		json_object *d = json_object_new_object();
-
-		json_object_object_add(d, "address", json_object_new_string(g.members[i].name));
-		json_object_object_add(d, "driver", json_str_or_null(g.members[i].driver));
-		json_object_array_add(arr, d);
-	}
-	iommu_group_clear(&g);
-	return arr;
-}
-
 static int finish(struct cli *c, struct out *o, const char *cmd, bool dry_run,
 		  const struct priv_result *res)
 {
@@ -71,7 +52,7 @@ static int finish(struct cli *c, struct out *o, const char *cmd, bool dry_run,
 		json_object_object_add(r, "dry_run", json_object_new_boolean(dry_run));
 		json_object_object_add(r, "steps", json_object_get(o->steps));
 		json_object_object_add(r, "group", res->group >= 0 ? json_object_new_int(res->group) : NULL);
-		json_object_object_add(r, "devices", group_state(c->root, res->group));
+		json_object_object_add(r, "devices", json_group_drivers(c->root, res->group));
 		json_print(r);
 		json_object_put(r);
 	} else if (res->status) {

@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "exitcodes.h"
+#include "iommu.h"
 #include "log.h"
 
 int cli_parse_addr(const char *s, struct pci_addr *ret)
@@ -106,5 +107,23 @@ json_object *json_checks(const struct checks *ck)
 		json_object_object_add(o, "fix", json_str_or_null(ck->v[i].fix));
 		json_object_array_add(arr, o);
 	}
+	return arr;
+}
+
+json_object *json_group_drivers(const struct sysroot *s, int group)
+{
+	json_object *arr = json_object_new_array();
+	struct iommu_group g;
+
+	if (group < 0 || iommu_group_read(s, group, &g) < 0)
+		return arr;
+	for (size_t i = 0; i < g.n_members; i++) {
+		json_object *d = json_object_new_object();
+
+		json_object_object_add(d, "address", json_object_new_string(g.members[i].name));
+		json_object_object_add(d, "driver", json_str_or_null(g.members[i].driver));
+		json_object_array_add(arr, d);
+	}
+	iommu_group_clear(&g);
 	return arr;
 }

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "log.h"
 #include "util.h"
 
@@ -163,7 +164,8 @@ int allow_load(int dir_fd, const char *name, struct allow_list *ret, char *err, 
 	_cleanup_free_ char *buf = NULL;
 	_cleanup_close_ int fd = -1;
 	struct stat dst, fst;
-	ssize_t n;
+	size_t len = 0;
+	int n;
 
 	if (fstat(dir_fd, &dst) < 0)
 		return snprintf(err, errlen, "cannot stat its directory: %s", strerror(errno)), -errno;
@@ -179,14 +181,10 @@ int allow_load(int dir_fd, const char *name, struct allow_list *ret, char *err, 
 				"by root)"), -EPERM;
 	if (fst.st_size > ALLOW_MAX_SIZE)
 		return snprintf(err, errlen, "it is larger than %d bytes", ALLOW_MAX_SIZE), -EFBIG;
-	buf = malloc((size_t)fst.st_size + 1);
-	if (!buf)
-		return -ENOMEM;
-	n = pread(fd, buf, (size_t)fst.st_size, 0);
-	if (n != fst.st_size)
-		return snprintf(err, errlen, "short read"), -EIO;
-	buf[n] = '\0';
-	return allow_parse(buf, (size_t)n, ret, err, errlen);
+	n = read_fd(fd, ALLOW_MAX_SIZE, 0, &buf, &len);
+	if (n < 0)
+		return snprintf(err, errlen, "cannot read it: %s", strerror((int)-n)), (int)n;
+	return allow_parse(buf, len, ret, err, errlen);
 }
 
 bool allow_entry_permits(const struct allow_entry *e, const char *user, const char *const *groups)

@@ -133,7 +133,8 @@ int read_attr_at(int dirfd, const char *path, char *buf, size_t cap)
 	return (int)len;
 }
 
-int read_attr_hex_at(int dirfd, const char *path, unsigned long *ret)
+/* A number attribute: digits only (the base's, after an optional 0x for 16), nothing else. */
+static int read_attr_number_at(int dirfd, const char *path, int base, unsigned long *ret)
 {
 	char buf[32], *end;
 	unsigned long v;
@@ -142,33 +143,25 @@ int read_attr_hex_at(int dirfd, const char *path, unsigned long *ret)
 	r = read_attr_at(dirfd, path, buf, sizeof(buf));
 	if (r < 0)
 		return r;
-	if (buf[0] == '-' || buf[0] == '+' || buf[0] == ' ' || buf[0] == '\0')
+	if (buf[0] == '-' || buf[0] == '+' || buf[0] == ' ' || buf[0] == '\0' ||
+	    (base == 10 && (buf[0] < '0' || buf[0] > '9')))
 		return -EBADMSG;
 	errno = 0;
-	v = strtoul(buf, &end, 16);
+	v = strtoul(buf, &end, base);
 	if (errno || *end)
 		return -EBADMSG;
 	*ret = v;
 	return 0;
 }
 
+int read_attr_hex_at(int dirfd, const char *path, unsigned long *ret)
+{
+	return read_attr_number_at(dirfd, path, 16, ret);
+}
+
 int read_attr_ulong_at(int dirfd, const char *path, unsigned long *ret)
 {
-	char buf[32], *end;
-	unsigned long v;
-	int r;
-
-	r = read_attr_at(dirfd, path, buf, sizeof(buf));
-	if (r < 0)
-		return r;
-	if (buf[0] < '0' || buf[0] > '9')
-		return -EBADMSG;
-	errno = 0;
-	v = strtoul(buf, &end, 10);
-	if (errno || *end)
-		return -EBADMSG;
-	*ret = v;
-	return 0;
+	return read_attr_number_at(dirfd, path, 10, ret);
 }
 
 int read_link_name_at(int dirfd, const char *path, char *buf, size_t cap)

@@ -27,7 +27,7 @@ enum read_flags {
 /*
  * The whole file dirfd/path, at most cap bytes, in a malloc'd buffer with a NUL after the
  * content. ret_len and ret_st (the opened file's fstat) are optional. Nothing is returned on
- * failure. -ENOENT when dirfd is -1.
+ * failure. dirfd may be AT_FDCWD; -ENOENT when it is -1 (a root without that directory).
  */
 int read_file_at(int dirfd, const char *path, size_t cap, unsigned flags, char **ret,
 		 size_t *ret_len, struct stat *ret_st);

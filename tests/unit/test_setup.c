@@ -424,7 +424,10 @@ static void test_allow_existing(void **state)
 	assert_int_equal(chmod(p, 0644), 0);
 	assert_int_equal(RUN(f, "--yes", f->profile), 0);
 	a = slurp(f, "etc/vmrun/allow.yaml");
-	snprintf(want, sizeof(want), "%s\n- {device: \"0000:01:00.0\", users: [%s]}\n", old, user);
+	/* Structurally: the user joins the device's entry, the header comment stays. */
+	snprintf(want, sizeof(want), "# who may switch what\n"
+		 "- {device: \"0000:03:00.0\", users: [bob], groups: [vmrun]}\n"
+		 "- {device: \"0000:01:00.0\", users: [%s], groups: [video]}\n", user);
 	assert_string_equal(a, want);
 	free(a);
 	assert_int_equal(RUN(f, "--yes", f->profile), 0);
@@ -560,6 +563,39 @@ static void test_no_profile(void **state)
 	assert_contains(f->out, "Run `vmrun setup --yes` to apply");
 }
 
+/*
+ * No GPU has boot_vga (as in the lab, and on some boards): the host's display is the one the
+ * console is on, and only the other GPU is proposed; when nothing tells, none is.
+ */
+static void test_no_boot_vga(void **state)
+{
+	struct fx *f = *state;
+	char *p;
+
+	for (const char *const *a = (const char *const[]){ "0000:00:02.0", "0000:01:00.0", NULL }; *a; a++) {
+		char rel[160];
+
+		snprintf(rel, sizeof(rel), "sys/bus/pci/devices/%s/boot_vga", *a);
+		p = path_in(f, rel);
+		assert_int_equal(unlink(p), 0);
+		free(p);
+	}
+	fake_add_devchild(f->root, "0000:00:02.0", "graphics/fb0");
+	fake_write(f->root, "sys/class/vtconsole/vtcon1/name", "(M) frame buffer device\n");
+	fake_write(f->root, "sys/class/vtconsole/vtcon1/bind", "1\n");
+	assert_int_equal(RUN(f, "--json"), 0);
+	assert_contains(f->out, "passthrough: 0000:01:00.0; host display: 0000:00:02.0");
+	assert_contains(f->out, "allow ");
+	assert_contains(f->out, " to switch 0000:01:00.0");
+	assert_null(strstr(f->out, "to switch 0000:00:02.0"));
+	/* Neither boot_vga nor the console: nothing is guessed. */
+	fake_write(f->root, "sys/class/vtconsole/vtcon1/bind", "0\n");
+	assert_int_equal(RUN(f, "--json"), 0);
+	assert_contains(f->out, "cannot tell which GPU the host displays on");
+	assert_null(strstr(f->out, "to switch 0000:"));
+	assert_null(strstr(f->out, "10-vmrun-passthrough.conf"));
+}
+
 /* --- the library pieces on their own ------------------------------------------------------ */
 
 static void test_udiff(void **state)
@@ -648,9 +684,42 @@ static void test_allow_edits(void **state)
 	free(n);
 }
 
+/*
+ * Files the helper reads fine but that setup cannot rewrite without changing what the
+ * administrator wrote: never appended to (a flow list or an indented one would become
+ * invalid, an entry after "---" would land in an ignored second document), only a manual step.
+ */
+static void test_allow_forms_refused(void **state)
+{
+	static const char *const forms[] = {
+		"[{device: \"0000:02:00.0\", users: [bob]}]\n",
+		"  - {device: \"0000:02:00.0\", users: [bob]}\n",
+		"- {device: \"0000:02:00.0\", users: [bob]}\n---\n",
+		"- device: \"0000:02:00.0\"\n  users: [bob]\n",
+		"- {device: \"0000:02:00.0\", users: [bob]}\n# bob's card\n",
+		"- {device: \"0000:02:00.0\", users: [bob]}   # bob's card\n",
+	};
+	char *n = NULL;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(forms); i++) {
+		assert_int_equal(setup_allow_has(forms[i], "0000:02:00.0", "bob"), 1);
+		if (setup_allow_add(forms[i], "0000:01:00.0", "alice", &n) != -EMEDIUMTYPE)
+			fail_msg("form %zu was rewritten: %s", i, n ? n : "(null)");
+	}
+	/* Comments at the top and a missing last newline are kept and tolerated. */
+	assert_int_equal(setup_allow_add("# ours\n\n- {device: \"0000:02:00.0\", users: [bob]}",
+					 "0000:01:00.0", "alice", &n), 0);
+	assert_string_equal(n, "# ours\n\n- {device: \"0000:02:00.0\", users: [bob]}\n"
+			       "- {device: \"0000:01:00.0\", users: [alice]}\n");
+	free(n);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_allow_forms_refused),
+		cmocka_unit_test_setup_teardown(test_no_boot_vga, setup_debian, teardown),
 		cmocka_unit_test_setup_teardown(test_propose_intel, setup_debian, teardown),
 		cmocka_unit_test_setup_teardown(test_propose_amd, setup_debian, teardown),
 		cmocka_unit_test_setup_teardown(test_apply_twice_then_undo, setup_debian, teardown),

@@ -64,6 +64,7 @@ struct setup {
 	const struct pci_function *pass[MAX_PASS];
 	size_t n_pass;
 	const struct pci_function *host;
+	bool host_unknown;  /* no profile, and nothing tells which GPU the host displays on */
 	char host_card[32]; /* "card0", "" when the host GPU has no DRM card */
 };
 

@@ -142,30 +142,12 @@ static void put_hunk(FILE *f, const struct text *a, const struct text *b, const 
 		put_line(f, ops[k].kind, ops[k].kind == '+' ? &b->v[ops[k].bi] : &a->v[ops[k].ai]);
 }
 
-int setup_udiff(const char *path, const char *old, const char *new_text, char **ret)
+/* The hunks of an edit script: each change with CONTEXT lines around it, changes close enough
+ * to share their context in one hunk; the file header before the first. */
+static void put_hunks(FILE *f, const char *path, const char *old, const char *new_text,
+		      const struct text *a, const struct text *b, const struct op *ops, size_t n)
 {
-	struct text a = { 0 }, b = { 0 };
-	struct op *ops = NULL;
-	size_t n = 0, len = 0, k = 0;
-	char *buf = NULL;
-	FILE *f;
-	int r;
-
-	r = split_lines(old, &a);
-	if (r < 0)
-		return r;
-	r = split_lines(new_text, &b);
-	if (r < 0)
-		goto out;
-	r = edit_script(&a, &b, &ops, &n);
-	if (r < 0)
-		goto out;
-	f = open_memstream(&buf, &len);
-	if (!f) {
-		r = -ENOMEM;
-		goto out;
-	}
-	while (k < n) {
+	for (size_t k = 0; k < n;) {
 		size_t first = k, from, to, last;
 
 		while (first < n && ops[first].kind == ' ')
@@ -187,17 +169,36 @@ int setup_udiff(const char *path, const char *old, const char *new_text, char **
 				break;
 		}
 		to = last + 1 + CONTEXT < n ? last + 1 + CONTEXT : n;
-		put_hunk(f, &a, &b, ops, from, to);
+		put_hunk(f, a, b, ops, from, to);
 		k = to;
 	}
-	if (fclose(f) != 0) {
-		free(buf);
+}
+
+int setup_udiff(const char *path, const char *old, const char *new_text, char **ret)
+{
+	struct text a = { 0 }, b = { 0 };
+	struct op *ops = NULL;
+	size_t n = 0, len = 0;
+	char *buf = NULL;
+	FILE *f;
+	int r;
+
+	r = split_lines(old, &a);
+	if (r == 0)
+		r = split_lines(new_text, &b);
+	if (r == 0)
+		r = edit_script(&a, &b, &ops, &n);
+	if (r == 0 && !(f = open_memstream(&buf, &len)))
 		r = -ENOMEM;
-		goto out;
+	if (r == 0) {
+		put_hunks(f, path, old, new_text, &a, &b, ops, n);
+		if (fclose(f) != 0) {
+			free(buf);
+			r = -ENOMEM;
+		}
 	}
-	*ret = buf;
-	r = 0;
-out:
+	if (r == 0)
+		*ret = buf;
 	free(ops);
 	free(a.v);
 	free(b.v);

@@ -264,11 +264,85 @@ static bool user_name_ok(const char *u)
 	return true;
 }
 
-/*
- * What the file allows is decided by the helper's own parser (allow.c), so `setup` and
- * vmrun-helper can never disagree about it. 1: an entry for the device lists the user; 0: none;
- * -EBADMSG: the file is not valid and must be fixed by hand before anything is added.
- */
+/* The comment lines (and blank lines) before the first entry: kept when the file is rewritten. */
+static size_t header_len(const char *text)
+{
+	const char *l = text;
+
+	while (*l == '#' || *l == '\n') {
+		const char *eol = strchr(l, '\n');
+
+		if (!eol)
+			return strlen(text);
+		l = eol + 1;
+	}
+	return (size_t)(l - text);
+}
+
+static void put_names(FILE *f, const char *key, char **names)
+{
+	if (!names || !*names)
+		return;
+	fprintf(f, ", %s: [", key);
+	for (char **n = names; *n; n++)
+		fprintf(f, "%s%s", n == names ? "" : ", ", *n);
+	fputc(']', f);
+}
+
+/* The list in vmrun's own form: one flow mapping per entry, after the header. */
+static char *serialise(const char *header, size_t hlen, const struct allow_list *l)
+{
+	char *out = NULL, addr[PCI_ADDR_STR_MAX];
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	if (!f)
+		return NULL;
+	fwrite(header, 1, hlen, f);
+	for (size_t i = 0; i < l->n; i++) {
+		fprintf(f, "- {device: \"%s\"", pci_addr_format(&l->v[i].device, addr));
+		put_names(f, "users", l->v[i].users);
+		put_names(f, "groups", l->v[i].groups);
+		fputs("}\n", f);
+	}
+	if (fclose(f) != 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* user added to the entry for dev, or a new entry for dev. */
+static int add_to_list(struct allow_list *l, const struct pci_addr *dev, const char *user)
+{
+	struct allow_entry *e = NULL, *nv;
+	size_t n = 0;
+	char **users;
+
+	for (size_t i = 0; i < l->n && !e; i++)
+		if (pci_addr_eq(&l->v[i].device, dev))
+			e = &l->v[i];
+	if (!e) {
+		nv = reallocarray(l->v, l->n + 1, sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		l->v = nv;
+		e = &l->v[l->n++];
+		*e = (struct allow_entry){ .device = *dev, .groups = calloc(1, sizeof(char *)) };
+		if (!e->groups)
+			return -ENOMEM;
+	}
+	for (; e->users && e->users[n]; n++)
+		;
+	users = reallocarray(e->users, n + 2, sizeof(*users));
+	if (!users)
+		return -ENOMEM;
+	e->users = users;
+	users[n] = strdup(user);
+	users[n + 1] = NULL;
+	return users[n] ? 0 : -ENOMEM;
+}
+
 int setup_allow_has(const char *text, const char *device, const char *user)
 {
 	struct allow_list l = { 0 };
@@ -287,25 +361,49 @@ int setup_allow_has(const char *text, const char *device, const char *user)
 	return found;
 }
 
+
 int setup_allow_add(const char *text, const char *device, const char *user, char **ret)
 {
-	size_t len = strlen(text);
-	char *out = NULL;
-
-	int has;
+	_cleanup_free_ char *again = NULL, *out = NULL;
+	struct allow_list l = { 0 };
+	struct pci_addr dev;
+	size_t hlen = header_len(text);
+	char err[256];
+	int r;
 
 	if (!user_name_ok(user))
 		return -EINVAL;
-	has = setup_allow_has(text, device, user);
-	if (has < 0)
-		return has;
-	if (has) {
+	if (pci_addr_parse(device, &dev) < 0 || allow_parse(text, strlen(text), &l, err, sizeof(err)) < 0)
+		return -EBADMSG;
+	r = setup_allow_has(text, device, user);
+	if (r != 0) {
+		allow_list_clear(&l);
 		*ret = NULL;
-		return 0;
+		return r < 0 ? r : 0;
 	}
-	if (asprintf(&out, "%s%s- {device: \"%s\", users: [%s]}\n", text,
-		     len && text[len - 1] != '\n' ? "\n" : "", device, user) < 0)
-		return -ENOMEM;
-	*ret = out;
+	/* Rewritten only when the file already is in the form it would be written in: a flow
+	 * list, other indentation, comments between entries, a "---" would be lost or changed. */
+	again = serialise(text, hlen, &l);
+	if (again && !streq(again, text) && text[0] && text[strlen(text) - 1] != '\n') {
+		/* A file that only lacks its last newline is still in that form. */
+		size_t n = strlen(again);
+
+		if (n && again[n - 1] == '\n' && strncmp(again, text, n - 1) == 0 && n - 1 == strlen(text))
+			again[n - 1] = '\0';
+	}
+	if (!again || !streq(again, text)) {
+		allow_list_clear(&l);
+		return again ? -EMEDIUMTYPE : -ENOMEM;
+	}
+	r = add_to_list(&l, &dev, user);
+	if (r == 0 && !(out = serialise(text, hlen, &l)))
+		r = -ENOMEM;
+	allow_list_clear(&l);
+	if (r < 0)
+		return r;
+	/* The new text, read back by the helper's own parser, must allow what was meant. */
+	if (setup_allow_has(out, device, user) != 1)
+		return -EPROTO; /* a bug of ours: never written */
+	*ret = TAKE_PTR(out);
 	return 0;
 }

@@ -28,10 +28,16 @@ bool setup_xorg_has_primary_gpu(const char *text);
 int setup_xorg_drop_primary_gpu(const char *text, const char *header, char **ret);
 
 /*
- * /etc/vmrun/allow.yaml, a YAML sequence of {device: "ADDR", users: [..], groups: [..]}:
- * whether an entry for device lists user; and text with `- {device: "ADDR", users: [USER]}`
- * appended (*ret NULL when such an entry exists). -EINVAL for a user name that is not a
- * plain POSIX name.
+ * /etc/vmrun/allow.yaml, a YAML sequence of {device: "ADDR", users: [..], groups: [..]}, read
+ * with the helper's own parser (allow.c), so setup and vmrun-helper never disagree about it.
+ * setup_allow_has: 1 when an entry for device lists user, 0 when none, -EBADMSG when the file
+ * is not valid. setup_allow_add: the file with user added to device's entry (or a new entry),
+ * *ret NULL when already there. It is edited structurally: parsed, changed, written in vmrun's
+ * form (one "- {device: ..., users: [...]}" line per entry, the leading comments kept), and
+ * only when the file already is in that form, so nothing of the administrator's is lost:
+ * -EMEDIUMTYPE when it is not (a flow list, another indentation, comments between entries, a
+ * "---"), -EBADMSG when it is not valid, -EINVAL for a user name that is not a plain POSIX
+ * name. The result is read back with the helper's parser before it is returned.
  */
 int setup_allow_has(const char *text, const char *device, const char *user);
 int setup_allow_add(const char *text, const char *device, const char *user, char **ret);

@@ -16,6 +16,8 @@
 #include "log.h"
 #include "setup.h"
 #include "util.h"
+#include "console.h"
+#include "devnodes.h"
 #include "iommu.h"
 #include "setup_edit.h"
 
@@ -31,91 +33,115 @@ const char *regen_command(const struct setup *s, char *const **ret_argv)
 	return have ? "update-grub" : "grub-mkconfig -o /boot/grub/grub.cfg";
 }
 
-int item_iommu(struct setup *s, struct item *it)
+/* GRUB's defaults file: 1 proposed or settled (it), 0 there is none, <0 an error. */
+static int iommu_grub(struct setup *s, struct item *it, const char *const *opts, const char *want)
+{
+	_cleanup_free_ char *grub = NULL, *new_text = NULL;
+	struct stat st;
+	int r = read_file_at(s->c->root->root_fd, GRUB_FILE, FILE_MAX, READ_REGULAR | READ_TEXT,
+			     &grub, NULL, &st);
+
+	if (r < 0)
+		return r == -ENOENT ? 0 : r;
+	r = setup_grub_add(grub, opts, &new_text);
+	if (r == -EINVAL) {
+		it->status = IS_MANUAL;
+		note(it, "/%s: GRUB_CMDLINE_LINUX_DEFAULT is too unusual to edit safely: add %s to it "
+			 "by hand, run %s and reboot", GRUB_FILE, want, regen_command(s, NULL));
+		return 1;
+	}
+	if (r < 0)
+		return r;
+	if (!new_text) {
+		it->status = IS_DONE;
+		note(it, "/%s has %s, but the running kernel does not: run %s (if not done) and reboot",
+		     GRUB_FILE, want, regen_command(s, NULL));
+		return 1;
+	}
+	note(it, "GRUB: add %s to GRUB_CMDLINE_LINUX_DEFAULT in /%s", want, GRUB_FILE);
+	snprintf(it->then, sizeof(it->then), "%s, then reboot", regen_command(s, NULL));
+	it->regen_grub = true;
+	r = add_change(it, GRUB_FILE, TAKE_PTR(grub), TAKE_PTR(new_text), st.st_mode & 07777);
+	return r < 0 ? r : 1;
+}
+
+/* kernel-install's /etc/kernel/cmdline: as iommu_grub(). */
+static int iommu_kernel_install(struct setup *s, struct item *it, const char *const *opts,
+				const char *want)
+{
+	_cleanup_free_ char *kcmd = NULL, *new_text = NULL;
+	struct stat st;
+	int r = read_file_at(s->c->root->root_fd, KERNEL_CMDLINE_FILE, FILE_MAX,
+			     READ_REGULAR | READ_TEXT, &kcmd, NULL, &st);
+
+	if (r < 0)
+		return r == -ENOENT ? 0 : r;
+	r = setup_kernel_cmdline_add(kcmd, opts, &new_text);
+	if (r < 0)
+		return r;
+	if (!new_text) {
+		it->status = IS_DONE;
+		note(it, "/%s has %s, but the running kernel does not: reinstall the boot entry "
+			 "(kernel-install add) and reboot", KERNEL_CMDLINE_FILE, want);
+		return 1;
+	}
+	note(it, "kernel-install: add %s to /%s", want, KERNEL_CMDLINE_FILE);
+	snprintf(it->then, sizeof(it->then),
+		 "kernel-install add \"$(uname -r)\" \"/boot/vmlinuz-$(uname -r)\", then reboot");
+	r = add_change(it, KERNEL_CMDLINE_FILE, TAKE_PTR(kcmd), TAKE_PTR(new_text), st.st_mode & 07777);
+	return r < 0 ? r : 1;
+}
+
+/* The options the IOMMU needs: an IOMMU the kernel already drives names its vendor (dmar/ivhd);
+ * else the CPU's tells. NULL when neither says. */
+static const char *const *iommu_opts(const struct setup *s)
 {
 	static const char *const intel[] = { "intel_iommu=on", "iommu=pt", NULL };
 	static const char *const amd[] = { "amd_iommu=on", "iommu=pt", NULL };
-	_cleanup_free_ char *cmdline = NULL, *grub = NULL, *kcmd = NULL, *new_text = NULL;
-	int fd = s->c->root->root_fd;
-	const char *const *opts;
 	struct iommu_info info;
-	struct stat st;
+	const char *vendor;
+
+	(void)iommu_info_read(s->c->root, &info);
+	vendor = info.vendor[0] ? info.vendor : info.cpu_vendor;
+	return streq(vendor, "amd") ? amd : streq(vendor, "intel") ? intel : NULL;
+}
+
+int item_iommu(struct setup *s, struct item *it)
+{
+	_cleanup_free_ char *cmdline = NULL;
+	const char *const *opts = iommu_opts(s);
 	char want[64];
 	int r;
 
 	it->id = "iommu";
 	it->title = "IOMMU kernel options";
-	(void)iommu_info_read(s->c->root, &info);
-	/* An IOMMU the kernel already drives names its vendor (dmar/ivhd); else the CPU's tells. */
-	if (info.vendor[0])
-		snprintf(info.cpu_vendor, sizeof(info.cpu_vendor), "%s", info.vendor);
-	if (!streq(info.cpu_vendor, "intel") && !streq(info.cpu_vendor, "amd")) {
+	if (!opts) {
 		it->status = IS_MANUAL;
 		note(it, "cannot tell the CPU vendor from /proc/cpuinfo: add intel_iommu=on iommu=pt "
 			 "(Intel) or amd_iommu=on iommu=pt (AMD) to the kernel command line");
 		return 0;
 	}
-	opts = streq(info.cpu_vendor, "amd") ? amd : intel;
 	snprintf(want, sizeof(want), "%s %s", opts[0], opts[1]);
-	if (read_file_at(s->c->root->proc_fd, "cmdline", 65536, READ_TRUNCATE, &cmdline, NULL, NULL) >= 0 &&
-	    setup_tokens_have_all(cmdline, opts)) {
+	if (read_file_at(s->c->root->proc_fd, "cmdline", 65536, READ_TRUNCATE, &cmdline, NULL,
+			 NULL) >= 0 && setup_tokens_have_all(cmdline, opts)) {
 		it->status = IS_DONE;
 		note(it, "the running kernel has %s (/proc/cmdline)", want);
 		return 0;
 	}
-	r = read_file_at(fd, GRUB_FILE, FILE_MAX, READ_REGULAR | READ_TEXT, &grub, NULL, &st);
-	if (r == 0) {
-		r = setup_grub_add(grub, opts, &new_text);
-		if (r == -EINVAL) {
-			it->status = IS_MANUAL;
-			note(it, "/%s: GRUB_CMDLINE_LINUX_DEFAULT is too unusual to edit safely: add "
-				 "%s to it by hand, run %s and reboot", GRUB_FILE, want,
-			     regen_command(s, NULL));
-			return 0;
-		}
-		if (r < 0)
-			return r;
-		if (!new_text) {
-			it->status = IS_DONE;
-			note(it, "/%s has %s, but the running kernel does not: run %s (if not done) "
-				 "and reboot", GRUB_FILE, want, regen_command(s, NULL));
-			return 0;
-		}
-		note(it, "GRUB: add %s to GRUB_CMDLINE_LINUX_DEFAULT in /%s", want, GRUB_FILE);
-		snprintf(it->then, sizeof(it->then), "%s, then reboot", regen_command(s, NULL));
-		it->regen_grub = true;
-		return add_change(it, GRUB_FILE, TAKE_PTR(grub), TAKE_PTR(new_text), st.st_mode & 07777);
-	}
-	if (r != -ENOENT)
-		goto manual;
-	r = read_file_at(fd, KERNEL_CMDLINE_FILE, FILE_MAX, READ_REGULAR | READ_TEXT, &kcmd, NULL, &st);
-	if (r == 0) {
-		r = setup_kernel_cmdline_add(kcmd, opts, &new_text);
-		if (r < 0)
-			return r;
-		if (!new_text) {
-			it->status = IS_DONE;
-			note(it, "/%s has %s, but the running kernel does not: reinstall the boot "
-				 "entry (kernel-install add) and reboot", KERNEL_CMDLINE_FILE, want);
-			return 0;
-		}
-		note(it, "kernel-install: add %s to /%s", want, KERNEL_CMDLINE_FILE);
-		snprintf(it->then, sizeof(it->then),
-			 "kernel-install add \"$(uname -r)\" \"/boot/vmlinuz-$(uname -r)\", then reboot");
-		return add_change(it, KERNEL_CMDLINE_FILE, TAKE_PTR(kcmd), TAKE_PTR(new_text),
-				  st.st_mode & 07777);
-	}
-	if (r != -ENOENT)
-		goto manual;
+	r = iommu_grub(s, it, opts, want);
+	if (r == 0)
+		r = iommu_kernel_install(s, it, opts, want);
+	if (r > 0 || r == -ENOMEM)
+		return r > 0 ? 0 : r;
 	it->status = IS_MANUAL;
+	if (r < 0) {
+		note(it, "cannot edit the boot loader configuration (%s): add %s to the kernel "
+			 "command line by hand", strerror(-r), want);
+		return 0;
+	}
 	note(it, "no GRUB (/%s) or kernel-install (/%s) configuration found: add this to your boot "
 		 "loader's kernel command line and reboot:", GRUB_FILE, KERNEL_CMDLINE_FILE);
 	note(it, "    %s", want);
-	return 0;
-manual:
-	it->status = IS_MANUAL;
-	note(it, "cannot edit the boot loader configuration (%s): add %s to the kernel command line "
-		 "by hand", strerror(-r), want);
 	return 0;
 }
 
@@ -242,6 +268,12 @@ int item_xorg(struct setup *s, struct item *it)
 	it->id = "xorg";
 	it->title = "Xorg: keep X off the passthrough GPU";
 	it->status = IS_DONE;
+	if (s->host_unknown) {
+		it->status = IS_MANUAL;
+		note(it, "cannot tell which GPU the host displays on (no boot_vga=1 GPU, none drives "
+			 "the console): give a PROFILE naming the GPU the VM gets");
+		return 0;
+	}
 	if (!s->n_pass) {
 		it->status = IS_SKIPPED;
 		note(it, "no display device to pass through%s", s->p ? " in the profile" : "");
@@ -345,33 +377,53 @@ static const char *invoking_user(void)
 	return pw ? pw->pw_name : NULL;
 }
 
+/* The devices to allow: the profile's display devices (every device when it names none), or
+ * without a profile every GPU the host does not keep. */
+static size_t allow_devices(const struct setup *s, char devs[][PCI_ADDR_STR_MAX])
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->n_pass && n < MAX_PASS; i++)
+		snprintf(devs[n++], PCI_ADDR_STR_MAX, "%s", s->pass[i]->name);
+	for (size_t i = 0; s->p && !s->n_pass && i < s->p->n_pci && n < MAX_PASS; i++)
+		pci_addr_format(&s->p->pci[i].address, devs[n++]);
+	return n;
+}
+
+/* Why an edit of the allow file is left to the administrator, as the item's notes. */
+static int allow_manual(struct item *it, int r, const char *user, const char *dev)
+{
+	it->status = IS_MANUAL;
+	if (r == -EINVAL)
+		note(it, "user name '%s' is not a plain POSIX name: edit /%s by hand", user, ALLOW_FILE);
+	else if (r == -EBADMSG)
+		note(it, "/%s is not valid (see the allow-file rules in vmrun(1)): fix it by hand, "
+			 "then run setup again", ALLOW_FILE);
+	else if (r == -EMEDIUMTYPE)
+		note(it, "/%s is written in a form setup does not rewrite (a flow list, another "
+			 "indentation, comments between entries, \"---\"); add this line yourself:",
+		     ALLOW_FILE);
+	else
+		note(it, "cannot edit /%s: %s", ALLOW_FILE, strerror(-r));
+	note(it, "    - {device: \"%s\", users: [%s]}", dev, user ? user : "NAME");
+	return 0;
+}
+
 int item_allow(struct setup *s, struct item *it)
 {
 	_cleanup_free_ char *old = NULL, *text = NULL;
 	struct stat st = { .st_mode = 0644 };
 	const char *user = invoking_user();
 	char devs[MAX_PASS][PCI_ADDR_STR_MAX];
-	size_t n = 0;
+	size_t n = allow_devices(s, devs);
 	int r;
 
 	it->id = "allow";
 	it->title = "Allow-file entry (/" ALLOW_FILE ")";
-	it->status = IS_DONE;
-	if (s->p) {
-		/* The profile's display devices; every device when it names none. */
-		for (size_t i = 0; i < s->n_pass && n < MAX_PASS; i++)
-			snprintf(devs[n++], PCI_ADDR_STR_MAX, "%s", s->pass[i]->name);
-		for (size_t i = 0; !s->n_pass && i < s->p->n_pci && n < MAX_PASS; i++)
-			pci_addr_format(&s->p->pci[i].address, devs[n++]);
-	} else {
-		for (size_t i = 0; i < s->n_pass && n < MAX_PASS; i++)
-			snprintf(devs[n++], PCI_ADDR_STR_MAX, "%s", s->pass[i]->name);
-	}
-	if (!n) {
-		it->status = IS_SKIPPED;
-		note(it, "no device to allow");
-		return 0;
-	}
+	it->status = n ? IS_DONE : IS_SKIPPED;
+	if (!n)
+		return note(it, s->host_unknown ? "which GPU the VM gets is not known (see the Xorg "
+			    "item): give a PROFILE" : "no device to allow"), 0;
 	if (!user) {
 		it->status = IS_SKIPPED;
 		note(it, "run as root without sudo: no user to allow; add a line like this one to "
@@ -379,41 +431,27 @@ int item_allow(struct setup *s, struct item *it)
 		note(it, "    - {device: \"%s\", users: [NAME]}", devs[0]);
 		return 0;
 	}
-	r = read_file_at(s->c->root->root_fd, ALLOW_FILE, FILE_MAX, READ_REGULAR | READ_TEXT, &old, NULL, &st);
-	if (r < 0 && r != -ENOENT) {
-		it->status = IS_MANUAL;
-		note(it, "cannot edit /%s: %s", ALLOW_FILE, strerror(-r));
-		return 0;
-	}
+	r = read_file_at(s->c->root->root_fd, ALLOW_FILE, FILE_MAX, READ_REGULAR | READ_TEXT, &old,
+			 NULL, &st);
+	if (r < 0 && r != -ENOENT)
+		return allow_manual(it, r, user, devs[0]);
 	text = strdup(old ? old : "");
-	if (!text)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; text && i < n; i++) {
 		char *next = NULL;
 
 		r = setup_allow_add(text, devs[i], user, &next);
-		if (r == -EINVAL) {
-			it->status = IS_MANUAL;
-			note(it, "user name '%s' is not a plain POSIX name: edit /%s by hand", user,
-			     ALLOW_FILE);
-			return 0;
-		}
-		if (r == -EBADMSG) {
-			it->status = IS_MANUAL;
-			note(it, "/%s is not valid (see `vmrun-helper`'s rules in vmrun(1)): fix it by "
-			     "hand, then run setup again", ALLOW_FILE);
-			return 0;
-		}
+		if (r < 0 && r != -ENOMEM)
+			return allow_manual(it, r, user, devs[i]);
 		if (r < 0)
 			return r;
+		note(it, next ? "allow %s to switch %s" : "%s may already switch %s", user, devs[i]);
 		if (next) {
-			note(it, "allow %s to switch %s", user, devs[i]);
 			free(text);
 			text = next;
-		} else {
-			note(it, "%s may already switch %s", user, devs[i]);
 		}
 	}
+	if (!text)
+		return -ENOMEM;
 	/* Root-owned and world-readable, in a root-owned directory: the helper refuses it otherwise. */
 	return add_change(it, ALLOW_FILE, TAKE_PTR(old), TAKE_PTR(text),
 			  old ? st.st_mode & 07777 : 0644);
@@ -421,6 +459,28 @@ int item_allow(struct setup *s, struct item *it)
 
 /* Which display devices go to VMs and which one the host keeps. EXIT_USAGE if the profile
  * names a device this host does not have. */
+/* Without a profile: the GPU the host displays on is the boot VGA device, else the one the
+ * text console is on; NULL when neither tells (then no GPU is taken for a VM's). */
+static const struct pci_function *host_display(const struct setup *s)
+{
+	const struct pci_function *console = NULL;
+
+	for (size_t i = 0; i < s->n_fns; i++) {
+		struct devnode_set nodes = { 0 };
+		bool on = false;
+
+		if (!pci_is_display(&s->fns[i]))
+			continue;
+		if (s->fns[i].boot_vga == 1)
+			return &s->fns[i];
+		if (!console && devnodes_collect(s->c->root, &s->fns[i], &nodes) == 0 &&
+		    console_on_nodes(s->c->root, &nodes, &on) == 0 && on)
+			console = &s->fns[i];
+		devnode_set_clear(&nodes);
+	}
+	return console;
+}
+
 int find_gpus(struct setup *s)
 {
 	int r = pci_function_list(s->c->root, &s->fns, &s->n_fns, NULL);
@@ -439,6 +499,8 @@ int find_gpus(struct setup *s)
 			return EXIT_USAGE;
 		}
 	}
+	if (!s->p)
+		s->host = host_display(s);
 	for (size_t i = 0; i < s->n_fns; i++) {
 		const struct pci_function *f = &s->fns[i];
 		bool pass = false;
@@ -449,12 +511,13 @@ int find_gpus(struct setup *s)
 			for (size_t k = 0; k < s->p->n_pci; k++)
 				pass |= pci_addr_eq(&s->p->pci[k].address, &f->addr);
 		else
-			pass = f->boot_vga != 1;
+			pass = s->host && f != s->host; /* an unknown host display: none is taken */
 		if (pass && s->n_pass < MAX_PASS)
 			s->pass[s->n_pass++] = f;
-		else if (!pass && (!s->host || (f->boot_vga == 1 && s->host->boot_vga != 1)))
+		else if (!pass && s->p && (!s->host || (f->boot_vga == 1 && s->host->boot_vga != 1)))
 			s->host = f;
 	}
+	s->host_unknown = !s->p && !s->host;
 	if (s->host)
 		drm_card_of(s->c->root, s->host->name, s->host_card, sizeof(s->host_card));
 	return 0;

@@ -62,7 +62,7 @@ assert_eq "$(vm_state labhang '.gpu_groups | length')" 1 "status shows the VM ho
 kill -TERM $vpid; wait $vpid; rc=$?
 assert_eq "$rc" 6 "SIGTERM with a guest ignoring ACPI exits 6 (forced)"
 check "it asked for a powerdown first" grep -q "asked the guest to power down" "$tmp/hang.out"
-check "then quit after the timeout" grep -q "did not power down in time: told QEMU to quit" "$tmp/hang.out"
+check "then quit after the timeout" grep -q "the guest did not power down within 5s: told QEMU to quit" "$tmp/hang.out"
 assert_eq "$(home)" "bochs-drm snd_hda_intel" "after SIGTERM: GPU back"
 check "no QEMU left after SIGTERM" wait_until 10 no_qemu
 

@@ -48,6 +48,7 @@ assert_eq "$rc" 4 "alice asking for the 9p root's virtio device ($ninep) is refu
 check "the refusal names the device" grep -q "may not use $ninep" "$out"
 as alice "$VMRUN" detach $HOST >"$out" 2>&1; rc=$?
 assert_eq "$rc" 4 "alice asking for the host GPU (outside the allowed group) is refused"
+check "the refusal names the host GPU" grep -q "user alice may not use $HOST" "$out"
 assert_eq "$(home) $(driver_of "$ninep") $(driver_of $HOST)" "$HOME_STATE virtio-pci virtio-pci" "refusals changed nothing"
 chmod 0664 /etc/vmrun/allow.yaml
 as alice "$VMRUN" detach $GPU >"$out" 2>&1; rc=$?
@@ -60,19 +61,33 @@ assert_eq "$rc" 4 "a group-writable /etc/vmrun makes the helper refuse everythin
 chmod 0755 /etc/vmrun
 assert_eq "$(home)" "$HOME_STATE" "still nothing changed"
 
-# --- hostile requests straight to the helper ---
+# --- hostile requests straight to the helper: each refused with exit 2 and one report line ---
+# hostile WANT_MSG ARGS...: one line on stdout, a JSON result saying why, exit 2 (bad input).
 long=$(printf 'A%.0s' $(seq 1 5000))
-hostile=0
-for args in "detach 1:00.0" "detach 0000:01:00.0x" "detach $long" "memlock -1" \
-            "memlock 99999999999999999999999" "memlock 12abc" "frobnicate $GPU" "detach" \
-            "detach $GPU extra" "restore ../../etc"; do
-    # shellcheck disable=SC2086
-    as alice "$HELPER" $args >"$out" 2>&1; rc=$?
-    if [[ $rc == 0 ]]; then hostile=$((hostile + 1)); diag "helper accepted: ${args:0:60}"; fi
-    if [[ $(wc -l <"$out") -gt 1 ]]; then hostile=$((hostile + 1)); diag "more than one line for: ${args:0:60}"; fi
-done
-as alice "$HELPER" "" "" >"$out" 2>&1 || true
-assert_eq "$hostile" 0 "hostile helper requests all end in a one-line error"
+hostile() {
+    local want=$1 rc msg; shift
+    as alice "$HELPER" "$@" >"$out" 2>"$out.err"; rc=$?
+    msg=$(jq -r '.result.message' "$out" 2>/dev/null)
+    if [[ $rc == 2 && $(wc -l <"$out") == 1 && ! -s $out.err && $msg == *"$want"* &&
+          $(jq -r '.result.exit' "$out") == 2 ]]; then
+        ok "hostile request '${*:0:2}' refused: $want"
+    else
+        fail "hostile request '${*:0:2}' refused: $want"
+        diag "exit $rc; stdout: $(head -c 300 "$out"); stderr: $(head -c 300 "$out.err")"
+    fi
+}
+hostile "is not a PCI address" detach 1:00.0
+hostile "is not a PCI address" detach 0000:01:00.0x
+hostile "usage: vmrun-helper" detach "$long"
+hostile "is not a number of bytes" memlock -1
+hostile "is not a number of bytes" memlock 99999999999999999999999
+hostile "is not a number of bytes" memlock 12abc
+hostile "more than this machine's memory" memlock 99999999999999999
+hostile "unknown operation 'frobnicate'" frobnicate $GPU
+hostile "usage: vmrun-helper" detach
+hostile "usage: vmrun-helper" detach $GPU extra
+hostile "is not a PCI address" restore ../../etc
+hostile "unknown operation ''" "" ""
 assert_eq "$(home)" "$HOME_STATE" "hostile requests changed nothing"
 
 # --- alice runs the VM: QEMU runs as alice; the guest sees the card; the GPU comes back ---
