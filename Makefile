@@ -114,6 +114,9 @@ $(BUILD)/layers.ok: tests/layers $(foreach l,$(LAYERS),$(SRCS_$(l)) $(call hdrs_
 	tests/layers $(ALL_DIRS)
 	@touch $@
 layers: $(BUILD)/layers.ok
+# A layer's include path and compiler flags (tests/packaging/layers shows a wrong-way include fail).
+layer-flags-%:
+	@echo $(CFLAGS) $(call inc_of,$*)
 
 $(foreach l,$(LAYERS),$(eval $(LIB_$(l)): $(filter-out $(CLI_MAIN) $(HELPER_MAIN),$(OBJS_$(l)))))
 $(BUILD)/lib/%.a:
@@ -127,10 +130,12 @@ $(BUILD)/vmrun: $(CLI_MAIN) $(LINK_cli)
 $(BUILD)/vmrun-helper: $(HELPER_MAIN) $(LINK_helper)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# test_fileio sees (and breaks) the durable steps of an atomic write.
+$(BUILD)/tests/test_fileio: TEST_LDFLAGS := -Wl,--wrap=fsync -Wl,--wrap=renameat
 $(BUILD)/tests/%: tests/unit/%.c $(SUPPORT_OBJS) $(LINK_all)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(INC_ALL) -iquote tests/unit/support $(LDFLAGS) -o $@ $< $(SUPPORT_OBJS) \
-	    $(LINK_all) $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $(INC_ALL) -iquote tests/unit/support $(LDFLAGS) $(TEST_LDFLAGS) -o $@ $< \
+	    $(SUPPORT_OBJS) $(LINK_all) $(LDLIBS) -lcmocka
 
 # Fuzz entry points, built as standalone replay drivers (tests/fuzz/driver.c) so they run
 # without clang; with clang: make fuzz CC=clang FUZZ_ENGINE=-fsanitize=fuzzer.
@@ -233,3 +238,4 @@ uninstall:
 check-packaging: all
 	tests/packaging/check $(BUILD)
 	tests/packaging/unit-verify $(BUILD)
+	tests/packaging/layers

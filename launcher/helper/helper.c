@@ -50,9 +50,15 @@ static void sanitize_limits(void)
 	(void)setitimer(ITIMER_VIRTUAL, &off, NULL);
 	(void)setitimer(ITIMER_PROF, &off, NULL);
 	for (size_t i = 0; i < ARRAY_SIZE(limits); i++) {
-		struct rlimit rl = { limits[i].value, limits[i].value };
+		struct rlimit rl = { limits[i].value, limits[i].value }, cur;
 
-		(void)setrlimit(limits[i].res, &rl);
+		/* Without CAP_SYS_RESOURCE (a restricted container) a hard limit cannot be
+		 * raised: then at least the soft one goes up to it. */
+		if (setrlimit(limits[i].res, &rl) < 0 && getrlimit(limits[i].res, &cur) == 0) {
+			rl.rlim_max = cur.rlim_max;
+			rl.rlim_cur = limits[i].value < cur.rlim_max ? limits[i].value : cur.rlim_max;
+			(void)setrlimit(limits[i].res, &rl);
+		}
 	}
 	(void)setpriority(PRIO_PROCESS, 0, 0);
 }

@@ -17,6 +17,7 @@
 #include "modules.h"
 #include "priv.h"
 #include "util.h"
+#include "vmdir.h"
 #include "xdg.h"
 
 const char *verdict_name(enum verdict v)
@@ -177,6 +178,21 @@ static bool in_path(const char *bin)
 	return false;
 }
 
+/* One vmrun per VM name: a running one holds the instance lock in its runtime directory. */
+static void check_instance(struct checks *c, const struct plan *pl)
+{
+	struct vm_info vi;
+	int fd;
+
+	if (vm_dir_open(pl->runtime_dir, false, &fd, NULL) < 0)
+		return; /* never ran, or not ours: the run will say so when it creates it */
+	if (vm_is_running(fd))
+		item(c, "instance", VERDICT_FAIL, EXIT_BUSY, "vmrun stop NAME, or pick another name",
+		     "VM '%s' is already running (vmrun pid %d)", pl->p->name,
+		     vm_info_read(fd, &vi) == 0 ? (int)vi.pid : 0);
+	safe_close(fd);
+}
+
 static void check_qemu(struct checks *c, const struct plan *pl)
 {
 	const struct vm_profile *p = pl->p;
@@ -305,6 +321,7 @@ void preflight(const struct sysroot *s, uid_t uid, const struct plan *pl, struct
 		check_all_gpus(out, s, uid);
 		return;
 	}
+	check_instance(out, pl);
 	check_qemu(out, pl);
 	check_memlock(out, uid, pl, priv.helper);
 	for (size_t i = 0; i < pl->n_groups; i++)

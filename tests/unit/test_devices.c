@@ -5,8 +5,12 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include "devnodes.h"
 #include "fakesys.h"
@@ -229,6 +233,90 @@ static void test_holders(void **state)
 	gpu_snapshot_clear(&snap);
 }
 
+/* path of a file in the tree */
+static char *in_root(const struct fx *fx, const char *rel)
+{
+	char *p;
+
+	assert_true(asprintf(&p, "%s/%s", fx->root, rel) > 0);
+	return p;
+}
+
+/* The one holder of node, or NULL. */
+static const struct holder *holder_of(const struct holder_set *hs, pid_t pid, const char *node)
+{
+	for (size_t i = 0; i < hs->n; i++)
+		if (hs->v[i].pid == pid && streq(hs->v[i].node, node))
+			return &hs->v[i];
+	return NULL;
+}
+
+/*
+ * Every kind of node of the card, held by one process each, is found: render nodes, the
+ * legacy control node, the framebuffer, the DDC bus, the HDMI audio's control node. And by
+ * what a node is, not its name: another name for the same node (a hard link standing for a
+ * mknod alias or a bind mount elsewhere), a mapping kept after the fd was closed.
+ */
+static void test_holders_every_node(void **state)
+{
+	static const char *const nodes[] = { "/dev/dri/renderD129", "/dev/dri/controlD65",
+					     "/dev/fb1", "/dev/i2c-4", "/dev/snd/controlC0" };
+	struct fx *fx = *state;
+	struct gpu_snapshot snap;
+	const struct holder *h;
+	char *card = in_root(fx, "dev/dri/card1"), *alias = in_root(fx, "tmp/alias"), maps[512];
+	struct stat st;
+
+	fake_add_devchild(fx->root, "0000:01:00.0", "drm/controlD65");
+	for (size_t i = 0; i < ARRAY_SIZE(nodes); i++)
+		fake_add_proc(fx->root, 500 + (int)i, "client", 1000, "", (const char *const[]){ nodes[i], NULL });
+	/* The card under another name, held by pid 600 through that name only. */
+	fake_mkdir(fx->root, "tmp");
+	assert_int_equal(link(card, alias), 0);
+	fake_add_proc(fx->root, 600, "aliased", 1000, "", (const char *const[]){ alias, NULL });
+	/* pid 700 has no fd of the card left, only a mapping of it. */
+	assert_int_equal(stat(card, &st), 0);
+	fake_add_proc(fx->root, 700, "mapper", 1000, "", NULL);
+	snprintf(maps, sizeof(maps), "7f0000000000-7f0000001000 rw-s 00000000 %02x:%02x %lu /dev/dri/card1\n"
+		 "7f0000002000-7f0000003000 r--p 00000000 00:00 0 [anon]\n", major(st.st_dev),
+		 minor(st.st_dev), (unsigned long)st.st_ino);
+	fake_write(fx->root, "proc/700/maps", maps);
+	assert_int_equal(open_root(fx), 0);
+	assert_int_equal(gpu_snapshot_all(fx->s, NULL, &snap), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(nodes); i++)
+		if (!holder_of(&snap.holders, 500 + (pid_t)i, nodes[i]))
+			fail_msg("the holder of %s was not found", nodes[i]);
+	h = holder_of(&snap.holders, 600, "/dev/dri/card1");
+	assert_non_null(h);
+	assert_non_null(strstr(h->via, "/tmp/alias (fd 3)"));
+	h = holder_of(&snap.holders, 700, "/dev/dri/card1");
+	assert_non_null(h);
+	assert_string_equal(h->via, "a memory mapping");
+	assert_int_equal(snap.holders.n, ARRAY_SIZE(nodes) + 2);
+	gpu_snapshot_clear(&snap);
+	free(card);
+	free(alias);
+}
+
+/* A holder's name is another user's to choose: escape sequences come out as text. */
+static void test_holder_escaped(void **state)
+{
+	struct fx *fx = *state;
+	struct gpu_snapshot snap;
+	char buf[256];
+
+	fake_add_proc(fx->root, 800, "\x1b]2;owned\a\x1b[2J", 1000, "0::/user.slice/x\x1b[31m.service\n",
+		      (const char *const[]){ "/dev/dri/card1", NULL });
+	assert_int_equal(open_root(fx), 0);
+	assert_int_equal(gpu_snapshot_all(fx->s, NULL, &snap), 0);
+	assert_int_equal(snap.holders.n, 1);
+	assert_string_equal(snap.holders.v[0].comm, "\\x1b]2;owned\\x07\\x1b[2J");
+	assert_string_equal(snap.holders.v[0].unit, "x\\x1b[31m.service");
+	holder_describe(&snap.holders.v[0], buf, sizeof(buf));
+	assert_null(strchr(buf, '\x1b'));
+	gpu_snapshot_clear(&snap);
+}
+
 static void test_cgroup_unit(void **state)
 {
 	char buf[64];
@@ -293,6 +381,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_group_forged_member, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nodes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_holders, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_holders_every_node, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_holder_escaped, setup, teardown),
 		cmocka_unit_test(test_cgroup_unit),
 		cmocka_unit_test_setup_teardown(test_iommu_info, setup, teardown),
 		cmocka_unit_test(test_iommu_off),

@@ -500,6 +500,9 @@ static void test_from_paths(void **state)
 	assert_string_equal(c.code, "/usr/share/OVMF/OVMF_CODE_4M.fd");
 	assert_string_equal(c.code_format, "raw");
 	assert_int_equal(c.code_size, CODE_4M);
+	/* The vars template is the one given, never the code image. */
+	assert_string_equal(c.vars_template, "/usr/share/OVMF/OVMF_VARS_4M.fd");
+	assert_string_equal(c.vars_format, "raw");
 	assert_int_equal(c.vars_size, VARS_4M);
 	fw_choice_clear(&c);
 
@@ -587,6 +590,33 @@ static size_t count_entries(int dirfd)
 		n += !streq(de->d_name, ".") && !streq(de->d_name, "..");
 	closedir(d);
 	return n;
+}
+
+/* An override's NVRAM is a copy of its vars template, byte for byte: not of the code image. */
+static void test_override_vars_copied(void **state)
+{
+	struct env *e = *state;
+	struct fw_choice c = { 0 };
+	static unsigned char want[VARS_4M + 1], got[VARS_4M + 1];
+	char *name = NULL;
+	bool created = false;
+	int fd;
+
+	/* The template's bytes must differ from the code's for the copy to say which it was. */
+	fd = openat(e->root_fd, "usr/share/OVMF/OVMF_VARS_4M.fd", O_WRONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "VARS-TEMPLATE", 13, 4096), 13);
+	close(fd);
+	assert_int_equal(fw_from_paths(e->root_fd, "/usr/share/OVMF/OVMF_CODE_4M.fd",
+				       "/usr/share/OVMF/OVMF_VARS_4M.fd", &c, e->err, sizeof(e->err)), 0);
+	assert_int_equal(fw_vars_ensure(e->state_fd, e->root_fd, "ovr", &c, &name, &created), 0);
+	assert_true(created);
+	assert_int_equal(read_at(e->root_fd, "usr/share/OVMF/OVMF_VARS_4M.fd", want, sizeof(want)),
+			 VARS_4M);
+	assert_int_equal(read_at(e->state_fd, "ovr_VARS.fd", got, sizeof(got)), VARS_4M);
+	assert_memory_equal(got, want, VARS_4M);
+	free(name);
+	fw_choice_clear(&c);
 }
 
 static void test_vars_create_then_keep(void **state)
@@ -798,6 +828,7 @@ int main(void)
 		T(test_from_paths),
 		T(test_from_paths_mismatch),
 		T(test_from_paths_missing),
+		T(test_override_vars_copied),
 		T(test_vars_create_then_keep),
 		T(test_vars_symlink_refused),
 		T(test_vars_not_regular_refused),

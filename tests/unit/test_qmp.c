@@ -939,6 +939,40 @@ static void test_feed_rejects(void **state)
 	finish_server(f);
 }
 
+/*
+ * The size cap is per message: two messages that each take most of QMP_MAX_MESSAGE, both
+ * arriving in many reads (as large ones do), are each accepted; only one message over the cap
+ * is refused.
+ */
+static void test_cap_per_message(void **state)
+{
+	static const struct step script[] = { HANDSHAKE, { END, NULL, 0 } };
+	static const char head[] = "{\"event\": \"BIG\", \"data\": {\"x\": \"";
+	static const char tail[] = "\"}}\r\n";
+	size_t fill = QMP_MAX_MESSAGE / 10 * 6, len = sizeof(head) - 1 + fill + sizeof(tail) - 1;
+	struct fixture *f = *state;
+	char *msg = malloc(len);
+	struct qmp_event e;
+
+	assert_non_null(msg);
+	memcpy(msg, head, sizeof(head) - 1);
+	memset(msg + sizeof(head) - 1, 'x', fill);
+	memcpy(msg + sizeof(head) - 1 + fill, tail, sizeof(tail) - 1);
+	connect_server(f, script);
+	for (int m = 0; m < 2; m++)
+		for (size_t off = 0; off < len; off += 1 << 20)
+			if (qmp_feed(f->q, msg + off, len - off < (1 << 20) ? len - off : 1 << 20) != 0)
+				fail_msg("message %d refused at offset %zu", m + 1, off);
+	for (int m = 0; m < 2; m++) {
+		assert_int_equal(qmp_next_event(f->q, &e), 1);
+		assert_string_equal(e.name, "BIG");
+		qmp_event_clear(&e);
+	}
+	assert_int_equal(qmp_next_event(f->q, &e), 0);
+	finish_server(f);
+	free(msg);
+}
+
 /* ---- a real QEMU ---- */
 
 static bool find_in_path(const char *name)
@@ -1046,6 +1080,7 @@ int main(void)
 		T(test_wait_event_timeout),
 		T(test_connect_missing_socket),
 		T(test_connect_retries),
+		T(test_cap_per_message),
 		T(test_feed_rejects),
 		T(test_real_qemu),
 	};

@@ -312,6 +312,48 @@ static void test_unbound_function_round_trip(void **state)
 	fx_free(f);
 }
 
+/* The audio function already on vfio-pci before vmrun (someone bound it there): not ours. */
+static void lab_host_audio_on_vfio(const char *root)
+{
+	char p[PATH_MAX];
+
+	fake_lab_host(root);
+	snprintf(p, sizeof(p), "%s/sys/devices/pci0000:00/0000:00:01.0/0000:01:00.1/driver", root);
+	if (unlink(p) < 0 || symlink("../../../../bus/pci/drivers/vfio-pci", p) < 0)
+		abort();
+	fake_mkdir(root, "sys/bus/pci/drivers/vfio-pci");
+}
+
+/* A member that was on vfio-pci before is journaled as not ours, and a later attach (another
+ * vmrun, reading the journal back) leaves it there, untouched. */
+static void test_member_already_on_vfio(void **state)
+{
+	struct fx *f = fx_new(lab_host_audio_on_vfio);
+	struct journal j = { 0 };
+
+	(void)state;
+	assert_driver(f, AUDIO, "vfio-pci");
+	if (detach(f, GPU, &O) != SW_OK)
+		fail_msg("detach: %s", f->c.why);
+	assert_contains(f->progress, "0000:01:00.1: already on vfio-pci, left alone");
+	assert_driver(f, GPU, "vfio-pci");
+	assert_int_equal(journal_read(f->c.state_fd, 2, &j), 0);
+	assert_int_equal(j.plan.n_devs, 2);
+	assert_true(j.plan.devs[0].ours);
+	assert_false(j.plan.devs[1].ours);
+	journal_clear(&j);
+	fx_ctx(f); /* a new vmrun: only the journal tells what was ours */
+	fk_reset_counters(f->k);
+	f->k->wlog[0] = '\0';
+	if (attach(f, GPU, &O) != SW_OK)
+		fail_msg("attach: %s", f->c.why);
+	assert_driver(f, GPU, "bochs-drm");
+	assert_driver(f, AUDIO, "vfio-pci");
+	if (strstr(f->k->wlog, "0000:01:00.1"))
+		fail_msg("attach wrote for the function that was not ours:\n%s", f->k->wlog);
+	fx_free(f);
+}
+
 /* Without a journal (it was lost), attach hands the vfio-pci functions to the kernel's choice. */
 static void test_attach_without_journal(void **state)
 {
@@ -1197,6 +1239,7 @@ int main(void)
 		cmocka_unit_test(test_user_override_kept),
 		cmocka_unit_test(test_unbound_function_round_trip),
 		cmocka_unit_test(test_attach_without_journal),
+		cmocka_unit_test(test_member_already_on_vfio),
 		cmocka_unit_test(test_detach_eio_everywhere),
 		cmocka_unit_test(test_detach_lost_write_everywhere),
 		cmocka_unit_test(test_detach_probe_binds_nothing),

@@ -14,7 +14,7 @@ home() { echo "$(driver_of $GPU) $(driver_of $AUDIO)"; }
 HOME_STATE="bochs-drm snd_hda_intel"
 
 # Users, the installed helper (setuid root) and the administrator's allow file.
-useradd -m -u 1001 alice && useradd -m -u 1002 bob
+useradd -m alice && useradd -m bob || { fail "users alice and bob created"; finish; }
 install -d -m 0755 /usr/local/libexec/vmrun
 install -m 4755 -o root -g root "$VMRUN_BUILD/vmrun-helper" "$HELPER"
 install -d -m 0755 -o root /etc/vmrun
@@ -37,6 +37,45 @@ assert_eq "$(stat -c %U /dev/vfio/$G)" alice "/dev/vfio/$G belongs to alice"
 as alice "$VMRUN" attach $GPU >"$out" 2>&1; rc=$?
 assert_eq "$rc" 0 "alice: vmrun attach exits 0"
 assert_eq "$(home)" "$HOME_STATE" "alice: back on the host drivers"
+
+# --- --json is JSON, line by line, as root and as alice, through the helper too ---
+# json_lines FILE: every line of FILE parses as JSON (jq -e . on each).
+json_lines() {
+    local line n=0
+    while IFS= read -r line; do
+        n=$((n + 1))
+        jq -e . <<<"$line" >/dev/null 2>&1 || { echo "line $n is not JSON: $line"; return 1; }
+    done <"$1"
+    ((n > 0))
+}
+for who in root alice; do
+    for op in detach attach; do
+        if [[ $who == root ]]; then "$VMRUN" --json $op $GPU >"$out" 2>"$out.err"; rc=$?
+        else as alice "$VMRUN" $op --json $GPU >"$out" 2>"$out.err"; rc=$?; fi
+        assert_eq "$rc" 0 "$who: vmrun $op --json exits 0"
+        check "$who: vmrun $op --json prints only JSON" jq -e '.status == "ok" and (.steps | length) > 0' "$out"
+        check "$who: vmrun $op --json writes nothing else" test ! -s "$out.err"
+    done
+    "$VMRUN" --json status >"$out"
+    check "after $who's round trip, root's vmrun --json status shows no switched group" jq -e '.switches == []' "$out"
+    as alice "$VMRUN" status --json >"$out"
+    check "after $who's round trip, alice's vmrun status --json parses" jq -e '.vms == [] and .restore_pending == false' "$out"
+done
+assert_eq "$(home)" "$HOME_STATE" "after the --json round trips: home"
+
+# --- the same failure exits alike for root and for alice: a held GPU is 3 for both ---
+card=$(card_of $GPU) || fail "the GPU $GPU has a DRM card"
+sleep 600 3<"$card" &
+holder=$!
+wait_until 5 test -e /proc/$holder/fd/3
+"$VMRUN" detach $GPU >"$out" 2>&1; root_rc=$?
+as alice "$VMRUN" detach $GPU >"$out.alice" 2>&1; alice_rc=$?
+assert_eq "$root_rc $alice_rc" "3 3" "a held GPU: root and alice both exit 3"
+check "alice is told which process holds it (the helper scans as root)" grep -q "pid $holder sleep (user root) holds $card" "$out.alice"
+as alice "$VMRUN" --json detach $GPU >"$out" 2>/dev/null
+check "alice's --json says held" jq -e '.status == "held" and .exit_code == 3' "$out"
+kill $holder; wait $holder 2>/dev/null
+assert_eq "$(home)" "$HOME_STATE" "held: nothing changed"
 
 # --- refused, nothing changed ---
 as bob "$VMRUN" detach $GPU >"$out" 2>&1; rc=$?
@@ -70,9 +109,9 @@ hostile() {
     msg=$(jq -r '.result.message' "$out" 2>/dev/null)
     if [[ $rc == 2 && $(wc -l <"$out") == 1 && ! -s $out.err && $msg == *"$want"* &&
           $(jq -r '.result.exit' "$out") == 2 ]]; then
-        ok "hostile request '${*:0:2}' refused: $want"
+        ok "hostile request '$1 ${2:0:40}' refused: $want"
     else
-        fail "hostile request '${*:0:2}' refused: $want"
+        fail "hostile request '$1 ${2:0:40}' refused: $want"
         diag "exit $rc; stdout: $(head -c 300 "$out"); stderr: $(head -c 300 "$out.err")"
     fi
 }

@@ -198,14 +198,14 @@ static const char *node_dir(const char *sub, const char **ret_name)
 	const char *slash = strrchr(sub, '/');
 
 	*ret_name = slash ? slash + 1 : sub;
+	if (strncmp(*ret_name, "i2c-", 4) == 0)
+		return "dev";
 	if (strncmp(sub, "drm/", 4) == 0)
 		return "dev/dri";
 	if (strncmp(sub, "graphics/", 9) == 0)
 		return "dev";
 	if (strncmp(sub, "sound/card", 10) == 0 && slash && strchr(sub + 6, '/') == slash)
 		return "dev/snd";
-	if (strncmp(sub, "i2c-", 4) == 0 && !slash)
-		return "dev";
 	if (strncmp(sub, "vfio-dev/", 9) == 0)
 		return "dev/vfio/devices";
 	return NULL;
