@@ -10,6 +10,7 @@
 #include "log.h"
 #include "paths.h"
 #include "profile_path.h"
+#include "text.h"
 #include "util.h"
 #include "xdg.h"
 
@@ -90,11 +91,11 @@ static int plan_groups(struct plan *pl)
 		/* A device this host lacks: the profile is fine, the host is not ready; said where
 		 * the profile names it. */
 		if (g->status == SW_BAD_INPUT) {
-			char key[32];
+			char key[48];
 
 			snprintf(key, sizeof(key), "pci[%zu].address", i);
-			snprintf(g->why, sizeof(g->why), "%s:%u: %s: %s (see `vmrun gpus`)", p->source,
-				 profile_line(p, key), key, c.why);
+			text_format(g->why, sizeof(g->why), "%s:%u: %s: %s (see `vmrun gpus`)",
+				    p->source, profile_line(p, key), key, c.why);
 			g->status = SW_REFUSED;
 		}
 		for (size_t k = 0; k < g->sw.n_devs; k++)

@@ -215,7 +215,7 @@ static void add_network(struct argv *a, const struct vm_profile *p)
 	else
 		addf(a, "bridge,id=vmrun-net0,br=%s", n->bridge);
 	add(a, "-device");
-	addf(a, "%s,netdev=vmrun-net0%s%s", n->model, n->mac ? ",mac=" : "", n->mac ? n->mac : "");
+	addf(a, "%s,id=vmrun-nic0,netdev=vmrun-net0%s%s", n->model, n->mac ? ",mac=" : "", n->mac ? n->mac : "");
 }
 
 static void add_display(struct argv *a, const struct vm_profile *p, const struct host_facts *h)

@@ -685,6 +685,18 @@ static void host_sriov(const char *root)
 	fake_write(root, "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/sriov_numvfs", "2\n");
 }
 
+static void host_sriov_one(const char *root)
+{
+	fake_lab_host(root);
+	fake_write(root, "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/sriov_numvfs", "1\n");
+}
+
+static void host_sriov_none(const char *root)
+{
+	fake_lab_host(root);
+	fake_write(root, "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/sriov_numvfs", "0\n");
+}
+
 static void host_d3cold(const char *root)
 {
 	fake_lab_host(root);
@@ -766,6 +778,8 @@ static void test_refuse_device_state(void **state)
 	(void)state;
 	expect_refusal(host_sriov, GPU, &O, SW_REFUSED,
 		       (const char *const[]){ GPU, "SR-IOV", NULL });
+	expect_refusal(host_sriov_one, GPU, &O, SW_REFUSED,
+		       (const char *const[]){ GPU, "1 SR-IOV", NULL });
 	expect_refusal(host_d3cold, GPU, &O, SW_REFUSED,
 		       (const char *const[]){ AUDIO, "D3cold", NULL });
 	expect_refusal(fake_lab_host, "0000:00:03.0", &O, SW_REFUSED,
@@ -781,7 +795,7 @@ static void test_refuse_device_state(void **state)
 /* The counterparts: what must NOT be refused. */
 static void test_not_refused(void **state)
 {
-	build_fn ok[] = { host_pipewire, host_fbcon_unbound };
+	build_fn ok[] = { host_pipewire, host_fbcon_unbound, host_sriov_none };
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(ok); i++) {
@@ -1190,6 +1204,68 @@ static void test_journal_tampered(void **state)
 }
 
 /* A journal in a directory others could write is never trusted: the state dir is refused. */
+/* Only the user a group was detached for, or root, gives it back or shares it. */
+static void test_owner(void **state)
+{
+	struct fx *f = fx_new(fake_lab_host);
+	char *before = fk_snapshot(f->root);
+	struct journal j = { 0 };
+
+	(void)state;
+	f->c.owner = 1000;
+	assert_int_equal(detach(f, GPU, &O), SW_OK);
+	assert_int_equal(journal_read(f->c.state_fd, 2, &j), 0);
+	assert_int_equal(j.owner, 1000);
+	fx_ctx(f);
+	f->c.owner = 2000;
+	assert_int_equal(attach(f, GPU, &O), SW_REFUSED);
+	assert_contains(f->c.why, "detached for another user (uid 1000)");
+	assert_int_equal(switch_restore(&f->c, 2, &O), SW_REFUSED);
+	assert_int_equal(detach(f, GPU, &O), SW_HELD);
+	assert_contains(f->c.why, "another user's VM (uid 1000)");
+	assert_driver(f, GPU, "vfio-pci");
+	assert_driver(f, AUDIO, "vfio-pci");
+	fx_ctx(f);
+	f->c.owner = 1000;
+	assert_int_equal(detach(f, GPU, &O), SW_OK); /* already theirs */
+	assert_true(f->c.already);
+	assert_int_equal(attach(f, GPU, &O), SW_OK);
+	assert_snapshot(f, before, "after the owner's attach");
+	/* Root gives back anyone's group. */
+	fx_ctx(f);
+	f->c.owner = 1000;
+	assert_int_equal(detach(f, GPU, &O), SW_OK);
+	fx_ctx(f);
+	f->c.owner = 0;
+	assert_int_equal(attach(f, GPU, &O), SW_OK);
+	assert_snapshot(f, before, "after root's attach");
+	free(before);
+	fx_free(f);
+}
+
+/* The one table of statuses: each name round-trips and exits as the README documents. */
+static void test_status_exits(void **state)
+{
+	static const struct { enum switch_status st; const char *name; int exit; } want[] = {
+		{ SW_OK, "ok", 0 },           { SW_HELD, "held", 3 },
+		{ SW_REFUSED, "refused", 4 }, { SW_NEEDS_RESTORE, "needs-restore", 5 },
+		{ SW_FAILED, "failed", 1 },   { SW_STUCK, "stuck", 5 },
+		{ SW_BUSY, "busy", 3 },       { SW_BAD_INPUT, "bad-input", 2 },
+	};
+	enum switch_status st;
+
+	(void)state;
+	assert_int_equal(ARRAY_SIZE(want), SW_STATUS_MAX + 1);
+	for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
+		assert_string_equal(switch_status_name(want[i].st), want[i].name);
+		assert_int_equal(switch_status_exit(want[i].st), want[i].exit);
+		assert_int_equal(switch_status_parse(want[i].name, &st), 0);
+		assert_int_equal(st, want[i].st);
+	}
+	assert_int_equal(switch_status_parse("OK", &st), -EINVAL);
+	assert_int_equal(switch_status_exit((enum switch_status)99), 1);
+}
+
 static void test_state_dir_checked(void **state)
 {
 	struct fx *f = fx_new(fake_lab_host);
@@ -1263,6 +1339,8 @@ int main(void)
 		cmocka_unit_test(test_nvidia_fails_everywhere),
 		cmocka_unit_test(test_journal_tampered),
 		cmocka_unit_test(test_state_dir_checked),
+		cmocka_unit_test(test_owner),
+		cmocka_unit_test(test_status_exits),
 		cmocka_unit_test(test_lock_busy),
 	};
 	return cmocka_run_group_tests_name("switch", tests, NULL, NULL);
