@@ -235,7 +235,8 @@ uninstall:
 	-rmdir $(DESTDIR)$(LIBEXECDIR)/vmrun 2>/dev/null
 
 # Installs into a temporary DESTDIR and checks the file list, modes, man pages and completion.
-check-packaging: all
+check-packaging: tests
 	tests/packaging/check $(BUILD)
+	tests/docs/check $(BUILD)
 	tests/packaging/unit-verify $(BUILD)
 	tests/packaging/layers

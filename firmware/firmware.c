@@ -201,12 +201,6 @@ static bool is_descriptor_name(const char *name)
 	return name[0] != '.' && len > 5 && streq(name + len - 5, ".json");
 }
 
-static void closedirp(DIR **d)
-{
-	if (*d)
-		(void)closedir(*d);
-}
-
 /* Add dir's *.json names; a name already seen from an earlier directory is taken over. */
 static int gather_dir(int root_fd, const char *dir, size_t idx, struct desc_list *l)
 {

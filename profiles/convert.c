@@ -2,6 +2,7 @@
 /* Each section of a profile, from libcyaml's struct to ours: defaults and the rules between keys. */
 #include "profload.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 
@@ -53,6 +54,30 @@ const char *vm_net_type_name(enum vm_net_type t)
 	return NAME_OF(net_names, t);
 }
 
+/* "8GB", "8 G", "8g", "8GiB": what was meant is plain to see; say how to write it. */
+static int memory_mistake(struct load_ctx *c, const char *s)
+{
+	char digits[24] = "", unit = 0;
+	size_t n = strspn(s, "0123456789");
+	const char *rest = s + n;
+
+	if (n > 0 && n < sizeof(digits)) {
+		memcpy(digits, s, n);
+		rest += strspn(rest, " ");
+		if (strchr("kKmMgGtT", *rest) && *rest) {
+			unit = (char)toupper((unsigned char)*rest);
+			rest++;
+			if (streq(rest, "") || streq(rest, "B") || streq(rest, "b") || streq(rest, "iB") ||
+			    streq(rest, "ib"))
+				return pfail(c, line_of(c, "memory", true), "memory", "expected a size "
+					     "like 8G, got %s; did you mean \"%s%c\"? (upper-case unit, "
+					     "no space, no B; powers of 1024)", QUOTE(s), digits, unit);
+		}
+	}
+	return pfail(c, line_of(c, "memory", true), "memory",
+		     "expected a size like 8G, 512M, 1024K, 2T or a number of bytes, got %s", QUOTE(s));
+}
+
 static int convert_top(struct load_ctx *c, const struct cy_profile *y, struct vm_profile *p)
 {
 	char size_text[64] = "";
@@ -83,9 +108,11 @@ static int convert_top(struct load_ctx *c, const struct cy_profile *y, struct vm
 		return pfail(c, line_of(c, "memory", true), "memory", "size %s is too large",
 			    QUOTE(size_text));
 	if (r < 0)
-		return pfail(c, line_of(c, "memory", true), "memory",
-			    "expected a size like 8G, 512M, 1024K, 2T or a number of bytes, got %s",
-			    QUOTE(size_text));
+		return memory_mistake(c, size_text);
+	if (p->memory < MEMORY_MIN && strspn(size_text, "0123456789") == strlen(size_text))
+		return pfail(c, line_of(c, "memory", true), "memory", "%s is a number of bytes, "
+			     "less than the 16M minimum; give the unit: %sM or %sG", QUOTE(size_text),
+			     size_text, size_text);
 	if (p->memory < MEMORY_MIN)
 		return pfail(c, line_of(c, "memory", true), "memory", "must be at least 16M, got %s",
 			    QUOTE(size_text));
@@ -158,16 +185,17 @@ static int convert_cpu(struct load_ctx *c, const struct cy_cpu *y, struct vm_pro
 
 static int convert_firmware(struct load_ctx *c, const struct cy_firmware *y, struct vm_profile *p)
 {
-	const char *code = NULL, *vars = NULL;
 	int r;
 
 	if (!y)
 		return 0;
 	if ((r = GET_ENUM(c, "firmware.type", y->type, fw_names, &p->firmware.type)) < 0 ||
 	    (r = val_bool(c, "firmware.secure_boot", y->secure_boot, &p->firmware.secure_boot)) < 0 ||
-	    (r = val_option_string(c, "firmware.code", y->code, &code)) < 0 ||
-	    (r = val_option_string(c, "firmware.vars", y->vars, &vars)) < 0)
+	    (r = val_path(c, "firmware.code", y->code, true, &p->firmware.code)) < 0 ||
+	    (r = val_path(c, "firmware.vars", y->vars, true, &p->firmware.vars)) < 0)
 		return r;
+	const char *code = p->firmware.code, *vars = p->firmware.vars;
+
 	if (p->firmware.secure_boot && p->firmware.type == VM_FW_BIOS)
 		return pfail(c, line_of(c, "firmware.secure_boot", true), "firmware.secure_boot",
 			    "secure boot needs firmware type uefi, not bios");
@@ -178,9 +206,7 @@ static int convert_firmware(struct load_ctx *c, const struct cy_firmware *y, str
 	if (code && !vars)
 		return pfail(c, line_of(c, "firmware.code", false), "firmware.code",
 			    "needs firmware.vars too: a code image needs its matching vars template");
-	if ((r = val_dup(c, code, &p->firmware.code)) < 0)
-		return r;
-	return val_dup(c, vars, &p->firmware.vars);
+	return 0;
 }
 
 static bool endswith(const char *s, const char *suffix)
@@ -194,7 +220,8 @@ static int convert_disk(struct load_ctx *c, size_t i, const struct cy_disk *y, s
 {
 	char base[32], path[PATH_MAX_LEN], dev[PATH_MAX_LEN], fmt[PATH_MAX_LEN], ifc[PATH_MAX_LEN],
 		ro[PATH_MAX_LEN];
-	const char *file = NULL, *device = NULL, *format = NULL;
+	const char *device = NULL, *format = NULL;
+	char *file = NULL;
 	int r;
 
 	(void)snprintf(base, sizeof(base), "disks[%zu]", i);
@@ -203,11 +230,12 @@ static int convert_disk(struct load_ctx *c, size_t i, const struct cy_disk *y, s
 	key_join(fmt, sizeof(fmt), base, "format");
 	key_join(ifc, sizeof(ifc), base, "interface");
 	key_join(ro, sizeof(ro), base, "readonly");
-	if ((r = val_option_string(c, path, y->path, &file)) < 0 ||
+	if ((r = val_path(c, path, y->path, true, &d->path)) < 0 ||
 	    (r = val_option_string(c, dev, y->device, &device)) < 0 ||
 	    (r = GET_ENUM(c, ifc, y->interface, disk_if_names, &d->interface)) < 0 ||
 	    (r = val_bool(c, ro, y->readonly, &d->readonly)) < 0)
 		return r;
+	file = d->path;
 	if (!file && !device)
 		return pfail(c, line_of(c, base, false), base, "needs exactly one of path or device");
 	if (file && device)
@@ -225,7 +253,7 @@ static int convert_disk(struct load_ctx *c, size_t i, const struct cy_disk *y, s
 	} else {
 		format = file && endswith(file, ".qcow2") ? "qcow2" : "raw";
 	}
-	if ((r = val_dup(c, file, &d->path)) < 0 || (r = val_dup(c, device, &d->device)) < 0)
+	if ((r = val_dup(c, device, &d->device)) < 0)
 		return r;
 	return val_dup(c, format, &d->format);
 }
@@ -258,6 +286,11 @@ static int convert_usb_id(struct load_ctx *c, size_t i, const char *key, const c
 	r = val_required(c, path, v, &s);
 	if (r < 0)
 		return r;
+	char vendor[5], product[5];
+
+	if (val_usb_id(s, ret) < 0 && hint_usb_pair(s, vendor, product))
+		return pfail(c, line_of(c, path, true), path, "%s is vendor and product together; "
+			     "write {vendor: \"%s\", product: \"%s\"}", QUOTE(s), vendor, product);
 	if (val_usb_id(s, ret) < 0)
 		return pfail(c, line_of(c, path, true), path,
 			    "expected 4 hex digits like 046d or 0x046d, got %s", QUOTE(s));
@@ -286,7 +319,7 @@ static int convert_pci_one(struct load_ctx *c, size_t i, const struct cy_pci *y,
 			   const struct vm_pci *before)
 {
 	char addr[PATH_MAX_LEN], rom[PATH_MAX_LEN], grp[PATH_MAX_LEN];
-	const char *s, *romfile = NULL;
+	const char *s;
 	int r;
 
 	(void)snprintf(addr, sizeof(addr), "pci[%zu].address", i);
@@ -302,10 +335,9 @@ static int convert_pci_one(struct load_ctx *c, size_t i, const struct cy_pci *y,
 			return pfail(c, line_of(c, addr, true), addr,
 				    "duplicate PCI address %s, already pci[%zu]", QUOTE(s), j);
 	d->whole_group = true;
-	if ((r = val_bool(c, grp, y->group, &d->whole_group)) < 0 ||
-	    (r = val_option_string(c, rom, y->rom, &romfile)) < 0)
+	if ((r = val_bool(c, grp, y->group, &d->whole_group)) < 0)
 		return r;
-	return val_dup(c, romfile, &d->rom);
+	return val_path(c, rom, y->rom, true, &d->rom);
 }
 
 static int convert_pci(struct load_ctx *c, const struct cy_profile *y, struct vm_profile *p)
@@ -360,26 +392,23 @@ static int convert_network(struct load_ctx *c, const struct cy_network *y, struc
 
 static int convert_boot(struct load_ctx *c, const struct cy_boot *y, struct vm_profile *p)
 {
-	const char *kernel, *initrd, *cmdline;
+	const char *cmdline;
 	int r;
 
 	if (!y)
 		return 0;
-	if ((r = val_scalar(c, "boot.kernel", y->kernel, &kernel)) < 0 ||
-	    (r = val_scalar(c, "boot.initrd", y->initrd, &initrd)) < 0 ||
+	if ((r = val_path(c, "boot.kernel", y->kernel, false, &p->boot.kernel)) < 0 ||
+	    (r = val_path(c, "boot.initrd", y->initrd, false, &p->boot.initrd)) < 0 ||
 	    (r = val_scalar(c, "boot.cmdline", y->cmdline, &cmdline)) < 0)
 		return r;
-	if (kernel && !kernel[0])
-		return pfail(c, line_of(c, "boot.kernel", true), "boot.kernel", "must not be empty");
+	const char *kernel = p->boot.kernel, *initrd = p->boot.initrd;
+
 	if (!kernel && initrd)
 		return pfail(c, line_of(c, "boot.initrd", false), "boot.initrd",
 			    "needs boot.kernel: an initrd is only used with direct kernel boot");
 	if (!kernel && cmdline)
 		return pfail(c, line_of(c, "boot.cmdline", false), "boot.cmdline",
 			    "needs boot.kernel: a command line is only used with direct kernel boot");
-	if ((r = val_dup(c, kernel, &p->boot.kernel)) < 0 ||
-	    (r = val_dup(c, initrd, &p->boot.initrd)) < 0)
-		return r;
 	return val_dup(c, cmdline, &p->boot.cmdline);
 }
 

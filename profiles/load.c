@@ -15,6 +15,7 @@
 
 #include "fileio.h"
 #include "profload.h"
+#include "text.h"
 
 int pfail(struct load_ctx *c, unsigned line, const char *key, const char *fmt, ...)
 {
@@ -67,6 +68,34 @@ const char *profile_error_format(const struct profile_error *e, char *buf, size_
 }
 
 /* ---- entry points ---- */
+
+/* The directory relative paths in the profile are taken from: the profile's own. */
+static void set_base_dir(struct load_ctx *c, const char *name)
+{
+	const char *slash = strrchr(name, '/');
+	char cwd[sizeof(c->base_dir)];
+	int dirlen = slash ? (int)(slash - name) : 0;
+
+	if (name[0] == '/') {
+		(void)snprintf(c->base_dir, sizeof(c->base_dir), "%.*s", dirlen ? dirlen : 1, name);
+		return;
+	}
+	if (!getcwd(cwd, sizeof(cwd)))
+		copy_str(cwd, sizeof(cwd), ".");
+	/* Longer than PATH_MAX cannot be opened anyway: cut, as for any message. */
+	if (slash)
+		(void)text_format(c->base_dir, sizeof(c->base_dir), "%s%s%.*s", cwd,
+				  streq(cwd, "/") ? "" : "/", dirlen, name);
+	else
+		copy_str(c->base_dir, sizeof(c->base_dir), cwd);
+	/* "./x.yaml" and "a/./b/x.yaml": no "." components in the paths made from it. */
+	for (char *dot; (dot = strstr(c->base_dir, "/./"));)
+		memmove(dot, dot + 2, strlen(dot + 2) + 1);
+	size_t n = strlen(c->base_dir);
+
+	if (n > 2 && streq(c->base_dir + n - 2, "/."))
+		c->base_dir[n - 2] = '\0';
+}
 
 static int load(struct load_ctx *c, const char *data, size_t len, struct vm_profile **ret)
 {
@@ -129,6 +158,7 @@ int profile_load_buffer(const char *name, const char *data, size_t len, struct v
 	int r;
 
 	copy_str(c.err.file, sizeof(c.err.file), c.name);
+	set_base_dir(&c, c.name);
 	if (!data && len > 0)
 		r = pfail_errno(&c, -EINVAL);
 	else

@@ -17,8 +17,10 @@ struct frame {
 
 void index_free(struct pos_index *idx)
 {
-	for (size_t i = 0; i < idx->n; i++)
+	for (size_t i = 0; i < idx->n; i++) {
 		free(idx->v[i].path);
+		free(idx->v[i].value);
+	}
 	free(idx->v);
 	*idx = (struct pos_index){ 0 };
 }
@@ -104,9 +106,14 @@ static int index_add(struct load_ctx *c, const char *path, unsigned key_line, co
 			: ev->type == YAML_SEQUENCE_START_EVENT ? POS_SEQUENCE
 								: POS_SCALAR,
 		.null = ev->type == YAML_SCALAR_EVENT && scalar_is_null(ev),
+		.value = ev->type == YAML_SCALAR_EVENT ?
+				 strndup((const char *)ev->data.scalar.value, 128) : NULL,
 	};
-	if (!e->path)
+	if (!e->path || (ev->type == YAML_SCALAR_EVENT && !e->value)) {
+		free(e->path);
+		free(e->value);
 		return pfail_errno(c, -ENOMEM);
+	}
 	c->idx.n++;
 	return 0;
 }
@@ -225,6 +232,11 @@ static int index_syntax_error(struct load_ctx *c, const yaml_parser_t *p, const 
 		line = line_at_offset(data, len, p->problem_offset);
 	else
 		line = (unsigned)p->problem_mark.line + 1;
+	/* libyaml's words for a tab ("found character that cannot start any token") teach
+	 * nothing; the rule does. */
+	if (hint_line_has_tab(data, len, line))
+		return pfail(c, line, "", "invalid YAML: line %u has a tab; YAML indents with spaces "
+			    "only (replace the tab with spaces)", line);
 	if (p->context)
 		return pfail(c, line, "", "invalid YAML: %s %s", p->problem ? p->problem : "error",
 			    p->context);

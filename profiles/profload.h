@@ -39,6 +39,7 @@ struct pos_entry {
 	unsigned value_line; /* line where the value node starts */
 	enum pos_kind kind;
 	bool null; /* plain "", "~" or "null": libcyaml would hand us the text */
+	char *value; /* a scalar's text (at most 128 bytes), for hints; NULL otherwise */
 };
 
 struct pos_index {
@@ -49,6 +50,7 @@ struct pos_index {
 
 struct load_ctx {
 	const char *name;
+	char base_dir[4096]; /* relative paths in the profile are relative to this (its directory) */
 	const char *data; /* the text being loaded, for messages that show what was written */
 	size_t len;
 	struct pos_index idx;
@@ -80,6 +82,17 @@ const char *pquote(const char *s, char *buf, size_t cap);
 
 /* "base.key", or "key" at the top; cut short rather than overflow (keys are capped anyway). */
 void key_join(char *out, size_t cap, const char *base, const char *key);
+
+/* ---- hints (hint.c): what to write instead ---- */
+
+/* The name closest to got (a typo, a case slip), or NULL when none is close. */
+const char *hint_closest(const char *got, const char *const *names, size_t n);
+/* The form the mapping or list at path takes, as an example; NULL when none is known. */
+const char *hint_form(const char *path);
+/* "046d:c31c", as lsusb prints an id pair, split in two. */
+bool hint_usb_pair(const char *s, char vendor[5], char product[5]);
+/* The 1-based line of data has a tab in it. */
+bool hint_line_has_tab(const char *data, size_t len, unsigned line);
 
 /* ---- the position index (posindex.c) ---- */
 
@@ -140,6 +153,8 @@ __attribute__((format(printf, 3, 0))) void cyaml_capture(cyaml_log_t level, void
 							  const char *fmt, va_list ap);
 /* What libcyaml refused, as an error at the right line and key. */
 int cyaml_fail(struct load_ctx *c, cyaml_err_t e);
+/* The keys the mapping at path may have (list indexes ignored), NULL-terminated, in *ret. */
+size_t schema_keys_at(const char *path, const char **ret, size_t cap);
 
 /* ---- values (values.c): every scalar is read as text and interpreted here ---- */
 
@@ -160,6 +175,10 @@ int val_uint(struct load_ctx *c, const char *path, const char *v, unsigned min, 
 	     unsigned *ret);
 /* Text that lands inside a QEMU option string ("-drive file=PATH,format=raw"). */
 int val_option_string(struct load_ctx *c, const char *path, const char *v, const char **ret);
+/* A file name: a relative one is made absolute against the profile's directory (c->base_dir).
+ * in_option: it lands inside a QEMU option string (the rules of val_option_string apply).
+ * *ret is malloc'd (NULL when absent). */
+int val_path(struct load_ctx *c, const char *path, const char *v, bool in_option, char **ret);
 int val_dup(struct load_ctx *c, const char *s, char **ret);
 int val_usb_id(const char *s, uint16_t *ret);
 int val_mac(const char *s, char ret[static 18]);

@@ -106,6 +106,101 @@ const cyaml_schema_value_t profile_schema = {
 	CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, struct cy_profile, profile_fields),
 };
 
+/* The fields of the mapping at a dotted path ("disks[2]" is a disk), or NULL. */
+static const cyaml_schema_field_t *fields_at(const char *path)
+{
+	const cyaml_schema_value_t *v = &profile_schema;
+
+	while (*path) {
+		char key[KEY_MAX_LEN + 1];
+		size_t n = strcspn(path, ".[");
+
+		if (*path == '[') { /* an entry of the list we are at */
+			if (v->type != CYAML_SEQUENCE)
+				return NULL;
+			v = v->sequence.entry;
+			path += strcspn(path, "]");
+			path += *path == ']';
+			path += *path == '.';
+			continue;
+		}
+		if (v->type != CYAML_MAPPING || n > KEY_MAX_LEN)
+			return NULL;
+		memcpy(key, path, n);
+		key[n] = '\0';
+		const cyaml_schema_field_t *f = v->mapping.fields;
+
+		while (f->key && !streq(f->key, key))
+			f++;
+		if (!f->key)
+			return NULL;
+		v = &f->value;
+		path += n;
+		path += *path == '.';
+	}
+	return v->type == CYAML_MAPPING ? v->mapping.fields : NULL;
+}
+
+size_t schema_keys_at(const char *path, const char **ret, size_t cap)
+{
+	const cyaml_schema_field_t *f = fields_at(path);
+	size_t n = 0;
+
+	for (; f && f->key && n + 1 < cap; f++)
+		ret[n++] = f->key;
+	ret[n] = NULL;
+	return n;
+}
+
+/* "unknown key", and what it may have meant: the closest key, or the keys there are. */
+static int unknown_key(struct load_ctx *c, const char *mapping, const char *full, const char *key)
+{
+	const char *keys[64], *near;
+	size_t n = schema_keys_at(mapping, keys, ARRAY_SIZE(keys));
+	char list[200] = "";
+
+	near = hint_closest(key, keys, n);
+	if (near)
+		return pfail(c, line_of(c, full, false), full, "unknown key; did you mean \"%s\"?",
+			     near);
+	for (size_t i = 0, o = 0; i < n && o < sizeof(list); i++)
+		o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", i ? ", " : "", keys[i]);
+	if (n && strlen(list) + 1 < sizeof(list))
+		return pfail(c, line_of(c, full, false), full, "unknown key; %s takes %s",
+			     mapping[0] ? mapping : "the top level", list);
+	return pfail(c, line_of(c, full, false), full, "unknown key (see profiles/SCHEMA.md)");
+}
+
+/* A USB entry written "vendor: 046d:c31c": the error is in vendor, not a missing product. */
+static int usb_pair_in_vendor(struct load_ctx *c, const char *entry)
+{
+	char vkey[PATH_MAX_LEN], vendor[5], product[5];
+	const struct pos_entry *e;
+
+	key_join(vkey, sizeof(vkey), entry, "vendor");
+	e = index_find(&c->idx, vkey);
+	if (!e || !hint_usb_pair(e->value, vendor, product))
+		return 0;
+	return pfail(c, e->value_line, vkey, "\"%s\" is vendor and product together; write "
+		     "{vendor: \"%s\", product: \"%s\"}", e->value, vendor, product);
+}
+
+/* "expected a mapping, got a scalar value", with the form the value takes. */
+static int wrong_kind(struct load_ctx *c, const char *path, const char *want, const char *got)
+{
+	const struct pos_entry *e = index_find(&c->idx, path);
+	const char *form = hint_form(path);
+	char vendor[5], product[5];
+
+	if (e && e->value && hint_usb_pair(e->value, vendor, product) && startswith(path, "usb["))
+		return pfail(c, line_of(c, path, true), path, "expected a mapping, got \"%s\"; "
+			     "write {vendor: \"%s\", product: \"%s\"}", e->value, vendor, product);
+	if (form)
+		return pfail(c, line_of(c, path, true), path, "expected %s, got %s; write it as %s",
+			     want, got, form);
+	return pfail(c, line_of(c, path, true), path, "expected %s, got %s", want, got);
+}
+
 /* ---- libcyaml's messages, turned into a struct profile_error ---- */
 
 /* One backtrace line: "  in mapping field 'disks' (line..." / "  in sequence entry '2' (..." */
@@ -207,7 +302,7 @@ int cyaml_fail(struct load_ctx *c, cyaml_err_t e)
 		arg = m + strlen("Unexpected key: ");
 		cyaml_bt_path(c, 0, path, sizeof(path));
 		key_join(full, sizeof(full), path, arg);
-		return pfail(c, line_of(c, full, false), full, "unknown key");
+		return unknown_key(c, path, full, arg);
 	}
 	if (startswith(m, "Missing required mapping field: ")) {
 		/* The innermost backtrace entry names a field of the mapping, not the mapping. */
@@ -216,6 +311,8 @@ int cyaml_fail(struct load_ctx *c, cyaml_err_t e)
 		arg = m + strlen("Missing required mapping field: ");
 		cyaml_bt_path(c, skip, path, sizeof(path));
 		key_join(full, sizeof(full), path, arg);
+		if (startswith(path, "usb[") && usb_pair_in_vendor(c, path))
+			return -EINVAL;
 		return pfail(c, line_of(c, path, false), full, "required key is missing");
 	}
 	cyaml_bt_path(c, 0, path, sizeof(path));
@@ -225,9 +322,8 @@ int cyaml_fail(struct load_ctx *c, cyaml_err_t e)
 
 		copy_str(want, sizeof(want), m + strlen("Expecting "));
 		want[strcspn(want, ",")] = '\0';
-		return pfail(c, line_of(c, path, true), path, "expected %s, got %s",
-			    cyaml_kind_name(want),
-			    got ? cyaml_kind_name(got + strlen("got event: ")) : "something else");
+		return wrong_kind(c, path, cyaml_kind_name(want),
+				  got ? cyaml_kind_name(got + strlen("got event: ")) : "something else");
 	}
 	if (startswith(m, "Excessive entries (")) {
 		/* Reported from inside the entry that overflowed; the key is the list's. */

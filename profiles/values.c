@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 /*
@@ -38,7 +39,7 @@ int val_enum(struct load_ctx *c, const char *path, const char *v, const char *co
 		    size_t n, unsigned *ret)
 {
 	char list[128] = "";
-	const char *s;
+	const char *s, *near;
 	int r = val_scalar(c, path, v, &s);
 
 	if (r < 0 || !s)
@@ -50,6 +51,10 @@ int val_enum(struct load_ctx *c, const char *path, const char *v, const char *co
 		}
 	for (size_t i = 0, o = 0; i < n && o < sizeof(list); i++)
 		o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", i ? ", " : "", names[i]);
+	near = hint_closest(s, names, n);
+	if (near)
+		return pfail(c, line_of(c, path, true), path, "expected one of %s, got %s; did you "
+			     "mean \"%s\"?", list, QUOTE(s), near);
 	return pfail(c, line_of(c, path, true), path, "expected one of %s, got %s", list, QUOTE(s));
 }
 
@@ -111,6 +116,32 @@ int val_option_string(struct load_ctx *c, const char *path, const char *v, const
 			return pfail(c, line_of(c, path, true), path,
 				    "must not contain control characters");
 	*ret = s;
+	return 0;
+}
+
+int val_path(struct load_ctx *c, const char *path, const char *v, bool in_option, char **ret)
+{
+	const char *s;
+	int r = in_option ? val_option_string(c, path, v, &s) : val_scalar(c, path, v, &s);
+
+	*ret = NULL;
+	if (r < 0 || !s)
+		return r;
+	if (!s[0])
+		return pfail(c, line_of(c, path, true), path, "must not be empty");
+	if (s[0] == '/')
+		return val_dup(c, s, ret);
+	while (startswith(s, "./"))
+		s += 2;
+	/* Relative to the profile, not to wherever vmrun was started from. */
+	if (in_option && strchr(c->base_dir, ','))
+		return pfail(c, line_of(c, path, true), path, "is relative, and the profile's "
+			     "directory %s has a ',' QEMU cannot take: give an absolute path",
+			     QUOTE(c->base_dir));
+	if (asprintf(ret, "%s/%s", c->base_dir, s) < 0) {
+		*ret = NULL;
+		return pfail_errno(c, -ENOMEM);
+	}
 	return 0;
 }
 

@@ -80,6 +80,8 @@ const char *args_value(const struct cli_args *a, enum opt_id id);
  * value, too many or too few arguments); -1 when --help or --version was answered.
  */
 int cli_parse(int argc, char **argv, struct cli *c, struct cli_args *ret);
+/* vmrun __complete WORD... CURRENT (complete.c): the candidates for CURRENT, for the shells. */
+int cli_complete(int argc, char **argv);
 /* `vmrun --help`, and `vmrun COMMAND --help`. */
 void cli_usage(FILE *f);
 void cli_command_help(FILE *f, const struct cli_cmd *cmd);

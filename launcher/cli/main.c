@@ -34,6 +34,9 @@ int main(int argc, char **argv)
 	/* An inherited "ignore SIGCHLD" would make every wait for a child fail (the sysfs
 	 * writes, the helper, QEMU): children are reaped by us, always. */
 	(void)signal(SIGCHLD, SIG_DFL);
+	/* The shells' completion: the words typed so far are data, not options to parse. */
+	if (argc > 1 && streq(argv[1], "__complete"))
+		return cli_complete(argc - 2, argv + 2);
 	r = cli_parse(argc, argv, &c, &a);
 	if (r)
 		return r < 0 ? EXIT_OK : r;

@@ -2,6 +2,7 @@
 /* Small shared helpers: cleanup attributes, pointer stealing, errno-safe fd closing. */
 #pragma once
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +56,13 @@ static inline void fclosep(FILE **f)
 		(void)fclose(*f);
 }
 #define _cleanup_fclose_ _cleanup_(fclosep)
+
+static inline void closedirp(DIR **d)
+{
+	if (*d)
+		(void)closedir(*d);
+}
+#define _cleanup_closedir_ _cleanup_(closedirp)
 
 static inline void strv_free(char **v)
 {

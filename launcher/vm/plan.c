@@ -90,6 +90,13 @@ static int plan_groups(struct plan *pl)
 		snprintf(g->why, sizeof(g->why), "%s", g->status ? c.why : "");
 		/* A device this host lacks: the profile is fine, the host is not ready; said where
 		 * the profile names it. */
+		if (g->status == SW_REFUSED && c.check && streq(c.check, "devices")) {
+			char key[48];
+
+			snprintf(key, sizeof(key), "pci[%zu].address", i);
+			text_format(g->why, sizeof(g->why), "%s:%u: %s: %s", p->source,
+				    profile_line(p, key), key, c.why);
+		}
 		if (g->status == SW_BAD_INPUT) {
 			char key[48];
 

@@ -12,6 +12,7 @@
 
 #include "plan.h"
 #include "sysroot.h"
+#include "util.h"
 
 enum verdict { VERDICT_OK, VERDICT_WARN, VERDICT_FAIL };
 
@@ -38,6 +39,14 @@ const char *verdict_name(enum verdict v);
  */
 void preflight(const struct sysroot *s, uid_t uid, const struct plan *pl, struct checks *out);
 void checks_clear(struct checks *c);
+
+/* Add one item (the fix may be NULL); FAIL items carry the exit code a run stopping there has. */
+_printf_(6, 7) void checks_add(struct checks *c, const char *id, enum verdict v, int exit_code,
+			       const char *fix, const char *fmt, ...);
+/* The checks of what the profile needs besides its GPUs (preflight_vm.c): its name, QEMU,
+ * memory, disks, bridge, ROM files, the locked-memory limit (helper: vmrun-helper raises it). */
+void preflight_profile(const struct sysroot *s, uid_t uid, const struct plan *pl, bool helper,
+		       struct checks *c);
 
 /* The first FAIL, or NULL: a run stops there with its exit code. */
 const struct check_item *checks_first_fail(const struct checks *c);

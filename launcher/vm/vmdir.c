@@ -53,6 +53,9 @@ int vm_dir_open(const char *path, bool create, int *ret_fd, const char **why)
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;
+		/* O_DIRECTORY|O_NOFOLLOW on a symlink says ENOTDIR: tell the two apart. */
+		if (r == -ENOTDIR && lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+			r = -ELOOP;
 		if (r == -ELOOP || r == -ENOTDIR)
 			*why = r == -ELOOP ? "it is a symlink" : "it is not a directory";
 		return r;

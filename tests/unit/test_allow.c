@@ -48,6 +48,68 @@ static void test_parse_good(void **state)
 	assert_int_equal(l.n, 0);
 }
 
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *s = calloc(1 << 20, 1);
+	size_t n;
+
+	assert_non_null(f);
+	assert_non_null(s);
+	n = fread(s, 1, (1 << 20) - 1, f);
+	s[n] = '\0';
+	fclose(f);
+	return s;
+}
+
+/* The text after marker up to end (exclusive), unescaped for man's \- and \(dq. */
+static char *between(const char *doc, const char *marker, const char *end)
+{
+	const char *a = strstr(doc, marker), *b;
+	char *out, *o;
+
+	if (!a)
+		fail_msg("no \"%s\" in the document", marker);
+	a += strlen(marker);
+	b = strstr(a, end);
+	assert_non_null(b);
+	out = calloc((size_t)(b - a) + 1, 1);
+	assert_non_null(out);
+	for (o = out; a < b; a++) {
+		if (a[0] == '\\' && a[1] == '-')
+			a++;
+		*o++ = *a;
+	}
+	return out;
+}
+
+/* Every allow.yaml the documentation shows, and the shipped example, is one the helper takes. */
+static void test_documented_examples(void **state)
+{
+	char *readme = slurp("README.md"), *man = slurp("launcher/man/vmrun.1");
+	char *example = slurp("launcher/helper/allow.yaml.example");
+	char *texts[3] = { between(readme, "```yaml\n# /etc/vmrun/allow.yaml", "```"), /* after its #... */
+			   between(man, ".EX\n", ".EE"), example };
+	char err[256];
+
+	(void)state;
+	texts[0][0] = '#'; /* ...the rest of that comment line stays a comment */
+	for (size_t i = 0; i < 3; i++) {
+		struct allow_list l;
+
+		if (parse(texts[i], &l, err) != 0)
+			fail_msg("example %zu: %s\n%s", i, err, texts[i]);
+		assert_int_equal(l.n, 1);
+		assert_int_equal(l.v[0].device.bus, 1);
+		assert_true(allow_entry_permits(&l.v[0], "alice", (const char *const[]){ NULL }));
+		assert_true(allow_entry_permits(&l.v[0], "bob", (const char *const[]){ "vmrun", NULL }));
+		allow_list_clear(&l);
+		free(texts[i]);
+	}
+	free(readme);
+	free(man);
+}
+
 static void test_parse_refusals(void **state)
 {
 	static const struct { const char *text, *why; } bad[] = {
@@ -122,6 +184,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_good),
+		cmocka_unit_test(test_documented_examples),
 		cmocka_unit_test(test_parse_refusals),
 		cmocka_unit_test(test_load_ownership),
 	};

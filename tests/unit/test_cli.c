@@ -348,6 +348,30 @@ static void test_dry_run_changes_nothing(void **state)
 	unsetenv("XDG_DATA_HOME");
 }
 
+/* The run stops where --dry-run said it would, with the same exit, before changing anything. */
+static void test_run_refuses_like_dry_run(void **state)
+{
+	struct fx *f = *state;
+	char *before, *after, want[PATH_MAX + 64];
+	int dry, rc;
+
+	write_profile(f, lab_yaml);
+	dry = run(f, (const char *const[]){ "--dry-run", f->profile, NULL });
+	assert_int_equal(dry, dry_run_exit(f));
+	before = fk_snapshot(f->root);
+	rc = run(f, (const char *const[]){ f->profile, NULL });
+	assert_int_equal(rc, dry);
+	assert_non_null(strstr(f->err, "holds /dev/dri/card1"));
+	assert_non_null(strstr(f->err, "; fix: stop it"));
+	assert_null(strstr(f->err, "checks passed"));
+	after = fk_snapshot(f->root);
+	assert_string_equal(after, before);
+	snprintf(want, sizeof(want), "%s/run/vmrun", f->root);
+	assert_int_equal(access(want, F_OK), -1);
+	free(before);
+	free(after);
+}
+
 /*
  * Both identities' directories, whoever runs the test (CI runs it as root, developers as
  * themselves): root's follow --root, a user's follow XDG and fall back to ~ and /run/user/UID.
@@ -485,6 +509,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_check, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dry_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dry_run_changes_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_run_refuses_like_dry_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_paths_both_identities, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_profiles, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_option_errors, setup, teardown),

@@ -109,8 +109,10 @@ static void test_example_win11(void **state)
 	assert_true(p->firmware.secure_boot);
 	assert_int_equal(p->firmware.type, VM_FW_UEFI);
 	assert_int_equal(p->disks[0].interface, VM_DISK_NVME);
-	assert_int_equal(p->n_pci, 2);
-	assert_int_equal(p->pci[1].address.fn, 1);
+	/* The GPU only: its HDMI audio is in its group and comes along by itself. */
+	assert_int_equal(p->n_pci, 1);
+	assert_int_equal(p->pci[0].address.fn, 0);
+	assert_true(p->pci[0].whole_group);
 	assert_int_equal(p->shutdown_timeout, 120);
 	assert_int_equal(p->cpu.sockets, 1);
 	assert_int_equal(p->cpu.cores, 4);
@@ -490,6 +492,25 @@ static const struct error_case error_cases[] = {
 	{ "cpu_model_comma", HEAD "cpu:\n  model: \"host,kvm=off\"\n", "cpu.model", 4, "must not contain ','" },
 	{ "control_char", HEAD "machine: \"q\\t35\"\n", "machine", 3, "control characters" },
 	{ "nul_in_string", HEAD "machine: \"q\\0\"\n", "machine", 3, "NUL" },
+	/* mistakes that teach: the message says what to write */
+	{ "typo_key", "name: t\nmemroy: 1G\n", "memroy", 2, "unknown key; did you mean \"memory\"?" },
+	{ "typo_nested", HEAD "cpu:\n  cors: 2\n", "cpu.cors", 4, "did you mean \"cores\"?" },
+	{ "typo_swap_short", "name: t\nmemory: 1G\nso: linux\n", "so", 3, "did you mean \"os\"?" },
+	{ "typo_swap", HEAD "disks:\n  - path: /a\n    readnoly: true\n", "disks[0].readnoly", 5, "did you mean \"readonly\"?" },
+	{ "far_key_lists", HEAD "cpu:\n  turbo: true\n", "cpu.turbo", 4, "unknown key; cpu takes model, sockets, cores, threads" },
+	{ "typo_enum", HEAD "os: windwos\n", "os", 3, "got \"windwos\"; did you mean \"windows\"?" },
+	{ "case_enum", HEAD "display: VNC\n", "display", 3, "did you mean \"vnc\"?" },
+	{ "memory_no_unit", "name: t\nmemory: 512\n", "memory", 2, "\"512\" is a number of bytes, less than the 16M minimum; give the unit: 512M or 512G" },
+	{ "memory_gb", "name: t\nmemory: 8GB\n", "memory", 2, "did you mean \"8G\"?" },
+	{ "memory_space", "name: t\nmemory: 16 G\n", "memory", 2, "did you mean \"16G\"?" },
+	{ "memory_lower", "name: t\nmemory: 4gib\n", "memory", 2, "did you mean \"4G\"?" },
+	{ "usb_as_string", HEAD "usb: [\"046d:c31c\"]\n", "usb[0]", 3, "got \"046d:c31c\"; write {vendor: \"046d\", product: \"c31c\"}" },
+	{ "usb_pair_in_vendor", HEAD "usb:\n  - {vendor: \"046d:c31c\"}\n", "usb[0].vendor", 4, "is vendor and product together; write {vendor: \"046d\", product: \"c31c\"}" },
+	{ "usb_pair_with_product", HEAD "usb:\n  - vendor: \"046d:c31c\"\n    product: c31c\n", "usb[0].vendor", 4, "vendor and product together" },
+	{ "usb_scalar_list", HEAD "usb: 046d\n", "usb", 3, "write it as a list: usb: [{vendor:" },
+	{ "disk_scalar", HEAD "disks: [/a.qcow2]\n", "disks[0]", 3, "write it as {path: /var/lib/vmrun/win10.qcow2}" },
+	{ "pci_scalar", HEAD "pci: [\"01:00.0\"]\n", "pci[0]", 3, "write it as {address: \"0000:01:00.0\"}" },
+	{ "tab_indent", HEAD "cpu:\n\tcores: 2\n", "", 4, "line 4 has a tab; YAML indents with spaces only" },
 };
 
 static void check_error(const char *name, int r, int want_r, const struct profile_error *err,
@@ -517,6 +538,52 @@ static void test_error_case(void **state)
 	r = profile_load_buffer("case.yaml", t->yaml, strlen(t->yaml), &p, &err);
 	check_error(t->name, r, -EINVAL, &err, "case.yaml", t->key, t->line, t->message);
 	assert_ptr_equal(p, (struct vm_profile *)&err);
+}
+
+/* ---- relative paths: the profile's directory, not the caller's ---- */
+
+static void test_relative_paths(void **state)
+{
+	static const char yaml[] = "name: rel\nmemory: 1G\n"
+				   "disks:\n  - path: win.qcow2\n  - path: ./sub/data.img\n"
+				   "  - path: /abs/x.img\n  - device: /dev/sdb\n"
+				   "firmware: {code: fw/CODE.fd, vars: fw/VARS.fd}\n"
+				   "pci:\n  - {address: 01:00.0, rom: gpu.rom}\n"
+				   "boot: {kernel: k/vmlinuz, initrd: k/initrd}\n";
+	struct profile_error err;
+	struct vm_profile *p = NULL;
+	char cwd[4096], want[4200];
+
+	(void)state;
+	/* An absolute profile path: its directory. */
+	assert_int_equal(profile_load_buffer("/srv/vms/rel.yaml", yaml, strlen(yaml), &p, &err), 0);
+	assert_string_equal(p->disks[0].path, "/srv/vms/win.qcow2");
+	assert_string_equal(p->disks[0].format, "qcow2");
+	assert_string_equal(p->disks[1].path, "/srv/vms/sub/data.img");
+	assert_string_equal(p->disks[2].path, "/abs/x.img");
+	assert_string_equal(p->disks[3].device, "/dev/sdb");
+	assert_string_equal(p->firmware.code, "/srv/vms/fw/CODE.fd");
+	assert_string_equal(p->firmware.vars, "/srv/vms/fw/VARS.fd");
+	assert_string_equal(p->pci[0].rom, "/srv/vms/gpu.rom");
+	assert_string_equal(p->boot.kernel, "/srv/vms/k/vmlinuz");
+	assert_string_equal(p->boot.initrd, "/srv/vms/k/initrd");
+	profile_free(p);
+	/* A relative profile path: its directory under the current one. */
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(profile_load_buffer("vms/rel.yaml", yaml, strlen(yaml), &p, &err), 0);
+	snprintf(want, sizeof(want), "%s/vms/win.qcow2", cwd);
+	assert_string_equal(p->disks[0].path, want);
+	profile_free(p);
+	assert_int_equal(profile_load_buffer("rel.yaml", yaml, strlen(yaml), &p, &err), 0);
+	snprintf(want, sizeof(want), "%s/win.qcow2", cwd);
+	assert_string_equal(p->disks[0].path, want);
+	profile_free(p);
+	/* A directory QEMU could not take in an option string: said, not mangled. */
+	p = NULL;
+	assert_int_equal(profile_load_buffer("/a,b/rel.yaml", yaml, strlen(yaml), &p, &err), -EINVAL);
+	assert_string_equal(err.key, "firmware.code"); /* the first relative path, in load order */
+	assert_non_null(strstr(err.message, "give an absolute path"));
+	assert_null(p);
 }
 
 /* ---- errors from files ---- */
@@ -599,7 +666,7 @@ static void test_error_format(void **state)
 	profile_free(NULL);
 }
 
-#define N_FIXED 14
+#define N_FIXED 15
 static struct CMUnitTest tests[N_FIXED + ARRAY_SIZE(error_cases)];
 
 int main(void)
@@ -616,6 +683,7 @@ int main(void)
 		cmocka_unit_test(test_usb_id_forms),
 		cmocka_unit_test(test_pci_address_forms),
 		cmocka_unit_test(test_enum_names),
+		cmocka_unit_test(test_relative_paths),
 		cmocka_unit_test(test_file_errors),
 		cmocka_unit_test(test_huge_file),
 		cmocka_unit_test(test_error_format),

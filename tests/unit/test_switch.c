@@ -593,6 +593,35 @@ static void test_crash_during_attach(void **state)
 	crash_everywhere(true, FK_HANG_DONE);
 }
 
+/* A dry-run restore of an interrupted switch says what it would do and changes nothing. */
+static void test_restore_dry_run(void **state)
+{
+	struct switch_opts dry = O;
+
+	(void)state;
+	dry.dry_run = true;
+	for (unsigned n = 1; n <= 4; n++) {
+		struct fx *f = fx_new(fake_lab_host);
+		char *before = fk_snapshot(f->root), *stuck;
+
+		fk_fail_write(f->k, n, FK_HANG_DONE);
+		assert_int_equal(detach(f, GPU, &O), SW_STUCK);
+		fk_clear_faults(f->k);
+		stuck = fk_snapshot(f->root);
+		fk_reset_counters(f->k);
+		assert_int_equal(switch_restore(&f->c, 2, &dry), SW_OK);
+		assert_contains(f->progress, "IOMMU group 2: would restore from the journal");
+		assert_int_equal(f->k->writes, 0);
+		assert_snapshot(f, stuck, "after restore --dry-run");
+		assert_true(has_journal(f, 2));
+		assert_int_equal(switch_restore(&f->c, 2, &O), SW_OK);
+		assert_snapshot(f, before, "after the real restore");
+		free(stuck);
+		free(before);
+		fx_free(f);
+	}
+}
+
 /* A restore that is itself interrupted at any write can be restored again. */
 static void test_crash_during_restore(void **state)
 {
@@ -1340,6 +1369,7 @@ int main(void)
 		cmocka_unit_test(test_journal_tampered),
 		cmocka_unit_test(test_state_dir_checked),
 		cmocka_unit_test(test_owner),
+		cmocka_unit_test(test_restore_dry_run),
 		cmocka_unit_test(test_status_exits),
 		cmocka_unit_test(test_lock_busy),
 	};
