@@ -1,6 +1,7 @@
 # vmrun — build and test.
 #   make                 build/vmrun and build/vmrun-helper
-#   make check           every test: unit, unit under ASan+UBSan, packaging, lab (real kernel)
+#   make check           every test: unit, unit under ASan+UBSan, packaging and docs, real VMs
+#                        on this machine (no GPU), lab (a real kernel with emulated GPUs)
 #   make demo            the main job in the lab
 #   make mutate          the mutation check (tests/mutate): is each planted bug caught?
 # Both check and demo install missing Debian packages first (tests/install-deps).
@@ -88,6 +89,8 @@ TEST_SRCS := $(wildcard tests/unit/test_*.c)
 SUPPORT_SRCS := $(wildcard tests/unit/support/*.c)
 SUPPORT_OBJS := $(SUPPORT_SRCS:%.c=$(BUILD)/obj/%.o)
 $(SUPPORT_OBJS): INC := $(INC_ALL) -iquote tests/unit/support
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TOOLS     := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tools/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 TESTS     := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZERS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
@@ -96,7 +99,7 @@ FUZZERS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 HDR_OKS   := $(foreach l,$(LAYERS),$(patsubst %.h,$(BUILD)/hdr/%.ok,$(call hdrs_of,$(l))))
 $(foreach l,$(LAYERS),$(eval $(patsubst %.h,$(BUILD)/hdr/%.ok,$(call hdrs_of,$(l))): INC := $(call inc_of,$(l))))
 
-.PHONY: all clean check check-unit check-asan check-lab deps demo tests fuzz layers mutate bench
+.PHONY: all clean check check-unit check-asan check-lab check-vm check-packaging deps demo tests fuzz layers mutate bench
 all: $(BUILD)/vmrun $(BUILD)/vmrun-helper $(BUILD)/layers.ok
 
 $(BUILD)/obj/%.o: %.c
@@ -144,7 +147,12 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/driver.c tests/fuzz/fuzz.h $(LINK_cli
 	$(CC) $(CFLAGS) $(INC_ALL) -iquote tests/fuzz $(LDFLAGS) \
 	    $(if $(FUZZ_ENGINE),$(FUZZ_ENGINE),tests/fuzz/driver.c) -o $@ $< $(LINK_cli) $(LDLIBS)
 
-tests: all $(TESTS) $(FUZZERS)
+# Small programs the shell tests use (tests/tools): a QMP client.
+$(BUILD)/tools/%: tests/tools/%.c $(LINK_all)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(INC_ALL) $(LDFLAGS) -o $@ $< $(LINK_all) $(LDLIBS)
+
+tests: all $(TESTS) $(FUZZERS) $(TOOLS)
 fuzz: $(FUZZERS)
 
 deps:
@@ -160,11 +168,16 @@ check-asan:
 check-lab: all
 	tests/lab/run-scenarios $(BUILD)
 
+# Real VMs on this machine, without a GPU (nothing is switched): TCG, swtpm, qemu-img.
+check-vm: tests
+	tests/vm/run $(BUILD)
+
 check: deps
 	rm -f build/results-* build-asan/results-*
 	$(MAKE) WERROR=1 check-unit
 	$(MAKE) WERROR=1 check-asan
 	$(MAKE) WERROR=1 check-packaging
+	$(MAKE) WERROR=1 check-vm
 	$(MAKE) WERROR=1 check-lab
 	tests/summary
 

@@ -12,16 +12,11 @@ static const char *const os_names[] = { [VM_OS_WINDOWS] = "windows", [VM_OS_LINU
 					[VM_OS_OTHER] = "other" };
 static const char *const accel_names[] = { [VM_ACCEL_KVM] = "kvm", [VM_ACCEL_TCG] = "tcg" };
 static const char *const fw_names[] = { [VM_FW_UEFI] = "uefi", [VM_FW_BIOS] = "bios" };
-static const char *const disk_if_names[] = { [VM_DISK_VIRTIO] = "virtio", [VM_DISK_SATA] = "sata",
-					     [VM_DISK_NVME] = "nvme" };
 static const char *const rtc_names[] = { [VM_RTC_UTC] = "utc", [VM_RTC_LOCALTIME] = "localtime" };
 static const char *const display_names[] = { [VM_DISPLAY_NONE] = "none",
 					     [VM_DISPLAY_GTK] = "gtk",
 					     [VM_DISPLAY_SPICE] = "spice",
 					     [VM_DISPLAY_VNC] = "vnc" };
-static const char *const net_names[] = { [VM_NET_NONE] = "none", [VM_NET_USER] = "user",
-					 [VM_NET_BRIDGE] = "bridge" };
-static const char *const format_names[] = { "raw", "qcow2" };
 
 #define NAME_OF(table, v) ((unsigned)(v) < ARRAY_SIZE(table) ? table[v] : NULL)
 
@@ -37,10 +32,6 @@ const char *vm_fw_type_name(enum vm_fw_type t)
 {
 	return NAME_OF(fw_names, t);
 }
-const char *vm_disk_if_name(enum vm_disk_if i)
-{
-	return NAME_OF(disk_if_names, i);
-}
 const char *vm_rtc_name(enum vm_rtc r)
 {
 	return NAME_OF(rtc_names, r);
@@ -48,10 +39,6 @@ const char *vm_rtc_name(enum vm_rtc r)
 const char *vm_display_name(enum vm_display d)
 {
 	return NAME_OF(display_names, d);
-}
-const char *vm_net_type_name(enum vm_net_type t)
-{
-	return NAME_OF(net_names, t);
 }
 
 /* "8GB", "8 G", "8g", "8GiB": what was meant is plain to see; say how to write it. */
@@ -209,230 +196,6 @@ static int convert_firmware(struct load_ctx *c, const struct cy_firmware *y, str
 	return 0;
 }
 
-static bool endswith(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), m = strlen(suffix);
-
-	return n >= m && streq(s + n - m, suffix);
-}
-
-static int convert_disk(struct load_ctx *c, size_t i, const struct cy_disk *y, struct vm_disk *d)
-{
-	char base[32], path[PATH_MAX_LEN], dev[PATH_MAX_LEN], fmt[PATH_MAX_LEN], ifc[PATH_MAX_LEN],
-		ro[PATH_MAX_LEN];
-	const char *device = NULL, *format = NULL;
-	char *file = NULL;
-	int r;
-
-	(void)snprintf(base, sizeof(base), "disks[%zu]", i);
-	key_join(path, sizeof(path), base, "path");
-	key_join(dev, sizeof(dev), base, "device");
-	key_join(fmt, sizeof(fmt), base, "format");
-	key_join(ifc, sizeof(ifc), base, "interface");
-	key_join(ro, sizeof(ro), base, "readonly");
-	if ((r = val_path(c, path, y->path, true, &d->path)) < 0 ||
-	    (r = val_option_string(c, dev, y->device, &device)) < 0 ||
-	    (r = GET_ENUM(c, ifc, y->interface, disk_if_names, &d->interface)) < 0 ||
-	    (r = val_bool(c, ro, y->readonly, &d->readonly)) < 0)
-		return r;
-	file = d->path;
-	if (!file && !device)
-		return pfail(c, line_of(c, base, false), base, "needs exactly one of path or device");
-	if (file && device)
-		return pfail(c, line_of(c, dev, false), dev,
-			    "path and device exclude each other: give exactly one");
-	if (device && !startswith(device, "/dev/"))
-		return pfail(c, line_of(c, dev, true), dev, "expected a path under /dev/, got %s",
-			    QUOTE(device));
-	if (y->format) {
-		unsigned f = 0;
-
-		if ((r = val_enum(c, fmt, y->format, format_names, ARRAY_SIZE(format_names), &f)) < 0)
-			return r;
-		format = format_names[f];
-	} else {
-		format = file && endswith(file, ".qcow2") ? "qcow2" : "raw";
-	}
-	if ((r = val_dup(c, device, &d->device)) < 0)
-		return r;
-	return val_dup(c, format, &d->format);
-}
-
-static int convert_disks(struct load_ctx *c, const struct cy_profile *y, struct vm_profile *p)
-{
-	if (y->disks_count == 0)
-		return 0;
-	p->disks = calloc(y->disks_count, sizeof(*p->disks));
-	if (!p->disks)
-		return pfail_errno(c, -ENOMEM);
-	for (size_t i = 0; i < y->disks_count; i++) {
-		int r = convert_disk(c, i, &y->disks[i], &p->disks[i]);
-
-		p->n_disks = i + 1; /* so profile_free sees what was filled in so far */
-		if (r < 0)
-			return r;
-	}
-	return 0;
-}
-
-static int convert_usb_id(struct load_ctx *c, size_t i, const char *key, const char *v,
-			  uint16_t *ret)
-{
-	char path[PATH_MAX_LEN];
-	const char *s;
-	int r;
-
-	(void)snprintf(path, sizeof(path), "usb[%zu].%s", i, key);
-	r = val_required(c, path, v, &s);
-	if (r < 0)
-		return r;
-	char vendor[5], product[5];
-
-	if (val_usb_id(s, ret) < 0 && hint_usb_pair(s, vendor, product))
-		return pfail(c, line_of(c, path, true), path, "%s is vendor and product together; "
-			     "write {vendor: \"%s\", product: \"%s\"}", QUOTE(s), vendor, product);
-	if (val_usb_id(s, ret) < 0)
-		return pfail(c, line_of(c, path, true), path,
-			    "expected 4 hex digits like 046d or 0x046d, got %s", QUOTE(s));
-	return 0;
-}
-
-static int convert_usb(struct load_ctx *c, const struct cy_profile *y, struct vm_profile *p)
-{
-	if (y->usb_count == 0)
-		return 0;
-	p->usb = calloc(y->usb_count, sizeof(*p->usb));
-	if (!p->usb)
-		return pfail_errno(c, -ENOMEM);
-	p->n_usb = y->usb_count;
-	for (size_t i = 0; i < y->usb_count; i++) {
-		int r = convert_usb_id(c, i, "vendor", y->usb[i].vendor, &p->usb[i].vendor);
-
-		if (r < 0 || (r = convert_usb_id(c, i, "product", y->usb[i].product,
-						 &p->usb[i].product)) < 0)
-			return r;
-	}
-	return 0;
-}
-
-static int convert_pci_one(struct load_ctx *c, size_t i, const struct cy_pci *y, struct vm_pci *d,
-			   const struct vm_pci *before)
-{
-	char addr[PATH_MAX_LEN], rom[PATH_MAX_LEN], grp[PATH_MAX_LEN];
-	const char *s;
-	int r;
-
-	(void)snprintf(addr, sizeof(addr), "pci[%zu].address", i);
-	(void)snprintf(rom, sizeof(rom), "pci[%zu].rom", i);
-	(void)snprintf(grp, sizeof(grp), "pci[%zu].group", i);
-	if ((r = val_required(c, addr, y->address, &s)) < 0)
-		return r;
-	if (pci_addr_parse(s, &d->address) < 0)
-		return pfail(c, line_of(c, addr, true), addr,
-			    "expected a PCI address like 0000:01:00.0 or 01:00.0, got %s", QUOTE(s));
-	for (size_t j = 0; j < i; j++)
-		if (pci_addr_eq(&before[j].address, &d->address))
-			return pfail(c, line_of(c, addr, true), addr,
-				    "duplicate PCI address %s, already pci[%zu]", QUOTE(s), j);
-	d->whole_group = true;
-	if ((r = val_bool(c, grp, y->group, &d->whole_group)) < 0)
-		return r;
-	return val_path(c, rom, y->rom, true, &d->rom);
-}
-
-static int convert_pci(struct load_ctx *c, const struct cy_profile *y, struct vm_profile *p)
-{
-	if (y->pci_count == 0)
-		return 0;
-	p->pci = calloc(y->pci_count, sizeof(*p->pci));
-	if (!p->pci)
-		return pfail_errno(c, -ENOMEM);
-	for (size_t i = 0; i < y->pci_count; i++) {
-		int r = convert_pci_one(c, i, &y->pci[i], &p->pci[i], p->pci);
-
-		p->n_pci = i + 1;
-		if (r < 0)
-			return r;
-	}
-	return 0;
-}
-
-static int convert_network(struct load_ctx *c, const struct cy_network *y, struct vm_profile *p)
-{
-	const char *bridge = NULL, *model = NULL, *mac = NULL;
-	char mac_buf[18];
-	int r;
-
-	p->network.type = VM_NET_USER;
-	if (y) {
-		if ((r = GET_ENUM(c, "network.type", y->type, net_names, &p->network.type)) < 0 ||
-		    (r = val_option_string(c, "network.bridge", y->bridge, &bridge)) < 0 ||
-		    (r = val_option_string(c, "network.model", y->model, &model)) < 0 ||
-		    (r = val_scalar(c, "network.mac", y->mac, &mac)) < 0)
-			return r;
-		if (mac && val_mac(mac, mac_buf) < 0)
-			return pfail(c, line_of(c, "network.mac", true), "network.mac",
-				    "expected xx:xx:xx:xx:xx:xx in hex, got %s", QUOTE(mac));
-		if (mac && (strtoul((char[3]){ mac_buf[0], mac_buf[1], 0 }, NULL, 16) & 1))
-			return pfail(c, line_of(c, "network.mac", true), "network.mac",
-				    "must be a unicast address (even first octet), got %s",
-				    QUOTE(mac));
-	}
-	if (p->network.type == VM_NET_BRIDGE && !bridge)
-		return pfail(c, line_of(c, "network.bridge", false), "network.bridge",
-			    "required when network.type is bridge");
-	if (p->network.type != VM_NET_BRIDGE && bridge)
-		return pfail(c, line_of(c, "network.bridge", false), "network.bridge",
-			    "only valid when network.type is bridge");
-	if ((r = val_dup(c, bridge, &p->network.bridge)) < 0 ||
-	    (r = val_dup(c, mac ? mac_buf : NULL, &p->network.mac)) < 0)
-		return r;
-	return val_dup(c, model ? model : "virtio-net-pci", &p->network.model);
-}
-
-static int convert_boot(struct load_ctx *c, const struct cy_boot *y, struct vm_profile *p)
-{
-	const char *cmdline;
-	int r;
-
-	if (!y)
-		return 0;
-	if ((r = val_path(c, "boot.kernel", y->kernel, false, &p->boot.kernel)) < 0 ||
-	    (r = val_path(c, "boot.initrd", y->initrd, false, &p->boot.initrd)) < 0 ||
-	    (r = val_scalar(c, "boot.cmdline", y->cmdline, &cmdline)) < 0)
-		return r;
-	const char *kernel = p->boot.kernel, *initrd = p->boot.initrd;
-
-	if (!kernel && initrd)
-		return pfail(c, line_of(c, "boot.initrd", false), "boot.initrd",
-			    "needs boot.kernel: an initrd is only used with direct kernel boot");
-	if (!kernel && cmdline)
-		return pfail(c, line_of(c, "boot.cmdline", false), "boot.cmdline",
-			    "needs boot.kernel: a command line is only used with direct kernel boot");
-	return val_dup(c, cmdline, &p->boot.cmdline);
-}
-
-static int convert_extra_args(struct load_ctx *c, const struct cy_profile *y, struct vm_profile *p)
-{
-	if (y->extra_args_count == 0)
-		return 0;
-	p->extra_args = calloc(y->extra_args_count + 1, sizeof(char *));
-	if (!p->extra_args)
-		return pfail_errno(c, -ENOMEM);
-	for (size_t i = 0; i < y->extra_args_count; i++) {
-		char path[PATH_MAX_LEN];
-		const char *s;
-		int r;
-
-		(void)snprintf(path, sizeof(path), "extra_args[%zu]", i);
-		if ((r = val_required(c, path, y->extra_args[i], &s)) < 0 ||
-		    (r = val_dup(c, s, &p->extra_args[i])) < 0)
-			return r;
-		p->n_extra_args = i + 1;
-	}
-	return 0;
-}
-
 static void profile_freep(struct vm_profile **p)
 {
 	profile_free(*p);
@@ -450,7 +213,8 @@ int convert(struct load_ctx *c, const struct cy_profile *y, struct vm_profile **
 	    (r = convert_vendor_id(c, y, p)) < 0 || (r = convert_disks(c, y, p)) < 0 ||
 	    (r = convert_usb(c, y, p)) < 0 || (r = convert_pci(c, y, p)) < 0 ||
 	    (r = convert_network(c, y->network, p)) < 0 || (r = convert_boot(c, y->boot, p)) < 0 ||
-	    (r = convert_extra_args(c, y, p)) < 0)
+	    (r = convert_extra_args(c, y, p)) < 0 || (r = convert_tpm(c, y, p)) < 0 ||
+	    (r = convert_install(c, y->install, p)) < 0)
 		return r;
 	*ret = TAKE_PTR(p);
 	return 0;

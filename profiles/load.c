@@ -230,6 +230,7 @@ void profile_free(struct vm_profile *p)
 	free(p->boot.initrd);
 	free(p->boot.cmdline);
 	strv_free(p->extra_args);
+	strv_free(p->install.media);
 	if (p->positions) {
 		index_free(p->positions);
 		free(p->positions);

@@ -18,6 +18,9 @@ enum vm_disk_if { VM_DISK_VIRTIO, VM_DISK_SATA, VM_DISK_NVME };
 enum vm_rtc { VM_RTC_UTC, VM_RTC_LOCALTIME };
 enum vm_display { VM_DISPLAY_NONE, VM_DISPLAY_GTK, VM_DISPLAY_SPICE, VM_DISPLAY_VNC };
 enum vm_net_type { VM_NET_NONE, VM_NET_USER, VM_NET_BRIDGE };
+enum vm_media { VM_MEDIA_DISK, VM_MEDIA_CDROM };
+/* The installer's display (install.display); AUTO: gtk in a desktop session, vnc otherwise. */
+enum vm_install_display { VM_INSTALL_AUTO, VM_INSTALL_VNC, VM_INSTALL_GTK, VM_INSTALL_SPICE };
 
 struct vm_cpu {
 	char *model;       /* "host" (default with kvm), "max" (default with tcg), or a named model */
@@ -37,8 +40,18 @@ struct vm_disk {
 	char *path;   /* an image file, or */
 	char *device; /* a raw block device (/dev/...); exactly one of path/device */
 	char *format; /* default "raw" for device, else from the extension: qcow2 or raw */
-	enum vm_disk_if interface; /* default virtio */
-	bool readonly;
+	enum vm_disk_if interface; /* default virtio; a cdrom is always sata (ide-cd) */
+	bool readonly;             /* always true for a cdrom */
+	enum vm_media media;       /* default disk */
+};
+
+/* What `vmrun install` adds: installation media as CD-ROMs, the first one booted. */
+#define VM_INSTALL_MEDIA_MAX 4
+struct vm_install {
+	char **media;             /* NULL-terminated ISO paths, in order; NULL when absent */
+	size_t n_media;
+	enum vm_install_display display;
+	bool boot_keys;           /* press a key in the first seconds ("boot from CD"); default true */
 };
 
 struct vm_usb {
@@ -91,6 +104,8 @@ struct vm_profile {
 	enum vm_display display;  /* default none */
 	unsigned shutdown_timeout; /* seconds, default 60 */
 	struct vm_boot boot;      /* all NULL when absent */
+	bool tpm;                 /* a TPM 2.0 (swtpm); default false */
+	struct vm_install install;
 	char **extra_args;        /* NULL-terminated, may be NULL */
 	size_t n_extra_args;
 	struct pos_index *positions; /* where each key was written, for profile_line() */
@@ -135,3 +150,9 @@ const char *vm_accel_name(enum vm_accel a);
 const char *vm_fw_type_name(enum vm_fw_type t);
 const char *vm_rtc_name(enum vm_rtc r);
 const char *vm_net_type_name(enum vm_net_type t);
+const char *vm_media_name(enum vm_media m);
+const char *vm_install_display_name(enum vm_install_display d);
+
+/* SATA ports a machine type has for disks and CD-ROMs: q35's AHCI 6, i440fx's IDE 4. */
+unsigned vm_sata_ports(const char *machine);
+bool vm_machine_is_q35(const char *machine);

@@ -114,7 +114,12 @@ struct cy_firmware {
 	char *type, *secure_boot, *code, *vars;
 };
 struct cy_disk {
-	char *path, *device, *format, *interface, *readonly;
+	char *path, *device, *format, *interface, *readonly, *media;
+};
+struct cy_install {
+	char **media;
+	unsigned media_count;
+	char *display, *boot_keys;
 };
 struct cy_usb {
 	char *vendor, *product;
@@ -145,6 +150,8 @@ struct cy_profile {
 	struct cy_boot *boot;
 	char **extra_args;
 	unsigned extra_args_count;
+	char *tpm;
+	struct cy_install *install;
 };
 
 extern const cyaml_schema_value_t profile_schema;
@@ -187,3 +194,12 @@ int val_mac(const char *s, char ret[static 18]);
 
 /* The whole profile, from libcyaml's struct to ours, with defaults and the rules between keys. */
 int convert(struct load_ctx *c, const struct cy_profile *y, struct vm_profile **ret);
+/* Its sections: the devices (convert_devices.c), how it starts (convert_run.c). */
+int convert_disks(struct load_ctx *c, const struct cy_profile *y, struct vm_profile *p);
+int convert_usb(struct load_ctx *c, const struct cy_profile *y, struct vm_profile *p);
+int convert_pci(struct load_ctx *c, const struct cy_profile *y, struct vm_profile *p);
+int convert_network(struct load_ctx *c, const struct cy_network *y, struct vm_profile *p);
+int convert_boot(struct load_ctx *c, const struct cy_boot *y, struct vm_profile *p);
+int convert_extra_args(struct load_ctx *c, const struct cy_profile *y, struct vm_profile *p);
+int convert_tpm(struct load_ctx *c, const struct cy_profile *y, struct vm_profile *p);
+int convert_install(struct load_ctx *c, const struct cy_install *y, struct vm_profile *p);

@@ -42,6 +42,7 @@ static const cyaml_schema_field_t disk_fields[] = {
 	STR_OPT("format", struct cy_disk, format),
 	STR_OPT("interface", struct cy_disk, interface),
 	STR_OPT("readonly", struct cy_disk, readonly),
+	STR_OPT("media", struct cy_disk, media),
 	CYAML_FIELD_END,
 };
 static const cyaml_schema_field_t usb_fields[] = {
@@ -68,6 +69,15 @@ static const cyaml_schema_field_t boot_fields[] = {
 	STR_OPT("cmdline", struct cy_boot, cmdline),
 	CYAML_FIELD_END,
 };
+static const cyaml_schema_value_t string_entry = {
+	CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 0, CYAML_UNLIMITED),
+};
+static const cyaml_schema_field_t install_fields[] = {
+	SEQ_OPT("media", struct cy_install, media, &string_entry, VM_INSTALL_MEDIA_MAX),
+	STR_OPT("display", struct cy_install, display),
+	STR_OPT("boot_keys", struct cy_install, boot_keys),
+	CYAML_FIELD_END,
+};
 static const cyaml_schema_value_t disk_entry = {
 	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct cy_disk, disk_fields),
 };
@@ -76,9 +86,6 @@ static const cyaml_schema_value_t usb_entry = {
 };
 static const cyaml_schema_value_t pci_entry = {
 	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct cy_pci, pci_fields),
-};
-static const cyaml_schema_value_t string_entry = {
-	CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 0, CYAML_UNLIMITED),
 };
 static const cyaml_schema_field_t profile_fields[] = {
 	STR_REQ("name", struct cy_profile, name),
@@ -100,6 +107,8 @@ static const cyaml_schema_field_t profile_fields[] = {
 	STR_OPT("shutdown_timeout", struct cy_profile, shutdown_timeout),
 	MAP_OPT("boot", struct cy_profile, boot, boot_fields),
 	SEQ_OPT("extra_args", struct cy_profile, extra_args, &string_entry, MAX_EXTRA_ARGS),
+	STR_OPT("tpm", struct cy_profile, tpm),
+	MAP_OPT("install", struct cy_profile, install, install_fields),
 	CYAML_FIELD_END,
 };
 const cyaml_schema_value_t profile_schema = {

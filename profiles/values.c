@@ -44,13 +44,15 @@ int val_enum(struct load_ctx *c, const char *path, const char *v, const char *co
 
 	if (r < 0 || !s)
 		return r;
-	for (size_t i = 0; i < n; i++)
-		if (streq(s, names[i])) {
+	for (size_t i = 0; i < n; i++) /* a NULL name: a value only the default has */
+		if (names[i] && streq(s, names[i])) {
 			*ret = (unsigned)i;
 			return 0;
 		}
 	for (size_t i = 0, o = 0; i < n && o < sizeof(list); i++)
-		o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", i ? ", " : "", names[i]);
+		if (names[i])
+			o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", o ? ", " : "",
+					      names[i]);
 	near = hint_closest(s, names, n);
 	if (near)
 		return pfail(c, line_of(c, path, true), path, "expected one of %s, got %s; did you "

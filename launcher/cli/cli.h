@@ -28,7 +28,10 @@ enum opt_id {
 	OPT_HELP, OPT_VERSION, OPT_JSON, OPT_VERBOSE, OPT_NOTIFY, OPT_ROOT,
 	/* per command */
 	OPT_DRY_RUN, OPT_ALLOW_NON_GPU, OPT_TIMEOUT, OPT_FORCE, OPT_YES, OPT_UNDO, OPT_REMOVE,
-	OPT_NAME,
+	OPT_NAME, OPT_NO_GPU,
+	/* vmrun new */
+	OPT_OS, OPT_GPU, OPT_ISO, OPT_DRIVERS, OPT_DISK, OPT_DISK_SIZE, OPT_MEMORY, OPT_CORES,
+	OPT_ACCEL, OPT_OUTPUT,
 	OPT_MAX,
 };
 
@@ -88,6 +91,8 @@ void cli_command_help(FILE *f, const struct cli_cmd *cmd);
 
 /* Commands (cmd_*.c). */
 int cmd_run(struct cli *c, const struct cli_args *a);     /* vmrun [--dry-run] PROFILE */
+int cmd_install(struct cli *c, const struct cli_args *a); /* vmrun install [--no-gpu] PROFILE */
+int cmd_new(struct cli *c, const struct cli_args *a);     /* vmrun new NAME */
 int cmd_gpus(struct cli *c, const struct cli_args *a);
 int cmd_check(struct cli *c, const struct cli_args *a);
 int cmd_detach(struct cli *c, const struct cli_args *a);

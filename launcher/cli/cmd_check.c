@@ -38,7 +38,7 @@ int cmd_check(struct cli *c, const struct cli_args *a)
 	int r;
 
 	if (a->n_pos) {
-		r = plan_build(c->root, c->uid, a->pos[0], &pl);
+		r = plan_build(c->root, c->uid, a->pos[0], NULL, &pl);
 		if (r) {
 			plan_clear(&pl);
 			return r;

@@ -167,7 +167,7 @@ static int refuse(struct timeline *t, const struct checks *ck)
 	return first->exit_code ? first->exit_code : EXIT_NOT_READY;
 }
 
-int cmd_run(struct cli *c, const struct cli_args *a)
+static int run_or_install(struct cli *c, const struct cli_args *a, const struct plan_opts *o)
 {
 	struct timeline t = { .c = c };
 	struct run_ui ui = { .event = on_event, .data = &t };
@@ -176,7 +176,7 @@ int cmd_run(struct cli *c, const struct cli_args *a)
 	int r;
 
 	clock_gettime(CLOCK_MONOTONIC, &t.t0);
-	r = plan_build(c->root, c->uid, a->pos[0], &pl);
+	r = plan_build(c->root, c->uid, a->pos[0], o, &pl);
 	if (r) {
 		plan_clear(&pl);
 		return r;
@@ -201,4 +201,19 @@ int cmd_run(struct cli *c, const struct cli_args *a)
 	checks_clear(&ck);
 	plan_clear(&pl);
 	return r;
+}
+
+int cmd_run(struct cli *c, const struct cli_args *a)
+{
+	const struct plan_opts o = { .accel = args_value(a, OPT_ACCEL) };
+
+	return run_or_install(c, a, &o);
+}
+
+int cmd_install(struct cli *c, const struct cli_args *a)
+{
+	const struct plan_opts o = { .install = true, .no_gpu = args_has(a, OPT_NO_GPU),
+				     .accel = args_value(a, OPT_ACCEL) };
+
+	return run_or_install(c, a, &o);
 }

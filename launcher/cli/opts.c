@@ -35,19 +35,40 @@ const struct cli_opt cli_options[] = {
 	{ OPT_UNDO, "undo", 'u', NULL, "restore every file setup changed, byte for byte" },
 	{ OPT_REMOVE, "remove", 'r', NULL, "remove the launcher instead" },
 	{ OPT_NAME, "name", 'N', "NAME", "the name shown in the menu (default: \"VM (VM)\")" },
+	{ OPT_NO_GPU, "no-gpu", 0, NULL, "install without the profile's passthrough GPU (the "
+					 "installer's display only)" },
+	{ OPT_OS, "os", 0, "OS", "windows11 (default), windows10 or linux" },
+	{ OPT_GPU, "gpu", 0, "ADDRESS", "the GPU to pass through (default: the one GPU that is not "
+				       "the host's display); \"none\" for none" },
+	{ OPT_ISO, "iso", 0, "PATH", "the installer's ISO (install.media)" },
+	{ OPT_DRIVERS, "drivers", 0, "PATH", "the virtio-win driver ISO (install.media)" },
+	{ OPT_DISK, "disk", 0, "PATH", "the disk image (default: NAME.qcow2 in the VM's state "
+				      "directory)" },
+	{ OPT_DISK_SIZE, "disk-size", 0, "SIZE", "create the disk image with qemu-img, this big "
+						"(default 128G); never overwrites" },
+	{ OPT_MEMORY, "memory", 0, "SIZE", "guest memory (default: from the host's, leaving it enough)" },
+	{ OPT_CORES, "cores", 0, "N", "guest cores (default: from the host's, leaving it some)" },
+	{ OPT_ACCEL, "accel", 0, "kvm|tcg", "the accelerator (new: default kvm when /dev/kvm is "
+					    "usable; a run: instead of the profile's)" },
+	{ OPT_OUTPUT, "output", 'o', "FILE", "where to write the profile (default: "
+					    "~/.config/vmrun/NAME.yaml); never overwrites" },
 	{ OPT_NONE, NULL, 0, NULL, NULL },
 };
 
 const enum opt_id cli_global_opts[] = { OPT_HELP, OPT_VERSION, OPT_JSON, OPT_VERBOSE,
 					OPT_NOTIFY, OPT_ROOT, OPT_NONE };
 
-static const enum opt_id run_opts[] = { OPT_DRY_RUN, OPT_NONE };
+static const enum opt_id run_opts[] = { OPT_DRY_RUN, OPT_ACCEL, OPT_NONE };
 static const enum opt_id detach_opts[] = { OPT_DRY_RUN, OPT_ALLOW_NON_GPU, OPT_TIMEOUT, OPT_NONE };
 static const enum opt_id attach_opts[] = { OPT_DRY_RUN, OPT_TIMEOUT, OPT_NONE };
 static const enum opt_id stop_opts[] = { OPT_FORCE, OPT_NONE };
 static const enum opt_id setup_opts[] = { OPT_YES, OPT_UNDO, OPT_NONE };
 static const enum opt_id desktop_opts[] = { OPT_REMOVE, OPT_NAME, OPT_NONE };
 static const enum opt_id no_opts[] = { OPT_NONE };
+static const enum opt_id install_opts[] = { OPT_DRY_RUN, OPT_NO_GPU, OPT_ACCEL, OPT_NONE };
+static const enum opt_id new_opts[] = { OPT_OS, OPT_GPU, OPT_ISO, OPT_DRIVERS, OPT_DISK,
+					OPT_DISK_SIZE, OPT_MEMORY, OPT_CORES, OPT_ACCEL, OPT_OUTPUT,
+					OPT_NONE };
 
 const struct cli_cmd cli_commands[] = {
 	{ NULL, "PROFILE", 1, 1, "run the VM a profile describes (a path, or NAME for "
@@ -55,6 +76,16 @@ const struct cli_cmd cli_commands[] = {
 	  "Checks the host (as `vmrun check PROFILE`), detaches the GPU, starts QEMU, supervises\n"
 	  "it over QMP and gives the GPU back however it ends. SIGINT/SIGTERM ask the guest to\n"
 	  "power down. With --dry-run: the plan, the checks and the exact QEMU argv." },
+	{ "new", "NAME", 1, 1, "write a commented profile for a new VM (and create its disk)",
+	  new_opts, cmd_new,
+	  "Chooses the GPU, memory and cores from this host and says what it chose; for Windows 11\n"
+	  "turns on the TPM and Secure Boot. The profile is validated before it is written." },
+	{ "install", "PROFILE", 1, 1, "run the VM with its install.media attached and booted, and "
+				      "an installer display", install_opts, cmd_install,
+	  "The first of install.media boots (the others, like virtio-win, are CD-ROMs too); the\n"
+	  "installer's display is install.display (default: gtk in a desktop session, else VNC\n"
+	  "on localhost). Space is pressed in the first seconds for \"Press any key to boot from\n"
+	  "CD\". A plain `vmrun PROFILE` afterwards boots the disk, without the media." },
 	{ "gpus", "[ADDRESS]", 0, 1, "show display devices, IOMMU groups, drivers and holders",
 	  no_opts, cmd_gpus, NULL },
 	{ "check", "[PROFILE]", 0, 1, "readiness report for this host (and a profile)", no_opts,
@@ -181,8 +212,9 @@ void cli_usage(FILE *f)
 	for (const enum opt_id *id = cli_global_opts; *id; id++)
 		if (opt_by_id(*id))
 			print_opt(f, opt_by_id(*id));
-	if (opt_by_id(OPT_DRY_RUN))
-		print_opt(f, opt_by_id(OPT_DRY_RUN));
+	for (const enum opt_id *id = cli_commands[0].opts; *id; id++) /* the run form's own */
+		if (opt_by_id(*id))
+			print_opt(f, opt_by_id(*id));
 	fprintf(f, "\nExit codes:\n");
 	for (int code = 0; code <= EXIT_MAX; code++)
 		fprintf(f, "  %d  %s\n", code, exit_code_meaning(code));

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "console.h"
 #include "util.h"
 
 static int entry_fill(const struct sysroot *s, struct pci_names *names, struct gpu_entry *e)
@@ -120,4 +121,25 @@ void gpu_snapshot_clear(struct gpu_snapshot *snap)
 	devnode_set_clear(&snap->nodes);
 	holder_set_clear(&snap->holders);
 	memset(snap, 0, sizeof(*snap));
+}
+
+const struct pci_function *gpu_host_display(const struct sysroot *s, const struct pci_function *fns,
+					    size_t n)
+{
+	const struct pci_function *console = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		struct devnode_set nodes = { 0 };
+		bool on = false;
+
+		if (!pci_is_display(&fns[i]))
+			continue;
+		if (fns[i].boot_vga == 1)
+			return &fns[i];
+		if (!console && devnodes_collect(s, &fns[i], &nodes) == 0 &&
+		    console_on_nodes(s, &nodes, &on) == 0 && on)
+			console = &fns[i];
+		devnode_set_clear(&nodes);
+	}
+	return console;
 }

@@ -32,3 +32,11 @@ int gpu_snapshot_all(const struct sysroot *s, struct pci_names *names, struct gp
 int gpu_snapshot_of(const struct sysroot *s, struct pci_names *names, const struct pci_addr *addrs,
 		    size_t n, struct gpu_snapshot *ret);
 void gpu_snapshot_clear(struct gpu_snapshot *snap);
+
+/*
+ * Of fns (pci_function_list), the display device the host displays on: the boot VGA device,
+ * else the one the text console is on. NULL when neither tells (then no GPU may be presumed
+ * free for a VM). The one rule, for setup and `vmrun new`.
+ */
+const struct pci_function *gpu_host_display(const struct sysroot *s, const struct pci_function *fns,
+					    size_t n);

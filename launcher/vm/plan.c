@@ -175,7 +175,48 @@ const struct pci_function *plan_function(const struct plan *pl, const struct pci
 	return NULL;
 }
 
-int plan_build(const struct sysroot *s, uid_t uid, const char *profile, struct plan *pl)
+/* What `vmrun install` changes: the media are a must, the display is resolved, and with
+ * --no-gpu the profile's devices are left out (so nothing is switched). */
+static int plan_mode(struct plan *pl)
+{
+	struct vm_profile *p = pl->p;
+	const char *x = getenv("DISPLAY"), *w = getenv("WAYLAND_DISPLAY");
+
+	if (pl->opts.accel) {
+		if (!streq(pl->opts.accel, "kvm") && !streq(pl->opts.accel, "tcg")) {
+			log_err("--accel %s: expected kvm or tcg", pl->opts.accel);
+			return EXIT_USAGE;
+		}
+		p->accel = streq(pl->opts.accel, "kvm") ? VM_ACCEL_KVM : VM_ACCEL_TCG;
+		if (p->accel == VM_ACCEL_TCG && streq(p->cpu.model, "host")) { /* host needs KVM */
+			free(p->cpu.model);
+			p->cpu.model = strdup("max");
+			if (!p->cpu.model)
+				return EXIT_ERROR;
+		}
+	}
+	if (pl->opts.no_gpu) {
+		for (size_t i = 0; i < p->n_pci; i++)
+			free(p->pci[i].rom);
+		free(p->pci);
+		p->pci = NULL;
+		p->n_pci = 0;
+	}
+	if (!pl->opts.install)
+		return 0;
+	if (!p->install.n_media) {
+		log_err("%s: install.media: none given: add the installer's ISO, e.g. install: "
+			"{media: [/isos/Win11.iso, /isos/virtio-win.iso]}", p->source);
+		return EXIT_USAGE;
+	}
+	pl->install.display = p->install.display;
+	if (pl->install.display == VM_INSTALL_AUTO) /* a desktop session can show a window */
+		pl->install.display = (x && *x) || (w && *w) ? VM_INSTALL_GTK : VM_INSTALL_VNC;
+	return 0;
+}
+
+int plan_build(const struct sysroot *s, uid_t uid, const char *profile, const struct plan_opts *o,
+	       struct plan *pl)
 {
 	struct host_facts facts;
 	int r;
@@ -183,7 +224,11 @@ int plan_build(const struct sysroot *s, uid_t uid, const char *profile, struct p
 	memset(pl, 0, sizeof(*pl));
 	pl->s = s;
 	pl->uid = uid;
+	if (o)
+		pl->opts = *o;
 	r = vm_profile_load(profile, &pl->p);
+	if (!r)
+		r = plan_mode(pl);
 	if (r)
 		return r;
 	if (vm_runtime_dir(s, pl->p->name, uid, &pl->runtime_dir) < 0 ||
@@ -200,7 +245,8 @@ int plan_build(const struct sysroot *s, uid_t uid, const char *profile, struct p
 		return r;
 	facts = (struct host_facts){ .firmware = &pl->fw, .vars_path = pl->vars_path,
 				     .runtime_dir = pl->runtime_dir, .hostdevs = pl->hostdevs,
-				     .n_hostdevs = pl->n_hostdevs };
+				     .n_hostdevs = pl->n_hostdevs,
+				     .install = pl->opts.install ? &pl->install : NULL };
 	r = qemu_argv_build(pl->p, &facts, &pl->argv);
 	if (r < 0) {
 		log_err("Failed to build the QEMU command line: %s", strerror(-r));

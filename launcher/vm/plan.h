@@ -25,10 +25,19 @@ struct plan_group {
 	char why[1024];
 };
 
+/* How the run is asked for: `vmrun PROFILE` (all false), `vmrun install [--no-gpu] PROFILE`. */
+struct plan_opts {
+	bool install; /* attach install.media and boot the first; the installer's display */
+	bool no_gpu;  /* leave the profile's pci devices out (and so the switch) */
+	const char *accel; /* "kvm" or "tcg" for this run instead of the profile's, or NULL */
+};
+
 struct plan {
 	const struct sysroot *s;
 	uid_t uid;
-	struct vm_profile *p;
+	struct vm_profile *p;       /* with --no-gpu, without its pci devices */
+	struct plan_opts opts;
+	struct qemu_install install; /* the installer's display, resolved (opts.install) */
 	struct fw_choice fw;
 	char fw_err[512];          /* why no firmware fits ("" when one does): no argv then */
 	char *runtime_dir, *state_dir, *vars_path;
@@ -45,7 +54,8 @@ struct plan {
  * an error here (a group the switch would refuse, firmware that does not fit): the plan says
  * so, for the pre-flight (preflight.h) to report or refuse on.
  */
-int plan_build(const struct sysroot *s, uid_t uid, const char *profile, struct plan *pl);
+int plan_build(const struct sysroot *s, uid_t uid, const char *profile, const struct plan_opts *o,
+	       struct plan *pl);
 void plan_clear(struct plan *pl);
 
 /* The group member at a, as planned (with pci.ids names), or NULL. */

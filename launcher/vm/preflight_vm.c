@@ -24,6 +24,8 @@
 #include "fileio.h"
 #include "log.h"
 #include "profile_path.h"
+#include "program.h"
+#include "swtpm.h"
 #include "util.h"
 #include "vmdir.h"
 #include "vmctl.h"
@@ -432,26 +434,114 @@ static void check_name_clash(struct checks *c, const struct plan *pl)
 	}
 }
 
-/* ---- QEMU and its limits ---- */
+/* ---- the TPM and the installation ---- */
 
-static bool in_path(const char *bin)
+static void check_tpm(struct checks *c, const struct plan *pl)
 {
-	const char *path = getenv("PATH");
-	char buf[PATH_MAX];
+	char path[PATH_MAX + 16];
+	struct stat st;
 
-	if (strchr(bin, '/'))
-		return access(bin, X_OK) == 0;
-	for (const char *p = path ? path : "/usr/bin:/bin"; p && *p;) {
-		const char *colon = strchr(p, ':');
-		size_t n = colon ? (size_t)(colon - p) : strlen(p);
-
-		if (n && (size_t)snprintf(buf, sizeof(buf), "%.*s/%s", (int)n, p, bin) < sizeof(buf) &&
-		    access(buf, X_OK) == 0)
-			return true;
-		p = colon ? colon + 1 : NULL;
+	if (!pl->p->tpm)
+		return;
+	if (!swtpm_available()) {
+		FAIL(c, "tpm", EXIT_NOT_READY, "apt install swtpm swtpm-tools", "%s:%u: tpm: swtpm is "
+		     "not installed", pl->p->source, profile_line(pl->p, "tpm"));
+		return;
 	}
-	return false;
+	snprintf(path, sizeof(path), "%s/%s", pl->state_dir, SWTPM_STATE_DIR);
+	if (lstat(path, &st) < 0) {
+		OK(c, "tpm", "TPM 2.0: swtpm; its state will be created in %s", path);
+		return;
+	}
+	if (!S_ISDIR(st.st_mode) || st.st_uid != getuid() || (st.st_mode & 022))
+		FAIL(c, "tpm", EXIT_NOT_READY, "it must be a directory of yours that only you can "
+		     "write (chmod 700)", "TPM state %s: %s", path, !S_ISDIR(st.st_mode) ?
+		     "is not a directory" : st.st_uid != getuid() ? "belongs to another user" :
+		     "is writable by others");
+	else
+		OK(c, "tpm", "TPM 2.0: swtpm; its state is kept in %s", path);
 }
+
+static bool is_iso9660(int fd)
+{
+	char id[5];
+
+	/* The primary volume descriptor: sector 16, "CD001" after its type byte. */
+	return pread(fd, id, sizeof(id), 16 * 2048 + 1) == (ssize_t)sizeof(id) &&
+	       memcmp(id, "CD001", 5) == 0;
+}
+
+static void check_install_media(struct checks *c, const struct sysroot *s, const struct plan *pl)
+{
+	const struct vm_profile *p = pl->p;
+	enum verdict missing = pl->opts.install ? VERDICT_FAIL : VERDICT_WARN;
+
+	for (size_t i = 0; i < p->install.n_media; i++) {
+		char key[40], where[PATH_MAX + 128];
+		int fd;
+
+		snprintf(key, sizeof(key), "install.media[%zu]", i);
+		snprintf(where, sizeof(where), "%s:%u: %s: %s", p->source, profile_line(p, key), key,
+			 p->install.media[i]);
+		fd = openat(s->root_fd, rel(p->install.media[i]), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+		if (fd < 0)
+			checks_add(c, "install", missing, EXIT_NOT_READY, "correct the path, or download "
+				   "the ISO there", "%s: %m%s", where, pl->opts.install ? "" :
+				   " (vmrun install needs it)");
+		else if (!is_iso9660(fd))
+			WARN(c, "install", NULL, "%s: not an ISO 9660 image (attached as a CD-ROM anyway)",
+			     where);
+		else
+			OK(c, "install", "%s: ISO 9660 image, a CD-ROM%s", where, i ? "" :
+			   " (booted by vmrun install)");
+		safe_close(fd);
+	}
+	if (pl->opts.install && pl->install.display == VM_INSTALL_GTK && !getenv("DISPLAY") &&
+	    !getenv("WAYLAND_DISPLAY"))
+		FAIL(c, "install", EXIT_NOT_READY, "run it in a desktop session, or set install.display: "
+		     "vnc", "%s:%u: install.display: gtk needs a desktop session (no DISPLAY or "
+		     "WAYLAND_DISPLAY)", p->source, profile_line(p, "install.display"));
+}
+
+/* virtio-win's ISO: by its name, or by its volume label ("virtio-win-0.1.262"). */
+static bool is_virtio_win(const struct sysroot *s, const char *path)
+{
+	const char *base = strrchr(path, '/');
+	char label[33] = "";
+	int fd;
+
+	if (strcasestr(base ? base + 1 : path, "virtio"))
+		return true;
+	fd = openat(s->root_fd, rel(path), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return false;
+	if (is_iso9660(fd) && pread(fd, label, 32, 16 * 2048 + 40) != 32)
+		label[0] = '\0';
+	safe_close(fd);
+	return strcasestr(label, "virtio") != NULL;
+}
+
+/* Windows has no driver for virtio disks: without virtio-win its installer sees no disk. */
+static void check_windows_drivers(struct checks *c, const struct sysroot *s,
+				  const struct vm_profile *p)
+{
+	bool virtio = false, drivers = false;
+
+	if (p->os != VM_OS_WINDOWS)
+		return;
+	for (size_t i = 0; i < p->n_disks; i++)
+		virtio |= p->disks[i].media == VM_MEDIA_DISK && p->disks[i].interface == VM_DISK_VIRTIO;
+	for (size_t i = 0; i < p->install.n_media; i++)
+		drivers |= is_virtio_win(s, p->install.media[i]);
+	if (virtio && !drivers)
+		WARN(c, "drivers", "add the virtio-win ISO (Fedora's virtio-win project: "
+		     "https://fedorapeople.org/groups/virt/virtio-win/direct-downloads/stable-virtio/"
+		     "virtio-win.iso) to install.media, or use interface: nvme or sata",
+		     "%s: Windows has no driver for virtio disks, and install.media has no "
+		     "virtio-win ISO: its installer will find no disk", p->source);
+}
+
+/* ---- QEMU and its limits ---- */
 
 static void check_qemu(struct checks *c, const struct plan *pl)
 {
@@ -463,7 +553,7 @@ static void check_qemu(struct checks *c, const struct plan *pl)
 			FAIL(c, "extra-args", EXIT_USAGE, "remove it from extra_args",
 			     "%s: extra_args: -daemonize would let QEMU escape vmrun's supervision",
 			     p->source);
-	if (in_path(qemu))
+	if (program_find(qemu, NULL, 0))
 		OK(c, "qemu", "QEMU: %s", qemu);
 	else
 		FAIL(c, "qemu", EXIT_NOT_READY, "apt install qemu-system-x86",
@@ -509,6 +599,9 @@ void preflight_profile(const struct sysroot *s, uid_t uid, const struct plan *pl
 	for (size_t i = 0; i < p->n_disks; i++)
 		check_disk(c, s, uid, p, i);
 	check_bridge(c, s, uid, p);
+	check_tpm(c, pl);
+	check_install_media(c, s, pl);
+	check_windows_drivers(c, s, p);
 	for (size_t i = 0; i < p->n_pci; i++)
 		if (p->pci[i].rom)
 			check_rom(c, s, p, i);

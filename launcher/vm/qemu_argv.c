@@ -66,7 +66,7 @@ static void add2(struct argv *a, const char *opt, const char *val)
 
 static bool machine_is_q35(const char *m)
 {
-	return streq(m, "q35") || strncmp(m, "pc-q35-", 7) == 0;
+	return vm_machine_is_q35(m);
 }
 
 static void add_machine(struct argv *a, const struct vm_profile *p, const struct host_facts *h)
@@ -124,26 +124,86 @@ static void add_firmware(struct argv *a, const struct vm_profile *p, const struc
 	     h->vars_path);
 }
 
-static void add_disk(struct argv *a, const struct vm_disk *d, size_t i, unsigned *sata_port)
+/* The next free SATA port: q35's AHCI has ide.0-5, one unit each; i440fx's IDE two buses of two. */
+static void sata_bus(const struct vm_profile *p, unsigned *port, char *buf, size_t cap)
 {
-	bool raw_dev = d->device != NULL;
+	unsigned n = (*port)++;
 
+	if (machine_is_q35(p->machine))
+		snprintf(buf, cap, "bus=ide.%u", n);
+	else
+		snprintf(buf, cap, "bus=ide.%u,unit=%u", n / 2, n % 2);
+}
+
+static void add_disk(struct argv *a, const struct vm_profile *p, size_t i, unsigned *sata_port,
+		     int bootindex)
+{
+	const struct vm_disk *d = &p->disks[i];
+	bool raw_dev = d->device != NULL, cd = d->media == VM_MEDIA_CDROM;
+	char bus[32], boot[24] = "";
+
+	if (bootindex >= 0)
+		snprintf(boot, sizeof(boot), ",bootindex=%d", bootindex);
 	add(a, "-drive");
 	/* Raw block devices bypass the host page cache (cache=none + native AIO), as libvirt does. */
-	addf(a, "if=none,id=vmrun-disk%zu,file=%s,format=%s%s%s", i, raw_dev ? d->device : d->path,
-	     d->format, raw_dev ? ",cache=none,aio=native" : "", d->readonly ? ",readonly=on" : "");
+	addf(a, "if=none,id=vmrun-disk%zu,file=%s,format=%s%s%s%s", i, raw_dev ? d->device : d->path,
+	     d->format, raw_dev ? ",cache=none,aio=native" : "", cd ? ",media=cdrom" : "",
+	     d->readonly ? ",readonly=on" : "");
 	add(a, "-device");
 	switch (d->interface) {
 	case VM_DISK_VIRTIO:
-		addf(a, "virtio-blk-pci,drive=vmrun-disk%zu", i);
+		addf(a, "virtio-blk-pci,drive=vmrun-disk%zu,id=vmrun-disk%zu-dev%s", i, i, boot);
 		break;
 	case VM_DISK_SATA:
-		addf(a, "ide-hd,drive=vmrun-disk%zu,bus=ide.%u", i, (*sata_port)++);
+		sata_bus(p, sata_port, bus, sizeof(bus));
+		addf(a, "%s,drive=vmrun-disk%zu,id=vmrun-disk%zu-dev,%s%s", cd ? "ide-cd" : "ide-hd", i,
+		     i, bus, boot);
 		break;
 	case VM_DISK_NVME:
-		addf(a, "nvme,drive=vmrun-disk%zu,serial=vmrun%zu", i, i);
+		addf(a, "nvme,drive=vmrun-disk%zu,id=vmrun-disk%zu-dev,serial=vmrun%zu%s", i, i, i, boot);
 		break;
 	}
+}
+
+/*
+ * The disks, and in an install run the installation media after them: the first medium boots
+ * (bootindex 0), then the first hard disk, so the installer's reboots come back to it.
+ */
+static void add_disks(struct argv *a, const struct vm_profile *p, const struct host_facts *h)
+{
+	unsigned sata_port = 0;
+	bool first_hd = true;
+
+	for (size_t i = 0; i < p->n_disks; i++) {
+		bool hd = p->disks[i].media == VM_MEDIA_DISK;
+
+		add_disk(a, p, i, &sata_port, h->install && hd && first_hd ? 1 : -1);
+		first_hd &= !hd;
+	}
+	for (size_t i = 0; h->install && i < p->install.n_media; i++) {
+		char bus[32];
+
+		add(a, "-drive");
+		addf(a, "if=none,id=vmrun-install%zu,file=%s,format=raw,media=cdrom,readonly=on", i,
+		     p->install.media[i]);
+		sata_bus(p, &sata_port, bus, sizeof(bus));
+		add(a, "-device");
+		addf(a, "ide-cd,drive=vmrun-install%zu,id=vmrun-install%zu-dev,%s%s", i, i, bus,
+		     i == 0 ? ",bootindex=0" : "");
+	}
+}
+
+/* A TPM 2.0: swtpm (started by the run) on a socket in the runtime directory. */
+static void add_tpm(struct argv *a, const struct vm_profile *p, const struct host_facts *h)
+{
+	if (!p->tpm)
+		return;
+	add(a, "-chardev");
+	addf(a, "socket,id=vmrun-tpm-chr,path=%s/swtpm.sock", h->runtime_dir);
+	add2(a, "-tpmdev", "emulator,id=vmrun-tpm,chardev=vmrun-tpm-chr");
+	/* CRB is what Windows 11 and libvirt use on q35; i440fx has the older TIS interface. */
+	add2(a, "-device", machine_is_q35(p->machine) ? "tpm-crb,tpmdev=vmrun-tpm" :
+							  "tpm-tis,tpmdev=vmrun-tpm");
 }
 
 static void add_usb(struct argv *a, const struct vm_profile *p)
@@ -218,9 +278,18 @@ static void add_network(struct argv *a, const struct vm_profile *p)
 	addf(a, "%s,id=vmrun-nic0,netdev=vmrun-net0%s%s", n->model, n->mac ? ",mac=" : "", n->mac ? n->mac : "");
 }
 
+static enum vm_display display_of(const struct vm_profile *p, const struct host_facts *h)
+{
+	if (!h->install)
+		return p->display;
+	return h->install->display == VM_INSTALL_GTK	 ? VM_DISPLAY_GTK
+	       : h->install->display == VM_INSTALL_SPICE ? VM_DISPLAY_SPICE
+							 : VM_DISPLAY_VNC;
+}
+
 static void add_display(struct argv *a, const struct vm_profile *p, const struct host_facts *h)
 {
-	switch (p->display) {
+	switch (display_of(p, h)) {
 	case VM_DISPLAY_NONE:
 		add2(a, "-display", "none");
 		break;
@@ -236,7 +305,12 @@ static void add_display(struct argv *a, const struct vm_profile *p, const struct
 	case VM_DISPLAY_VNC:
 		add2(a, "-device", "VGA");
 		add(a, "-vnc");
-		addf(a, "unix:%s/vnc.sock", h->runtime_dir);
+		/* The installer's VNC is for a viewer on this machine: the first free port from
+		 * 5900 on localhost. A profile's own VNC stays a socket only its user can open. */
+		if (h->install)
+			add(a, "127.0.0.1:0,to=99");
+		else
+			addf(a, "unix:%s/vnc.sock", h->runtime_dir);
 		break;
 	}
 }
@@ -274,7 +348,6 @@ static void add_control(struct argv *a, const struct vm_profile *p, const struct
 int qemu_argv_build(const struct vm_profile *p, const struct host_facts *h, char ***ret)
 {
 	struct argv a = { 0 };
-	unsigned sata_port = 0;
 
 	if (!p || !h || !h->runtime_dir || (p->firmware.type == VM_FW_UEFI &&
 					    (!h->firmware || !h->firmware->code || !h->vars_path)))
@@ -291,8 +364,8 @@ int qemu_argv_build(const struct vm_profile *p, const struct host_facts *h, char
 	add_cpu(&a, p);
 	add_firmware(&a, p, h);
 	add2(&a, "-rtc", p->rtc == VM_RTC_UTC ? "base=utc,driftfix=slew" : "base=localtime,driftfix=slew");
-	for (size_t i = 0; i < p->n_disks; i++)
-		add_disk(&a, &p->disks[i], i, &sata_port);
+	add_disks(&a, p, h);
+	add_tpm(&a, p, h);
 	add_usb(&a, p);
 	add_hostdevs(&a, p, h);
 	add_network(&a, p);

@@ -18,6 +18,11 @@ struct qemu_hostdev {
 	const char *rom; /* romfile, or NULL */
 };
 
+/* An install run (`vmrun install`): the profile's install.media attached and booted first. */
+struct qemu_install {
+	enum vm_install_display display; /* resolved: VNC, GTK or SPICE, never AUTO */
+};
+
 struct host_facts {
 	const char *qemu_binary;           /* "qemu-system-x86_64" */
 	const struct fw_choice *firmware;  /* NULL with BIOS */
@@ -25,6 +30,7 @@ struct host_facts {
 	const char *runtime_dir;           /* QMP socket, pid file, display sockets */
 	const struct qemu_hostdev *hostdevs;
 	size_t n_hostdevs;
+	const struct qemu_install *install; /* NULL: a plain run, without the installation media */
 };
 
 /* NULL-terminated argv in *ret (free with strv_free). -EINVAL when facts are missing. */

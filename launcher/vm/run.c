@@ -3,7 +3,8 @@
  * vmrun PROFILE, after the plan and the pre-flight checks:
  *
  *   1. the runtime directory and the instance lock: one vmrun per profile name
- *   2. the VM's own NVRAM copy in its state directory (created once, never overwritten)
+ *   2. the VM's own NVRAM copy in its state directory (created once, never overwritten), and
+ *      with tpm: swtpm, its state beside the NVRAM (swtpm.h)
  *   3. detach each passed-through group (priv.h: root itself or vmrun-helper; journaled,
  *      rolled back on failure), and check that what went to vfio-pci is what QEMU gets
  *   4. a user's locked-memory limit, raised for QEMU (VFIO pins all guest RAM)
@@ -38,6 +39,7 @@
 #include "notify.h"
 #include "priv.h"
 #include "qmp.h"
+#include "swtpm.h"
 #include "timeutil.h"
 #include "util.h"
 #include "vmdir.h"
@@ -73,6 +75,9 @@ struct run {
 	char forced[96];      /* why it was stopped by force (ST_QUIT and later) */
 	bool exited;
 	int status;           /* QEMU's wait status */
+	struct swtpm tpm;
+	unsigned keys_left, keys_sent; /* install: key presses still to send, and sent */
+	uint64_t next_key_ms;
 };
 
 _printf_(3, 4) static void say(struct run *r, const char *event, const char *fmt, ...)
@@ -124,7 +129,8 @@ static int prepare_dirs(struct run *r)
 	}
 	/* Under the lock, whatever a crashed run left is stale. */
 	vm_dir_remove_stale(r->run_fd);
-	return r->pl->p->firmware.type == VM_FW_UEFI ? open_dir(r->pl->state_dir, &r->state_fd) : 0;
+	return r->pl->p->firmware.type == VM_FW_UEFI || r->pl->p->tpm ?
+		       open_dir(r->pl->state_dir, &r->state_fd) : 0;
 }
 
 static int prepare_nvram(struct run *r)
@@ -145,6 +151,24 @@ static int prepare_nvram(struct run *r)
 	if (created)
 		say(r, "nvram", "created the VM's NVRAM %s from %s", r->pl->vars_path,
 		    r->pl->fw.vars_template);
+	return 0;
+}
+
+static int start_tpm(struct run *r)
+{
+	char err[512];
+	int e;
+
+	if (!r->pl->p->tpm)
+		return 0;
+	e = swtpm_start(r->state_fd, r->pl->state_dir, r->run_fd, r->pl->runtime_dir, 10000, &r->tpm,
+			err, sizeof(err));
+	if (e < 0) {
+		log_err("Cannot start the TPM: %s (log: %s/%s)", err, r->pl->runtime_dir, SWTPM_LOG);
+		return e == -ENOENT ? EXIT_NOT_READY : EXIT_ERROR;
+	}
+	say(r, "tpm", "TPM 2.0: swtpm started, pid %d (state %s %s/%s)", (int)r->tpm.pid,
+	    r->tpm.state_created ? "created in" : "kept in", r->pl->state_dir, SWTPM_STATE_DIR);
 	return 0;
 }
 
@@ -370,6 +394,58 @@ static bool qmp_do(struct run *r, const char *cmd)
 	return r->q && qmp_execute(r->q, cmd, NULL, 5000, NULL, err, sizeof(err)) == 0;
 }
 
+/* ---- an install run: the installer's display, and the key that boots from CD ---- */
+
+static void show_installer(struct run *r)
+{
+	json_object *v = NULL, *port;
+	char err[256];
+
+	if (!r->pl->opts.install || !r->q)
+		return;
+	if (r->pl->install.display == VM_INSTALL_VNC) {
+		if (qmp_execute(r->q, "query-vnc", NULL, 5000, &v, err, sizeof(err)) == 0 &&
+		    json_object_object_get_ex(v, "service", &port))
+			say(r, "installer", "installer display: VNC on 127.0.0.1:%s (vncviewer "
+			    "127.0.0.1::%s)", json_object_get_string(port), json_object_get_string(port));
+		json_object_put(v);
+	} else if (r->pl->install.display == VM_INSTALL_SPICE) {
+		say(r, "installer", "installer display: SPICE (remote-viewer spice+unix://%s/spice.sock)",
+		    r->pl->runtime_dir);
+	} else {
+		say(r, "installer", "installer display: a GTK window");
+	}
+	if (!r->pl->p->install.boot_keys)
+		return;
+	/* Windows' CD boot loader waits a few seconds for a key, then falls back to the next
+	 * boot entry (the empty disk, then the EFI shell). Space does nothing in the installer
+	 * that follows. Under TCG the firmware takes far longer to get there. */
+	r->keys_left = r->pl->p->accel == VM_ACCEL_TCG ? 90 : 12;
+	r->next_key_ms = now_ms() + 1000;
+	say(r, "boot-keys", "pressing Space once a second for %us, for the installer's \"Press any "
+	    "key to boot from CD or DVD\"", r->keys_left);
+}
+
+static void press_key(struct run *r)
+{
+	json_object *args = json_object_new_object(), *keys = json_object_new_array(),
+		    *k = json_object_new_object();
+	char err[256];
+
+	json_object_object_add(k, "type", json_object_new_string("qcode"));
+	json_object_object_add(k, "data", json_object_new_string("spc"));
+	json_object_array_add(keys, k);
+	json_object_object_add(args, "keys", keys);
+	/* qmp_execute takes args' reference, in every case. */
+	if (r->q && qmp_execute(r->q, "send-key", args, 5000, NULL, err, sizeof(err)) == 0)
+		r->keys_sent++;
+	else if (!r->q)
+		json_object_put(args);
+	r->next_key_ms = now_ms() + 1000;
+	if (--r->keys_left == 0)
+		say(r, "boot-keys", "pressed Space %u times in the guest's first seconds", r->keys_sent);
+}
+
 static void enter(struct run *r, enum run_state st, unsigned deadline_s)
 {
 	r->state = st;
@@ -527,10 +603,12 @@ static void supervise(struct run *r)
 					 { r->q ? qmp_fd(r->q) : -1, POLLIN, 0 } };
 		int timeout = -1;
 
-		if (r->deadline_ms) {
-			uint64_t now = now_ms();
+		if (r->deadline_ms || r->keys_left) {
+			uint64_t now = now_ms(), next = r->deadline_ms;
 
-			timeout = r->deadline_ms > now ? (int)(r->deadline_ms - now) : 0;
+			if (r->keys_left && r->state == ST_RUNNING && (!next || r->next_key_ms < next))
+				next = r->next_key_ms;
+			timeout = next > now ? (int)(next - now) : 0;
 		}
 		if (poll(fds, 3, timeout) < 0 && errno != EINTR)
 			break;
@@ -538,6 +616,8 @@ static void supervise(struct run *r)
 			on_signal(r);
 		if (r->q && fds[2].revents)
 			drain_qmp(r);
+		if (r->keys_left && r->state == ST_RUNNING && now_ms() >= r->next_key_ms)
+			press_key(r);
 		if (r->deadline_ms && now_ms() >= r->deadline_ms && !qemu_reap(r, WNOHANG)) {
 			if (r->state == ST_POWERDOWN) {
 				char why[96];
@@ -621,6 +701,7 @@ static int start_and_supervise(struct run *r)
 		r->state = ST_RUNNING;
 		say(r, "running", "QMP connected; the guest is running");
 		(void)sd_notify_ready("the guest is running");
+		show_installer(r);
 	} else if (e == -EINTR) {
 		on_signal(r); /* a stop request: QEMU is told to quit */
 	} else if (!r->exited) {
@@ -646,6 +727,7 @@ static int run_vm(struct run *r)
 		code = EXIT_ERROR;
 	if (!code)
 		code = start_and_supervise(r);
+	swtpm_stop(&r->tpm); /* after QEMU, which is its only client */
 	qmp_close(r->q);
 	r->q = NULL;
 	(void)sd_notify_stopping();
@@ -656,7 +738,7 @@ static int run_vm(struct run *r)
 int vm_run(struct plan *pl, const struct run_ui *ui)
 {
 	struct run r = { .pl = pl, .ui = ui, .run_fd = -1, .state_fd = -1, .lock_fd = -1,
-			 .sig_fd = -1, .pid_fd = -1 };
+			 .sig_fd = -1, .pid_fd = -1, .tpm = { .pidfd = -1 } };
 	int code;
 
 	priv_init(&r.priv, pl->s, switch_progress, &r);
@@ -669,7 +751,10 @@ int vm_run(struct plan *pl, const struct run_ui *ui)
 		(void)vm_info_write(r.run_fd, &r.vi);
 		code = prepare_nvram(&r);
 		if (!code)
+			code = start_tpm(&r);
+		if (!code)
 			code = run_vm(&r);
+		swtpm_stop(&r.tpm);
 		say(&r, "exit", "vmrun exits with %d", code);
 		/* vm.json is what tells a user's `vmrun status` that a restore is pending. */
 		if (code != EXIT_RECOVER)

@@ -23,6 +23,7 @@
 #include "fakekernel.h"
 #include "fakesys.h"
 #include "paths.h"
+#include "profile.h"
 #include "sysroot.h"
 #include "util.h"
 
@@ -457,6 +458,77 @@ static void test_bad_profiles(void **state)
 	assert_non_null(strstr(f->err, want));
 }
 
+/* vmrun new: the one GPU that is not the host's, the host's memory and CPUs, a valid profile. */
+static void test_new(void **state)
+{
+	struct fx *f = *state;
+	char out[PATH_MAX], disk[PATH_MAX], dres[PATH_MAX + 64], *before;
+	struct vm_profile *p = NULL;
+	struct profile_error err;
+	struct stat st;
+
+	fake_write(f->root, "proc/meminfo", "MemTotal:       33554432 kB\n");
+	fake_write(f->root, "sys/devices/system/cpu/online", "0-15\n");
+	fake_write(f->root, "sys/devices/system/cpu/cpu0/topology/thread_siblings_list", "0,8\n");
+	snprintf(out, sizeof(out), "%s/new/w.yaml", f->root);
+	snprintf(disk, sizeof(disk), "%s/new/w.qcow2", f->root);
+	assert_int_equal(run(f, (const char *const[]){ "new", "w", "--output", out, "--disk", disk,
+						       "--disk-size", "64M", NULL }), 0);
+	assert_non_null(strstr(f->out, "wrote "));
+	assert_non_null(strstr(f->out, "GPU:     0000:01:00.0")); /* not the boot VGA 00:02.0 */
+	assert_non_null(strstr(f->out, "memory:  16.0 GiB (of the host's 32.0 GiB)"));
+	assert_non_null(strstr(f->out, "CPU:     6 cores x 2 threads (of the host's 16 CPUs)"));
+	assert_int_equal(profile_load(out, &p, &err), 0);
+	assert_int_equal(p->n_pci, 1);
+	assert_int_equal(p->pci[0].address.bus, 1);
+	assert_true(p->tpm);
+	assert_true(p->firmware.secure_boot);
+	assert_int_equal(p->memory, 16ULL << 30);
+	assert_string_equal(p->disks[0].path, disk);
+	assert_int_equal(p->disks[0].interface, VM_DISK_NVME); /* no --drivers: Windows' own NVMe */
+	assert_string_equal(p->network.model, "e1000e");
+	assert_true(p->hide_kvm);
+	profile_free(p);
+	assert_int_equal(stat(disk, &st), 0);
+	assert_true(st.st_size > 0);
+	/* Nothing is overwritten: not the profile, not the disk. */
+	before = fk_snapshot(f->root);
+	assert_int_equal(run(f, (const char *const[]){ "new", "w", "--output", out, NULL }), 2);
+	assert_non_null(strstr(f->err, "exists; it is not overwritten"));
+	snprintf(dres, sizeof(dres), "%s/new/w2.yaml", f->root);
+	assert_int_equal(run(f, (const char *const[]){ "new", "w2", "--output", dres, "--disk", disk,
+						       "--disk-size", "1G", NULL }), 2);
+	assert_non_null(strstr(f->err, "exists; it is not overwritten: leave out --disk-size"));
+	/* Two GPUs besides the host's: which one is the user's to say. */
+	fake_add_dev(f->root, &(struct fake_dev){ "0000:03:00.0", NULL, 0x10de, 0x2204, 0x030000,
+						  "nouveau", 7, 0, NULL });
+	assert_int_equal(run(f, (const char *const[]){ "new", "w3", "--output", dres, NULL }), 2);
+	assert_non_null(strstr(f->err, "several GPUs could go to the VM"));
+	assert_non_null(strstr(f->err, "0000:01:00.0"));
+	assert_non_null(strstr(f->err, "0000:03:00.0"));
+	assert_non_null(strstr(f->err, "--gpu ADDRESS"));
+	assert_int_equal(run(f, (const char *const[]){ "new", "w3", "--output", dres, "--gpu",
+						       "00:03.0", NULL }), 2);
+	assert_non_null(strstr(f->err, "--gpu 00:03.0: not a display device"));
+	free(before);
+	/* --gpu none, Linux, an existing disk used as it is. */
+	assert_int_equal(run(f, (const char *const[]){ "new", "lin", "--os", "linux", "--gpu", "none",
+						       "--output", dres, "--disk", disk, "--memory", "2G",
+						       "--cores", "3", "--accel", "tcg", NULL }), 0);
+	assert_non_null(strstr(f->out, "existing, used as it is"));
+	assert_int_equal(profile_load(dres, &p, &err), 0);
+	assert_int_equal(p->n_pci, 0);
+	assert_false(p->tpm);
+	assert_int_equal(p->os, VM_OS_LINUX);
+	assert_int_equal(p->accel, VM_ACCEL_TCG);
+	assert_int_equal(p->cpu.cores, 3);
+	assert_int_equal(p->memory, 2ULL << 30);
+	assert_int_equal(p->disks[0].interface, VM_DISK_VIRTIO);
+	profile_free(p);
+	assert_int_equal(run(f, (const char *const[]){ "new", "x", "--os", "macos", NULL }), 2);
+	assert_non_null(strstr(f->err, "--os macos: expected windows11, windows10 or linux"));
+}
+
 /* The option parser: each wrong use is refused with exit 2 and a line naming what is wrong. */
 static void test_option_errors(void **state)
 {
@@ -512,6 +584,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_run_refuses_like_dry_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_paths_both_identities, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_profiles, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_new, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_option_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_usage, setup, teardown),
 	};

@@ -77,7 +77,7 @@ static void check_as(struct fx *f, uid_t uid, const char *yaml)
 	checks_clear(&f->ck);
 	if (f->planned)
 		plan_clear(&f->pl);
-	assert_int_equal(plan_build(f->s, uid, f->profile, &f->pl), 0);
+	assert_int_equal(plan_build(f->s, uid, f->profile, NULL, &f->pl), 0);
 	f->planned = true;
 	preflight(f->s, uid, &f->pl, &f->ck);
 }
@@ -140,7 +140,7 @@ static bool child_finds(struct fx *f, const char *yaml, const char *id, enum ver
 			_exit(3);
 		setenv("HOME", "/nonexistent", 1);
 		unsetenv("XDG_CONFIG_HOME");
-		if (plan_build(f->s, 4242, f->profile, &pl))
+		if (plan_build(f->s, 4242, f->profile, NULL, &pl))
 			_exit(4);
 		preflight(f->s, 4242, &pl, &ck);
 		for (size_t i = 0; i < ck.n; i++)

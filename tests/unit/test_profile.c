@@ -492,6 +492,19 @@ static const struct error_case error_cases[] = {
 	{ "cpu_model_comma", HEAD "cpu:\n  model: \"host,kvm=off\"\n", "cpu.model", 4, "must not contain ','" },
 	{ "control_char", HEAD "machine: \"q\\t35\"\n", "machine", 3, "control characters" },
 	{ "nul_in_string", HEAD "machine: \"q\\0\"\n", "machine", 3, "NUL" },
+	/* media, TPM, installation */
+	{ "sata_readonly", HEAD "disks:\n  - path: /a\n    interface: sata\n    readonly: true\n", "disks[0].readonly", 6, "QEMU cannot make a SATA hard disk read-only (ide-hd refuses it): use interface: virtio or nvme, or media: cdrom" },
+	{ "cdrom_virtio", HEAD "disks:\n  - {path: /a.iso, media: cdrom, interface: nvme}\n", "disks[0].interface", 4, "a CD-ROM is on SATA" },
+	{ "cdrom_writable", HEAD "disks:\n  - path: /a.iso\n    media: cdrom\n    readonly: false\n", "disks[0].readonly", 6, "a CD-ROM is always read-only" },
+	{ "media_enum", HEAD "disks:\n  - {path: /a.iso, media: dvd}\n", "disks[0].media", 4, "expected one of disk, cdrom, got \"dvd\"" },
+	{ "sata_ports_q35", HEAD "disks: [{path: /1, interface: sata}, {path: /2, interface: sata}, {path: /3, interface: sata}, {path: /4, interface: sata}, {path: /5, interface: sata}, {path: /6, media: cdrom}, {path: /7, media: cdrom}]\n", "disks[6]", 3, "one SATA disk or CD-ROM too many: the q35 machine has 6 SATA ports" },
+	{ "install_ports", HEAD "machine: pc\ndisks: [{path: /1, interface: sata}, {path: /2, interface: sata}, {path: /3, media: cdrom}]\ninstall:\n  media:\n    - /i.iso\n    - /d.iso\n", "install.media[1]", 8, "no SATA port left for it: the pc machine has 4 and the disks use 3" },
+	{ "install_empty", HEAD "install:\n  media: []\n", "install.media", 4, "lists no installation media" },
+	{ "install_display", HEAD "install:\n  media: [/i.iso]\n  display: sdl\n", "install.display", 5, "expected one of vnc, gtk, spice, got \"sdl\"" },
+	{ "install_media_scalar", HEAD "install:\n  media: /i.iso\n", "install.media", 4, "write it as a list of ISO files" },
+	{ "install_too_many", HEAD "install:\n  media: [/1, /2, /3, /4, /5]\n", "install.media", 4, "too many entries (at most 4)" },
+	{ "tpm_bool", HEAD "tpm: yes\n", "tpm", 3, "expected true or false" },
+	{ "boot_keys_bool", HEAD "install:\n  media: [/i.iso]\n  boot_keys: 0\n", "install.boot_keys", 5, "expected true or false" },
 	/* mistakes that teach: the message says what to write */
 	{ "typo_key", "name: t\nmemroy: 1G\n", "memroy", 2, "unknown key; did you mean \"memory\"?" },
 	{ "typo_nested", HEAD "cpu:\n  cors: 2\n", "cpu.cors", 4, "did you mean \"cores\"?" },
@@ -538,6 +551,52 @@ static void test_error_case(void **state)
 	r = profile_load_buffer("case.yaml", t->yaml, strlen(t->yaml), &p, &err);
 	check_error(t->name, r, -EINVAL, &err, "case.yaml", t->key, t->line, t->message);
 	assert_ptr_equal(p, (struct vm_profile *)&err);
+}
+
+/* ---- media, TPM, installation ---- */
+
+static void test_install_keys(void **state)
+{
+	static const char yaml[] = "name: w\nmemory: 4G\ntpm: true\n"
+				   "disks:\n  - path: w.qcow2\n  - {path: tools.iso, media: cdrom}\n"
+				   "install:\n  media: [Win11.iso, /isos/virtio-win.iso]\n  display: spice\n"
+				   "  boot_keys: false\n";
+	struct profile_error err;
+	struct vm_profile *p = NULL;
+
+	(void)state;
+	assert_int_equal(profile_load_buffer("/vms/w.yaml", yaml, strlen(yaml), &p, &err), 0);
+	assert_true(p->tpm);
+	assert_int_equal(p->disks[0].media, VM_MEDIA_DISK);
+	assert_int_equal(p->disks[0].interface, VM_DISK_VIRTIO);
+	assert_false(p->disks[0].readonly);
+	/* A CD-ROM: SATA and read-only without being told. */
+	assert_int_equal(p->disks[1].media, VM_MEDIA_CDROM);
+	assert_int_equal(p->disks[1].interface, VM_DISK_SATA);
+	assert_true(p->disks[1].readonly);
+	assert_string_equal(p->disks[1].format, "raw");
+	assert_string_equal(p->disks[1].path, "/vms/tools.iso");
+	assert_int_equal(p->install.n_media, 2);
+	assert_string_equal(p->install.media[0], "/vms/Win11.iso");
+	assert_string_equal(p->install.media[1], "/isos/virtio-win.iso");
+	assert_null(p->install.media[2]);
+	assert_int_equal(p->install.display, VM_INSTALL_SPICE);
+	assert_false(p->install.boot_keys);
+	assert_string_equal(vm_media_name(VM_MEDIA_CDROM), "cdrom");
+	assert_string_equal(vm_install_display_name(VM_INSTALL_VNC), "vnc");
+	assert_null(vm_install_display_name(VM_INSTALL_AUTO));
+	profile_free(p);
+	/* The defaults: no TPM, no installation, keys pressed, display chosen at install time. */
+	assert_int_equal(profile_load_buffer("d.yaml", "name: d\nmemory: 1G\n", 19, &p, &err), 0);
+	assert_false(p->tpm);
+	assert_int_equal(p->install.n_media, 0);
+	assert_null(p->install.media);
+	assert_true(p->install.boot_keys);
+	assert_int_equal(p->install.display, VM_INSTALL_AUTO);
+	profile_free(p);
+	assert_int_equal(vm_sata_ports("q35"), 6);
+	assert_int_equal(vm_sata_ports("pc-q35-7.2"), 6);
+	assert_int_equal(vm_sata_ports("pc"), 4);
 }
 
 /* ---- relative paths: the profile's directory, not the caller's ---- */
@@ -666,7 +725,7 @@ static void test_error_format(void **state)
 	profile_free(NULL);
 }
 
-#define N_FIXED 15
+#define N_FIXED 16
 static struct CMUnitTest tests[N_FIXED + ARRAY_SIZE(error_cases)];
 
 int main(void)
@@ -684,6 +743,7 @@ int main(void)
 		cmocka_unit_test(test_pci_address_forms),
 		cmocka_unit_test(test_enum_names),
 		cmocka_unit_test(test_relative_paths),
+		cmocka_unit_test(test_install_keys),
 		cmocka_unit_test(test_file_errors),
 		cmocka_unit_test(test_huge_file),
 		cmocka_unit_test(test_error_format),

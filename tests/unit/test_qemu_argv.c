@@ -30,6 +30,7 @@
 #include "firmware.h"
 #include "qemu_argv.h"
 #include "realqemu.h"
+#include "swtpm.h"
 #include "testskip.h"
 #include "util.h"
 
@@ -47,6 +48,7 @@ struct gcase {
 	const char *vars_path, *runtime_dir;
 	const struct qemu_hostdev *hostdevs; /* the golden facts' functions (left out in qemu/) */
 	size_t n_hostdevs;
+	enum vm_install_display install;     /* an install run with this display, or AUTO: none */
 };
 
 static const struct qemu_hostdev gpu4[] = {
@@ -62,19 +64,25 @@ static const struct qemu_hostdev two_slots[] = {
 
 static const struct gcase cases[] = {
 	{ "win10", "tests/unit/golden/win10.yaml", FW_PLAIN, "/var/lib/vmrun/win10/win10_VARS.fd",
-	  "/run/vmrun/win10", gpu4, 4 },
+	  "/run/vmrun/win10", gpu4, 4, VM_INSTALL_AUTO },
 	{ "win11-secure", "tests/unit/golden/win11-secure.yaml", FW_SECURE,
-	  "/home/a/.local/share/vmrun/w11/w11_VARS.fd", "/run/user/1000/vmrun/w11", gpu4, 2 },
+	  "/home/a/.local/share/vmrun/w11/w11_VARS.fd", "/run/user/1000/vmrun/w11", gpu4, 2, VM_INSTALL_AUTO },
 	{ "linux-bios", "tests/unit/golden/linux-bios.yaml", FW_NONE, NULL, "/run/vmrun/lin",
-	  two_slots, 3 },
+	  two_slots, 3, VM_INSTALL_AUTO },
 	{ "lab", "profiles/examples/lab.yaml", FW_PLAIN, "/var/lib/vmrun/lab/lab_VARS.fd",
-	  "/run/vmrun/lab", gpu2, 2 },
+	  "/run/vmrun/lab", gpu2, 2, VM_INSTALL_AUTO },
 	{ "example-win10", "profiles/examples/win10.yaml", FW_PLAIN,
-	  "/var/lib/vmrun/win10/win10_VARS.fd", "/run/vmrun/win10", gpu2, 2 },
+	  "/var/lib/vmrun/win10/win10_VARS.fd", "/run/vmrun/win10", gpu2, 2, VM_INSTALL_AUTO },
 	{ "example-win11", "profiles/examples/win11.yaml", FW_SECURE,
-	  "/var/lib/vmrun/win11/win11_VARS.fd", "/run/vmrun/win11", gpu2, 2 },
+	  "/var/lib/vmrun/win11/win11_VARS.fd", "/run/vmrun/win11", gpu2, 2, VM_INSTALL_AUTO },
 	{ "example-headless", "profiles/examples/headless.yaml", FW_PLAIN,
-	  "/var/lib/vmrun/headless/headless_VARS.fd", "/run/vmrun/headless", NULL, 0 },
+	  "/var/lib/vmrun/headless/headless_VARS.fd", "/run/vmrun/headless", NULL, 0, VM_INSTALL_AUTO },
+	{ "install-w11", "tests/unit/golden/install-w11.yaml", FW_SECURE,
+	  "/home/a/.local/share/vmrun/w11i/w11i_VARS.fd", "/run/user/1000/vmrun/w11i", gpu2, 2,
+	  VM_INSTALL_VNC },
+	{ "plain-w11", "tests/unit/golden/install-w11.yaml", FW_SECURE,
+	  "/home/a/.local/share/vmrun/w11i/w11i_VARS.fd", "/run/user/1000/vmrun/w11i", gpu2, 2, VM_INSTALL_AUTO },
+	{ "matrix-pc", "tests/unit/golden/matrix-pc.yaml", FW_NONE, NULL, "/run/vmrun/matrix", gpu4, 1, VM_INSTALL_AUTO },
 };
 
 static const struct fw_choice fw_plain = {
@@ -167,8 +175,11 @@ static void test_golden(void **state)
 	struct vm_profile *p = load(c->profile);
 	struct host_facts h = { .vars_path = c->vars_path, .runtime_dir = c->runtime_dir,
 				.hostdevs = c->hostdevs, .n_hostdevs = c->n_hostdevs };
+	struct qemu_install inst = { .display = c->install };
 	char **argv = NULL;
 
+	if (c->install)
+		h.install = &inst;
 	h.firmware = c->fw == FW_PLAIN ? &fw_plain : c->fw == FW_SECURE ? &fw_secure : NULL;
 	assert_int_equal(qemu_argv_build(p, &h, &argv), 0);
 	check_golden(c->name, argv);
@@ -184,7 +195,9 @@ struct real {
 	struct fw_choice fw;
 	char vars[2 * PATH_MAX];
 	char *image[64];        /* per disk */
+	char *media[VM_INSTALL_MEDIA_MAX]; /* install.media */
 	char *kernel, *initrd;
+	struct swtpm tpm;
 };
 
 /* The RTC base is checked by the offset between UTC and QEMU's local time: TZ is 3 h east. */
@@ -226,6 +239,13 @@ static void real_files(struct real *r, struct vm_profile *p)
 		make_image(d, r->image[i]);
 		set_str(d->device ? &d->device : &d->path, r->image[i]);
 	}
+	for (size_t i = 0; i < p->install.n_media; i++) {
+		struct vm_disk iso = { .format = "raw" };
+
+		assert_true(asprintf(&r->media[i], "%s/install%zu.iso", r->dir, i) > 0);
+		make_image(&iso, r->media[i]);
+		set_str(&p->install.media[i], r->media[i]);
+	}
 	if (p->boot.kernel) {
 		r->kernel = rq_first_file("/boot/vmlinuz-*");
 		if (!r->kernel)
@@ -264,6 +284,23 @@ static void real_firmware(struct real *r, const struct vm_profile *p)
 	free(name);
 	close(dir);
 	close(root);
+}
+
+/* swtpm, started as a run starts it (swtpm.h), its state beside the images. */
+static void real_tpm(struct real *r)
+{
+	char err[512] = "";
+	int dir = open(r->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int run = open(r->run, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	assert_true(dir >= 0 && run >= 0);
+	if (!swtpm_available())
+		fail_msg("tpm: true needs swtpm (package swtpm)");
+	if (swtpm_start(dir, r->dir, run, r->run, 10000, &r->tpm, err, sizeof(err)) < 0)
+		fail_msg("swtpm: %s", err);
+	assert_true(r->tpm.state_created);
+	close(dir);
+	close(run);
 }
 
 static bool starts(const char *s, const char *prefix)
@@ -460,7 +497,8 @@ static void expect_block(json_object *blocks, const char *device, const char *fi
 		fail_msg("%s is not attached to a device", device);
 }
 
-static void check_blocks(struct rq *q, const struct vm_profile *p, const struct real *r)
+static void check_blocks(struct rq *q, const struct vm_profile *p, const struct real *r,
+			 bool install)
 {
 	json_object *v = rq_query(q, "query-block", NULL);
 	size_t want = p->n_disks;
@@ -470,6 +508,18 @@ static void check_blocks(struct rq *q, const struct vm_profile *p, const struct 
 
 		snprintf(id, sizeof(id), "vmrun-disk%zu", i);
 		expect_block(v, id, r->image[i], p->disks[i].format, p->disks[i].readonly, true);
+		/* A CD-ROM is a removable drive; a disk is not. */
+		if (jbool(find_block(v, id), "removable") != (p->disks[i].media == VM_MEDIA_CDROM))
+			fail_msg("%s: removable is not what media: %s says", id,
+				 vm_media_name(p->disks[i].media));
+	}
+	for (size_t i = 0; install && i < p->install.n_media; i++) {
+		char id[32];
+
+		snprintf(id, sizeof(id), "vmrun-install%zu", i);
+		expect_block(v, id, r->media[i], "raw", true, true);
+		assert_true(jbool(find_block(v, id), "removable"));
+		want++;
 	}
 	if (p->firmware.type == VM_FW_UEFI) {
 		expect_block(v, "pflash0", r->fw.code, r->fw.code_format, true, false);
@@ -513,8 +563,17 @@ static size_t host_slots(const struct gcase *c)
 }
 
 /* The PCI devices the profile implies, by vendor:device. */
+static enum vm_display effective_display(const struct vm_profile *p, const struct gcase *c)
+{
+	return c->install == VM_INSTALL_AUTO	? p->display
+	       : c->install == VM_INSTALL_GTK	? VM_DISPLAY_GTK
+	       : c->install == VM_INSTALL_SPICE ? VM_DISPLAY_SPICE
+						: VM_DISPLAY_VNC;
+}
+
 static void check_pci(struct rq *q, const struct vm_profile *p, const struct gcase *c)
 {
+	enum vm_display display = effective_display(p, c);
 	char ids[128][10];
 	size_t n = rq_pci_ids(q, ids, ARRAY_SIZE(ids)), want_virtio_blk = 0, want_nvme = 0;
 	bool q35 = streq(p->machine, "q35") || starts(p->machine, "pc-q35-");
@@ -536,8 +595,8 @@ static void check_pci(struct rq *q, const struct vm_profile *p, const struct gca
 	assert_int_equal(count_id(ids, n, "1b36:000c"), q35 ? host_slots(c) : 0);
 	if (nic)
 		assert_int_equal(count_id(ids, n, nic), 1);
-	if (p->display != VM_DISPLAY_NONE)
-		assert_int_equal(count_id(ids, n, vga[p->display]), 1);
+	if (display != VM_DISPLAY_NONE)
+		assert_int_equal(count_id(ids, n, vga[display]), 1);
 }
 
 static void check_network(struct rq *q, const struct vm_profile *p)
@@ -547,20 +606,28 @@ static void check_network(struct rq *q, const struct vm_profile *p)
 	expect_qom_string(q, "/machine/peripheral/vmrun-nic0", "mac", p->network.mac);
 }
 
-static void check_display(struct rq *q, const struct vm_profile *p, const struct real *r)
+static void check_display(struct rq *q, const struct vm_profile *p, const struct gcase *c,
+			  const struct real *r)
 {
+	enum vm_display display = effective_display(p, c);
 	json_object *v;
 	char sock[2 * PATH_MAX];
 
-	if (p->display == VM_DISPLAY_VNC) {
+	if (display == VM_DISPLAY_VNC) {
 		v = rq_query(q, "query-vnc", NULL);
 		assert_true(jbool(v, "enabled"));
-		snprintf(sock, sizeof(sock), "%s/vnc.sock", r->run);
-		assert_string_equal(jstr(v, "family"), "unix");
-		assert_string_equal(jstr(v, "service"), sock);
+		if (c->install) { /* the installer's: TCP on localhost, for a viewer */
+			assert_string_equal(jstr(v, "family"), "ipv4");
+			assert_string_equal(jstr(v, "host"), "127.0.0.1");
+			assert_true(atoi(jstr(v, "service")) >= 5900 && atoi(jstr(v, "service")) <= 5999);
+		} else {
+			snprintf(sock, sizeof(sock), "%s/vnc.sock", r->run);
+			assert_string_equal(jstr(v, "family"), "unix");
+			assert_string_equal(jstr(v, "service"), sock);
+		}
 		json_object_put(v);
 	}
-	if (p->display == VM_DISPLAY_SPICE) {
+	if (display == VM_DISPLAY_SPICE) {
 		v = rq_query(q, "query-spice", NULL);
 		assert_true(jbool(v, "enabled"));
 		json_object_put(v);
@@ -605,6 +672,48 @@ static void check_machine(struct rq *q, const struct vm_profile *p, const struct
 		expect_qom_bool(q, "/machine/system.flash1", "secure", true);
 }
 
+/* An install boots its first medium, then the first hard disk; a plain run sets no order. */
+static void check_boot_order(struct rq *q, const struct vm_profile *p, bool install)
+{
+	bool first_hd = true;
+
+	for (size_t i = 0; i < p->n_disks; i++) {
+		char path[64];
+		json_object *v;
+		bool hd = p->disks[i].media == VM_MEDIA_DISK;
+
+		snprintf(path, sizeof(path), "/machine/peripheral/vmrun-disk%zu-dev", i);
+		v = rq_qom_get(q, path, "bootindex");
+		assert_int_equal(json_object_get_int(v), install && hd && first_hd ? 1 : -1);
+		json_object_put(v);
+		first_hd &= !hd;
+	}
+	for (size_t i = 0; install && i < p->install.n_media; i++) {
+		char path[64];
+		json_object *v;
+
+		snprintf(path, sizeof(path), "/machine/peripheral/vmrun-install%zu-dev", i);
+		v = rq_qom_get(q, path, "bootindex");
+		assert_int_equal(json_object_get_int(v), i == 0 ? 0 : -1);
+		json_object_put(v);
+	}
+}
+
+static void check_tpm(struct rq *q, const struct vm_profile *p)
+{
+	json_object *v = rq_query(q, "query-tpm", NULL), *t, *opts;
+	bool q35 = vm_machine_is_q35(p->machine);
+
+	assert_int_equal(json_object_array_length(v), p->tpm ? 1 : 0);
+	if (p->tpm) {
+		t = json_object_array_get_idx(v, 0);
+		assert_string_equal(jstr(t, "model"), q35 ? "tpm-crb" : "tpm-tis");
+		assert_true(json_object_object_get_ex(t, "options", &opts));
+		assert_string_equal(jstr(opts, "type"), "emulator");
+	}
+	json_object_put(v);
+}
+
 static void check_pidfile(const struct real *r, pid_t pid)
 {
 	char path[2 * PATH_MAX], *s;
@@ -634,8 +743,11 @@ static void real_free(struct real *r, struct vm_profile *p)
 {
 	char cmd[2 * PATH_MAX];
 
+	swtpm_stop(&r->tpm);
 	for (size_t i = 0; i < ARRAY_SIZE(r->image); i++)
 		free(r->image[i]);
+	for (size_t i = 0; i < ARRAY_SIZE(r->media); i++)
+		free(r->media[i]);
 	free(r->kernel);
 	free(r->initrd);
 	fw_choice_clear(&r->fw);
@@ -647,9 +759,10 @@ static void real_free(struct real *r, struct vm_profile *p)
 static void test_real_qemu(void **state)
 {
 	const struct gcase *c = *state;
-	struct real r = { 0 };
+	struct real r = { .tpm = { .pidfd = -1 } };
 	struct vm_profile *p;
 	struct host_facts h;
+	struct qemu_install inst = { .display = c->install };
 	char **argv = NULL, **run_argv, sock[2 * PATH_MAX], log[2 * PATH_MAX], *err = NULL;
 	struct rq q;
 	int rc;
@@ -668,7 +781,9 @@ static void test_real_qemu(void **state)
 	real_firmware(&r, p);
 	h = (struct host_facts){ .firmware = p->firmware.type == VM_FW_UEFI ? &r.fw : NULL,
 				 .vars_path = r.vars, .runtime_dir = r.run, .hostdevs = c->hostdevs,
-				 .n_hostdevs = c->n_hostdevs };
+				 .n_hostdevs = c->n_hostdevs, .install = c->install ? &inst : NULL };
+	if (p->tpm)
+		real_tpm(&r);
 	assert_int_equal(qemu_argv_build(p, &h, &argv), 0);
 	run_argv = adapt_for_this_machine(argv);
 	if (has_arg_pair(run_argv, "-display", "gtk") && !getenv("DISPLAY") &&
@@ -685,10 +800,12 @@ static void test_real_qemu(void **state)
 		fail_msg("QEMU refused %s's command line (%s): %s", c->name, strerror(-rc), err);
 	check_identity(&q, p);
 	check_cpus(&q, p);
-	check_blocks(&q, p, &r);
+	check_blocks(&q, p, &r, c->install);
+	check_boot_order(&q, p, c->install);
+	check_tpm(&q, p);
 	check_pci(&q, p, c);
 	check_network(&q, p);
-	check_display(&q, p, &r);
+	check_display(&q, p, c, &r);
 	check_rtc(&q, p);
 	check_machine(&q, p, &r);
 	check_pidfile(&r, q.pid);

@@ -15,6 +15,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "setup.h"
+#include "gpu.h"
 #include "util.h"
 #include "console.h"
 #include "devnodes.h"
@@ -459,28 +460,6 @@ int item_allow(struct setup *s, struct item *it)
 
 /* Which display devices go to VMs and which one the host keeps. EXIT_USAGE if the profile
  * names a device this host does not have. */
-/* Without a profile: the GPU the host displays on is the boot VGA device, else the one the
- * text console is on; NULL when neither tells (then no GPU is taken for a VM's). */
-static const struct pci_function *host_display(const struct setup *s)
-{
-	const struct pci_function *console = NULL;
-
-	for (size_t i = 0; i < s->n_fns; i++) {
-		struct devnode_set nodes = { 0 };
-		bool on = false;
-
-		if (!pci_is_display(&s->fns[i]))
-			continue;
-		if (s->fns[i].boot_vga == 1)
-			return &s->fns[i];
-		if (!console && devnodes_collect(s->c->root, &s->fns[i], &nodes) == 0 &&
-		    console_on_nodes(s->c->root, &nodes, &on) == 0 && on)
-			console = &s->fns[i];
-		devnode_set_clear(&nodes);
-	}
-	return console;
-}
-
 int find_gpus(struct setup *s)
 {
 	int r = pci_function_list(s->c->root, &s->fns, &s->n_fns, NULL);
@@ -500,7 +479,7 @@ int find_gpus(struct setup *s)
 		}
 	}
 	if (!s->p)
-		s->host = host_display(s);
+		s->host = gpu_host_display(s->c->root, s->fns, s->n_fns);
 	for (size_t i = 0; i < s->n_fns; i++) {
 		const struct pci_function *f = &s->fns[i];
 		bool pass = false;

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -60,6 +61,10 @@ static pid_t spawn(char *const argv[], const char *logpath, const char *tz)
 		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 		int log = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 
+		/* Never outliving the test, whatever ends it (a failed assertion longjmps past
+		 * rq_stop). */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+			_exit(126);
 		if (null < 0 || log < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(log, 2) < 0)
 			_exit(126);
 		if (tz)
