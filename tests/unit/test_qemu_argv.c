@@ -504,7 +504,7 @@ static void check_blocks(struct rq *q, const struct vm_profile *p, const struct 
 	size_t want = p->n_disks;
 
 	for (size_t i = 0; i < p->n_disks; i++) {
-		char id[32];
+		char id[48];
 
 		snprintf(id, sizeof(id), "vmrun-disk%zu", i);
 		expect_block(v, id, r->image[i], p->disks[i].format, p->disks[i].readonly, true);
@@ -514,7 +514,7 @@ static void check_blocks(struct rq *q, const struct vm_profile *p, const struct 
 				 vm_media_name(p->disks[i].media));
 	}
 	for (size_t i = 0; install && i < p->install.n_media; i++) {
-		char id[32];
+		char id[48];
 
 		snprintf(id, sizeof(id), "vmrun-install%zu", i);
 		expect_block(v, id, r->media[i], "raw", true, true);
@@ -678,7 +678,7 @@ static void check_boot_order(struct rq *q, const struct vm_profile *p, bool inst
 	bool first_hd = true;
 
 	for (size_t i = 0; i < p->n_disks; i++) {
-		char path[64];
+		char path[96];
 		json_object *v;
 		bool hd = p->disks[i].media == VM_MEDIA_DISK;
 
@@ -689,7 +689,7 @@ static void check_boot_order(struct rq *q, const struct vm_profile *p, bool inst
 		first_hd &= !hd;
 	}
 	for (size_t i = 0; install && i < p->install.n_media; i++) {
-		char path[64];
+		char path[96];
 		json_object *v;
 
 		snprintf(path, sizeof(path), "/machine/peripheral/vmrun-install%zu-dev", i);
