@@ -112,14 +112,39 @@ static struct expectation *read_expect(const char *path, size_t *ret_n)
 	return v ? v : calloc(1, sizeof(*v));
 }
 
+static void free_lists(char **in, size_t n_in, struct expectation *ex, size_t n_ex)
+{
+	for (size_t i = 0; i < n_in; i++)
+		free(in[i]);
+	free(in);
+	for (size_t k = 0; ex && k < n_ex; k++) {
+		free(ex[k].name);
+		free(ex[k].outcome);
+	}
+	free(ex);
+}
+
+static int compare(const char *prog, const char *expect_path, const char *dir, bool print,
+		   char **in, size_t n_in, struct expectation *ex, size_t n_ex);
+
 static int replay_expect(const char *prog, const char *expect_path, const char *dir, bool print)
 {
 	struct expectation *ex = NULL;
-	size_t n_in = 0, n_ex = 0, bad = 0;
+	size_t n_in = 0, n_ex = 0;
 	char **in = list_dir(dir, &n_in);
+	int r = 2;
 
-	if (!in || (!print && !(ex = read_expect(expect_path, &n_ex))))
-		return 2;
+	if (in && (print || (ex = read_expect(expect_path, &n_ex))))
+		r = compare(prog, expect_path, dir, print, in, n_in, ex, n_ex);
+	free_lists(in, n_in, ex, n_ex);
+	return r;
+}
+
+static int compare(const char *prog, const char *expect_path, const char *dir, bool print,
+		   char **in, size_t n_in, struct expectation *ex, size_t n_ex)
+{
+	size_t bad = 0;
+
 	for (size_t i = 0; i < n_in; i++) {
 		char path[4096];
 		struct expectation *e = NULL;

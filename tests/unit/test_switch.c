@@ -1245,6 +1245,7 @@ static void test_owner(void **state)
 	assert_int_equal(detach(f, GPU, &O), SW_OK);
 	assert_int_equal(journal_read(f->c.state_fd, 2, &j), 0);
 	assert_int_equal(j.owner, 1000);
+	journal_clear(&j);
 	fx_ctx(f);
 	f->c.owner = 2000;
 	assert_int_equal(attach(f, GPU, &O), SW_REFUSED);
