@@ -89,6 +89,8 @@ TEST_SRCS := $(wildcard tests/unit/test_*.c)
 SUPPORT_SRCS := $(wildcard tests/unit/support/*.c)
 SUPPORT_OBJS := $(SUPPORT_SRCS:%.c=$(BUILD)/obj/%.o)
 $(SUPPORT_OBJS): INC := $(INC_ALL) -iquote tests/unit/support
+BENCH_SRCS := $(wildcard tests/bench/*.c)
+BENCHES    := $(BENCH_SRCS:tests/bench/%.c=$(BUILD)/bench/%)
 TOOL_SRCS := $(wildcard tests/tools/*.c)
 TOOLS     := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tools/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
@@ -152,7 +154,11 @@ $(BUILD)/tools/%: tests/tools/%.c $(LINK_all)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(INC_ALL) $(LDFLAGS) -o $@ $< $(LINK_all) $(LDLIBS)
 
-tests: all $(TESTS) $(FUZZERS) $(TOOLS)
+$(BUILD)/bench/%: tests/bench/%.c $(LINK_all)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(INC_ALL) $(LDFLAGS) -o $@ $< $(LINK_all) $(LDLIBS)
+
+tests: all $(TESTS) $(FUZZERS) $(TOOLS) $(BENCHES)
 fuzz: $(FUZZERS)
 
 deps:

@@ -34,6 +34,9 @@ int main(int argc, char **argv)
 	/* An inherited "ignore SIGCHLD" would make every wait for a child fail (the sysfs
 	 * writes, the helper, QEMU): children are reaped by us, always. */
 	(void)signal(SIGCHLD, SIG_DFL);
+	/* A closed stdout (`vmrun ... | head`) must not kill vmrun halfway through a switch or a
+	 * run: the write fails, the work goes on and the GPU still comes back. */
+	(void)signal(SIGPIPE, SIG_IGN);
 	/* The shells' completion: the words typed so far are data, not options to parse. */
 	if (argc > 1 && streq(argv[1], "__complete"))
 		return cli_complete(argc - 2, argv + 2);

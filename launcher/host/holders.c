@@ -4,12 +4,15 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <pwd.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -38,12 +41,27 @@ struct scan {
 	const struct sysroot *s;
 	const struct devnode_set *nodes;
 	struct ident *ids;
-	struct seen *seen;
-	size_t n_seen, cap_seen;
 	struct holder_set set;
 	pid_t *vfio_unknown; /* processes with a VFIO device fd we could not place */
 	size_t n_vfio_unknown;
 	bool map_files;      /* /proc/PID/map_files is readable (root) */
+	pthread_mutex_t lock; /* set and vfio_unknown, shared by the workers */
+	pid_t *pids;          /* every process, read once; the workers take them in turn */
+	size_t n_pids;
+	atomic_size_t next;
+};
+
+/* One worker's own state: its mapped-file cache and its buffers, so workers share nothing. */
+struct worker {
+	struct scan *sc;
+	struct seen *seen;
+	size_t n_seen, cap_seen;
+	char *buf;      /* /proc/PID/maps, grown as needed */
+	size_t cap;
+	char dents[16384];
+	unsigned scanned, unreadable;
+	int err;
+	pthread_t thread;
 };
 
 static bool is_pid_name(const char *s)
@@ -100,7 +118,7 @@ static bool already_listed(const struct holder_set *set, pid_t pid, const char *
 	return false;
 }
 
-static int add_holder(struct scan *sc, pid_t pid, int node, const char *via)
+static int add_holder_locked(struct scan *sc, pid_t pid, int node, const char *via)
 {
 	const struct devnode *d = &sc->nodes->v[node];
 	struct holder *nv;
@@ -119,6 +137,16 @@ static int add_holder(struct scan *sc, pid_t pid, int node, const char *via)
 	snprintf(nv->function, sizeof(nv->function), "%s", d->function);
 	text_escape(via ? via : "", nv->via, sizeof(nv->via));
 	return 0;
+}
+
+static int add_holder(struct scan *sc, pid_t pid, int node, const char *via)
+{
+	int r;
+
+	pthread_mutex_lock(&sc->lock);
+	r = add_holder_locked(sc, pid, node, via);
+	pthread_mutex_unlock(&sc->lock);
+	return r;
 }
 
 /* How an fd reaches the node, when its path is not the node's own ("" when it is). */
@@ -170,15 +198,22 @@ static int vfio_device_node(const struct scan *sc, int piddir, const char *fd)
 static int note_vfio_unknown(struct scan *sc, pid_t pid)
 {
 	pid_t *nv;
+	int r = 0;
 
-	if (sc->n_vfio_unknown && sc->vfio_unknown[sc->n_vfio_unknown - 1] == pid)
-		return 0;
+	pthread_mutex_lock(&sc->lock);
+	for (size_t i = 0; i < sc->n_vfio_unknown; i++)
+		if (sc->vfio_unknown[i] == pid)
+			goto out;
 	nv = reallocarray(sc->vfio_unknown, sc->n_vfio_unknown + 1, sizeof(*nv));
-	if (!nv)
-		return -ENOMEM;
+	if (!nv) {
+		r = -ENOMEM;
+		goto out;
+	}
 	sc->vfio_unknown = nv;
 	nv[sc->n_vfio_unknown++] = pid;
-	return 0;
+out:
+	pthread_mutex_unlock(&sc->lock);
+	return r;
 }
 
 static int anon_fd(struct scan *sc, pid_t pid, int piddir, int fddir, const char *fd)
@@ -198,79 +233,85 @@ static int anon_fd(struct scan *sc, pid_t pid, int piddir, int fddir, const char
 	return node == -1 ? note_vfio_unknown(sc, pid) : 0;
 }
 
-/* One process's fds; -EACCES when they are not ours to read. */
-static int scan_fds(struct scan *sc, pid_t pid, int piddir)
+/* The fds of one process, by raw getdents64 into the worker's buffer (no DIR to allocate per
+ * process); -EACCES when they are not ours to read. */
+static int scan_fds(struct worker *w, pid_t pid, int piddir)
 {
-	struct dirent *de;
-	DIR *d;
-	int r = opendir_at(piddir, "fd", &d);
+	struct scan *sc = w->sc;
+	_cleanup_close_ int fddir = openat(piddir, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r = 0;
+	long n;
 
-	if (r < 0)
-		return r;
-	while (r >= 0 && (de = readdir(d))) {
-		struct stat st;
-		char via[96];
-		int node;
+	if (fddir < 0)
+		return -errno;
+	while (r >= 0 && (n = syscall(SYS_getdents64, fddir, w->dents, sizeof(w->dents))) > 0) {
+		for (long off = 0; off < n && r >= 0;) {
+			struct dirent64 *de = (struct dirent64 *)(w->dents + off);
+			struct stat st;
+			char via[96];
+			int node;
 
-		if (de->d_name[0] == '.' || fstatat(dirfd(d), de->d_name, &st, 0) < 0)
-			continue; /* closed meanwhile */
-		if ((st.st_mode & S_IFMT) == 0) {
-			r = anon_fd(sc, pid, piddir, dirfd(d), de->d_name);
-			continue;
+			off += de->d_reclen;
+			if (de->d_name[0] == '.' || fstatat(fddir, de->d_name, &st, 0) < 0)
+				continue; /* closed meanwhile */
+			if ((st.st_mode & S_IFMT) == 0) {
+				r = anon_fd(sc, pid, piddir, fddir, de->d_name);
+				continue;
+			}
+			node = match_stat(sc, &st);
+			if (node < 0)
+				continue;
+			fd_via(sc, fddir, de->d_name, node, via, sizeof(via));
+			r = add_holder(sc, pid, node, via);
 		}
-		node = match_stat(sc, &st);
-		if (node < 0)
-			continue;
-		fd_via(sc, dirfd(d), de->d_name, node, via, sizeof(via));
-		r = add_holder(sc, pid, node, via);
 	}
-	closedir(d);
-	return r;
+	return n < 0 ? -errno : r;
 }
 
-static size_t seen_slot(const struct scan *sc, dev_t dev, ino_t ino)
+static size_t seen_slot(const struct worker *w, dev_t dev, ino_t ino)
 {
 	size_t h = ((size_t)dev * 0x9e3779b97f4a7c15ULL) ^ (size_t)ino;
 
-	for (h &= sc->cap_seen - 1;; h = (h + 1) & (sc->cap_seen - 1))
-		if (sc->seen[h].node == -2 || (sc->seen[h].dev == dev && sc->seen[h].ino == ino))
+	for (h &= w->cap_seen - 1;; h = (h + 1) & (w->cap_seen - 1))
+		if (w->seen[h].node == -2 || (w->seen[h].dev == dev && w->seen[h].ino == ino))
 			return h;
 }
 
-static int seen_grow(struct scan *sc)
+static int seen_grow(struct worker *w)
 {
-	struct seen *old = sc->seen;
-	size_t old_cap = sc->cap_seen;
+	struct seen *old = w->seen;
+	size_t old_cap = w->cap_seen;
 
-	sc->cap_seen = old_cap ? old_cap * 2 : 1024;
-	sc->seen = malloc(sc->cap_seen * sizeof(*sc->seen));
-	if (!sc->seen) {
-		sc->seen = old;
-		sc->cap_seen = old_cap;
+	w->cap_seen = old_cap ? old_cap * 2 : 1024;
+	w->seen = malloc(w->cap_seen * sizeof(*w->seen));
+	if (!w->seen) {
+		w->seen = old;
+		w->cap_seen = old_cap;
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < sc->cap_seen; i++)
-		sc->seen[i].node = -2;
+	for (size_t i = 0; i < w->cap_seen; i++)
+		w->seen[i].node = -2;
 	for (size_t i = 0; i < old_cap; i++)
 		if (old[i].node != -2)
-			sc->seen[seen_slot(sc, old[i].dev, old[i].ino)] = old[i];
+			w->seen[seen_slot(w, old[i].dev, old[i].ino)] = old[i];
 	free(old);
 	return 0;
 }
 
 /* Which of our nodes the mapped file (st_dev, st_ino) is: -1 for none. */
-static int mapped_node(struct scan *sc, int piddir, const char *range, dev_t dev, ino_t ino)
+static int mapped_node(struct worker *w, int piddir, const char *range, dev_t dev, ino_t ino)
 {
+	struct scan *sc = w->sc;
 	struct stat st;
 	char path[80];
 	size_t slot;
 	int node = -1;
 
-	if (sc->n_seen * 2 >= sc->cap_seen && seen_grow(sc) < 0)
+	if (w->n_seen * 2 >= w->cap_seen && seen_grow(w) < 0)
 		return -1;
-	slot = seen_slot(sc, dev, ino);
-	if (sc->seen[slot].node != -2)
-		return sc->seen[slot].node;
+	slot = seen_slot(w, dev, ino);
+	if (w->seen[slot].node != -2)
+		return w->seen[slot].node;
 	for (size_t i = 0; i < sc->nodes->n && node < 0; i++)
 		if (sc->ids[i].have && sc->ids[i].dev == dev && sc->ids[i].ino == ino)
 			node = (int)i;
@@ -278,52 +319,137 @@ static int mapped_node(struct scan *sc, int piddir, const char *range, dev_t dev
 	snprintf(path, sizeof(path), "map_files/%s", range);
 	if (node < 0 && sc->map_files && fstatat(piddir, path, &st, 0) == 0)
 		node = match_stat(sc, &st);
-	sc->seen[slot] = (struct seen){ dev, ino, node };
-	sc->n_seen++;
+	w->seen[slot] = (struct seen){ dev, ino, node };
+	w->n_seen++;
 	return node;
 }
 
-/* One process's mappings: a node mapped and then closed is still held. */
-static int scan_maps(struct scan *sc, pid_t pid, int piddir)
+/* /proc/PID/maps whole, into the worker's buffer (grown as needed); its length, or -errno. */
+static ssize_t read_maps(struct worker *w, int piddir)
 {
-	_cleanup_free_ char *maps = NULL;
-	int r = read_file_at(piddir, "maps", 16 << 20, READ_TRUNCATE, &maps, NULL, NULL);
+	_cleanup_close_ int fd = openat(piddir, "maps", O_RDONLY | O_CLOEXEC);
+	size_t len = 0;
+	ssize_t n;
 
-	if (r < 0)
-		return r;
-	for (char *line = maps; line && *line && r >= 0;) {
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		if (len + 4096 >= w->cap) {
+			size_t cap = w->cap ? w->cap * 2 : 1 << 16;
+			char *nb = cap <= (64u << 20) ? realloc(w->buf, cap) : NULL;
+
+			if (!nb)
+				return -ENOMEM;
+			w->buf = nb;
+			w->cap = cap;
+		}
+		n = read(fd, w->buf + len, w->cap - len - 1);
+		if (n < 0)
+			return errno == EINTR ? (ssize_t)len : -errno;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	w->buf[len] = '\0';
+	return (ssize_t)len;
+}
+
+static const char *skip_field(const char *p)
+{
+	while (*p && *p != ' ')
+		p++;
+	while (*p == ' ')
+		p++;
+	return p;
+}
+
+/*
+ * One maps line, "start-end perms offset maj:min inode path", parsed by hand (sscanf per line
+ * was a third of a scan): the range, the device and the inode; false for anonymous mappings.
+ */
+static bool parse_map(const char *line, char range[64], dev_t *dev, unsigned long long *ino)
+{
+	const char *p = line, *q;
+	char *end;
+	unsigned long maj, min;
+	size_t n;
+
+	q = strchr(p, ' ');
+	if (!q || (n = (size_t)(q - p)) >= 64)
+		return false;
+	memcpy(range, p, n);
+	range[n] = '\0';
+	p = skip_field(skip_field(q + 1)); /* perms, offset */
+	maj = strtoul(p, &end, 16);
+	if (*end != ':')
+		return false;
+	min = strtoul(end + 1, &end, 16);
+	*ino = strtoull(end, NULL, 10);
+	*dev = makedev(maj, min);
+	return *ino != 0;
+}
+
+/* One process's mappings: a node mapped and then closed is still held. */
+static int scan_maps(struct worker *w, pid_t pid, int piddir)
+{
+	ssize_t len = read_maps(w, piddir);
+	int r = 0;
+
+	if (len < 0)
+		return (int)len;
+	for (char *line = w->buf; line && *line && r >= 0;) {
 		char *eol = strchr(line, '\n'), range[64];
-		unsigned maj, min;
 		unsigned long long ino;
+		dev_t dev;
 		int node;
 
 		if (eol)
 			*eol = '\0';
-		if (sscanf(line, "%63s %*s %*s %x:%x %llu", range, &maj, &min, &ino) == 4 && ino) {
-			node = mapped_node(sc, piddir, range, makedev(maj, min), (ino_t)ino);
+		if (parse_map(line, range, &dev, &ino)) {
+			node = mapped_node(w, piddir, range, dev, (ino_t)ino);
 			if (node >= 0)
-				r = add_holder(sc, pid, node, "a memory mapping");
+				r = add_holder(w->sc, pid, node, "a memory mapping");
 		}
 		line = eol ? eol + 1 : NULL;
 	}
 	return r;
 }
 
-static int scan_pid(struct scan *sc, const char *name)
+static int scan_pid(struct worker *w, pid_t pid)
 {
-	pid_t pid = (pid_t)strtol(name, NULL, 10);
-	_cleanup_close_ int piddir = openat(sc->s->proc_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char name[16];
+	_cleanup_close_ int piddir = -1;
 	int r;
 
+	snprintf(name, sizeof(name), "%d", (int)pid);
+	piddir = openat(w->sc->s->proc_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (piddir < 0)
 		return -errno;
-	r = scan_fds(sc, pid, piddir);
+	r = scan_fds(w, pid, piddir);
 	if (r >= 0) {
-		int m = scan_maps(sc, pid, piddir);
+		int m = scan_maps(w, pid, piddir);
 
 		r = m == -ENOENT ? 0 : m; /* a test tree's process has no maps */
 	}
 	return r;
+}
+
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+	struct scan *sc = w->sc;
+	size_t i;
+
+	while (!w->err && (i = atomic_fetch_add(&sc->next, 1)) < sc->n_pids) {
+		int r = scan_pid(w, sc->pids[i]);
+
+		w->scanned++;
+		if (r == -EACCES || r == -EPERM)
+			w->unreadable++;
+		else if (r < 0 && r != -ENOENT && r != -ESRCH)
+			w->err = r; /* fail closed: a scan that could not look must not say "nobody" */
+	}
+	return NULL;
 }
 
 /*
@@ -450,36 +576,83 @@ static void fill_details(const struct sysroot *s, struct holder *h)
 static void scan_clear(struct scan *sc)
 {
 	free(sc->ids);
-	free(sc->seen);
+	free(sc->pids);
 	free(sc->vfio_unknown);
 	holder_set_clear(&sc->set);
 }
 
-static int scan_all(struct scan *sc)
+/* Every process, once: the workers share the list, not the /proc directory. */
+static int list_pids(struct scan *sc)
 {
 	struct dirent *de;
 	DIR *d = NULL;
+	size_t cap = 0;
 	int r = opendir_at(sc->s->proc_fd, ".", &d);
 
 	while (r >= 0 && (de = readdir(d))) {
 		if (!is_pid_name(de->d_name))
 			continue;
-		sc->set.scanned++;
-		r = scan_pid(sc, de->d_name);
-		if (r == -EACCES || r == -EPERM)
-			sc->set.unreadable++;
-		else if (r < 0 && r != -ENOENT && r != -ESRCH)
-			break; /* fail closed: a scan that could not look must not say "nobody" */
-		r = 0;     /* a process that exited meanwhile is simply gone */
+		if (sc->n_pids == cap) {
+			pid_t *nv = reallocarray(sc->pids, cap ? cap * 2 : 512, sizeof(*nv));
+
+			if (!nv) {
+				r = -ENOMEM;
+				break;
+			}
+			sc->pids = nv;
+			cap = cap ? cap * 2 : 512;
+		}
+		sc->pids[sc->n_pids++] = (pid_t)strtol(de->d_name, NULL, 10);
 	}
 	if (d)
 		closedir(d);
+	return r;
+}
+
+/*
+ * The scan is the kernel's work (a stat per fd, each process's maps rendered), so it is spread
+ * over the CPUs: one worker per online CPU, at most 8, taking processes in turn.
+ */
+static int scan_all(struct scan *sc)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t n = cpus < 1 ? 1 : cpus > 8 ? 8 : (size_t)cpus;
+	struct worker *w;
+	int r = list_pids(sc);
+
+	if (r < 0)
+		return r;
+	if (n > sc->n_pids / 64 + 1) /* a handful of processes (a test tree) needs no threads */
+		n = sc->n_pids / 64 + 1;
+	w = calloc(n, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		w[i].sc = sc;
+		if (i > 0 && pthread_create(&w[i].thread, NULL, work, &w[i]) != 0)
+			w[i].err = -EAGAIN;
+	}
+	work(&w[0]);
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0 && w[i].err != -EAGAIN)
+			pthread_join(w[i].thread, NULL);
+		if (w[i].err == -EAGAIN) /* its share was taken by the others */
+			w[i].err = 0;
+		sc->set.scanned += w[i].scanned;
+		sc->set.unreadable += w[i].unreadable;
+		if (w[i].err && !r)
+			r = w[i].err;
+		free(w[i].seen);
+		free(w[i].buf);
+	}
+	free(w);
 	return r < 0 ? r : place_vfio_unknown(sc);
 }
 
 int holders_find(const struct sysroot *s, const struct devnode_set *nodes, struct holder_set *ret)
 {
-	struct scan sc = { .s = s, .nodes = nodes, .map_files = geteuid() == 0 };
+	struct scan sc = { .s = s, .nodes = nodes, .map_files = geteuid() == 0,
+			   .lock = PTHREAD_MUTEX_INITIALIZER };
 	int r = 0;
 
 	if (s->proc_fd < 0)

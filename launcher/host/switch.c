@@ -227,12 +227,11 @@ static enum switch_status probe(struct switch_ctx *c, const struct switch_opts *
 				const struct pci_function *f, const char *want)
 {
 	char got[64] = "";
-	int r;
+	int r, w = kwrite(c, o, "bus/pci/drivers_probe", f->name);
 
-	r = kwrite(c, o, "bus/pci/drivers_probe", f->name);
 	/* drivers_probe answers ENODEV/EINVAL when no driver took it; the link says the rest. */
-	if (r == -ETIMEDOUT)
-		return write_failed(c, r, f->name, "bus/pci/drivers_probe");
+	if (w == -ETIMEDOUT)
+		return write_failed(c, w, f->name, "bus/pci/drivers_probe");
 	/*
 	 * No driver to go back to (the device had none, or the journal was lost): whatever the
 	 * kernel picks, nothing included, is home. Waiting for "a driver" failed every attach and
@@ -241,6 +240,23 @@ static enum switch_status probe(struct switch_ctx *c, const struct switch_opts *
 	if (!want)
 		return SW_OK;
 	r = wait_driver(c, f, want, or_default(o->probe_timeout_ms, 10000), got, sizeof(got));
+	/*
+	 * Going home and left with no driver although the probe was taken: a host driver's probe
+	 * can fail while the function settles after its reset (snd_hda_intel's does). Once more,
+	 * straight to that driver. Not for vfio-pci (a failed detach rolls back), not after the
+	 * write itself failed, not when another driver took it.
+	 */
+	if (r == -ETIMEDOUT && !got[0] && !streq(want, "vfio-pci") &&
+	    (w == 0 || w == -ENODEV || w == -EINVAL)) {
+		char bind[96];
+
+		snprintf(bind, sizeof(bind), "bus/pci/drivers/%s/bind", want);
+		progress(c, "%s: no driver took it; binding it to %s again", f->name, want);
+		r = kwrite(c, o, bind, f->name);
+		if (r != -ETIMEDOUT)
+			r = wait_driver(c, f, want, or_default(o->probe_timeout_ms, 10000), got,
+					sizeof(got));
+	}
 	if (r < 0)
 		return fail(c, SW_FAILED, "%s: bound to %s after probing, expected %s", f->name,
 			    got[0] ? got : "no driver", want);
@@ -612,17 +628,29 @@ static enum switch_status all_to_host(struct switch_ctx *c, const struct switch_
 	}
 	if (!st)
 		st = reload_modules(c, &j->plan);
-	for (size_t i = j->plan.n_devs; !st && i-- > 0;) {
+	if (st)
+		return st;
+	/* Each function goes home even when another would not: one driver refusing its device
+	 * must not leave the rest without theirs. The first failure is what is said. */
+	for (size_t i = j->plan.n_devs; i-- > 0;) {
 		struct switch_dev *d = &j->plan.devs[i];
+		enum switch_status one;
+		char why[sizeof(c->why)];
 
 		if (skip_dev(d, only_moved))
 			continue;
-		st = dev_bind(c, o, d);
-		if (!st)
+		if (st)
+			snprintf(why, sizeof(why), "%s", c->why);
+		one = dev_bind(c, o, d);
+		if (!one)
 			progress(c, "%s: back on %s", d->fn.name, d->orig_driver[0] ? d->orig_driver :
 				 "its default driver");
-		if (!st)
-			st = journal_sync(c, j);
+		if (!one)
+			one = journal_sync(c, j);
+		if (st)
+			snprintf(c->why, sizeof(c->why), "%s", why);
+		else
+			st = one;
 	}
 	return st;
 }

@@ -93,6 +93,33 @@ assert_eq "$rc" 0 "vmrun stop --force exits 0 once the GPU is back"
 wait $vpid; rc=$?
 assert_eq "$rc" 6 "the stopped vmrun exits 6 (forced)"
 assert_eq "$(home)" "bochs-drm snd_hda_intel" "after stop: GPU back"
+# --- vmrun install with the GPU: passed through as a run does, with the media and VNC ---
+sed 's/^name: labhang/name: labinst/' "$tmp/hang/labhang.yaml" >"$tmp/hang/labinst.yaml"
+head -c 1048576 /dev/zero >"$tmp/installer.iso"
+printf 'install:\n  media: [%s]\n  display: vnc\n  boot_keys: false\n' "$tmp/installer.iso" \
+    >>"$tmp/hang/labinst.yaml"
+"$VMRUN" install "$tmp/hang/labinst.yaml" >"$tmp/install.out" 2>&1 &
+ipid=$!
+if wait_until 90 vm_running labinst; then
+    ok "vmrun install with the GPU reached running"
+    ctl=/run/vmrun/vm/labinst/control.sock
+    pci=$("$VMRUN_BUILD/tools/qmpq" "$ctl" query-pci | jq -r '[.. | objects | select(has("vendor") and has("device") and (.vendor|type) == "number") | "\(.vendor):\(.device)"] | join(" ")')
+    case " $pci " in
+    *" 4660:4369 "*) ok "install: QEMU has the passed-through GPU (1234:1111)" ;;
+    *) fail "install: QEMU has the passed-through GPU (1234:1111)"; diag "query-pci ids: $pci" ;;
+    esac
+    assert_eq "$(driver_of $GPU) $(driver_of $AUDIO)" "vfio-pci vfio-pci" "install: the group is on vfio-pci"
+    blk=$("$VMRUN_BUILD/tools/qmpq" "$ctl" query-block | jq -r '.[] | select(.device == "vmrun-install0") | "\(.inserted.file) \(.inserted.ro)"')
+    assert_eq "$blk" "$tmp/installer.iso true" "install: the installer ISO is a read-only CD-ROM"
+    assert_eq "$("$VMRUN_BUILD/tools/qmpq" "$ctl" query-vnc | jq -r '.enabled')" "true" "install: the installer's VNC is on"
+else
+    fail "vmrun install with the GPU reached running"
+    diag "$(cat "$tmp/install.out")"
+fi
+"$VMRUN" stop --force labinst >/dev/null 2>&1
+wait $ipid; rc=$?
+assert_eq "$rc" 6 "install: stopped by force: exit 6"
+assert_eq "$(home)" "bochs-drm snd_hda_intel" "after the install run: GPU back"
 check "no QEMU left at the end" wait_until 10 no_qemu
 check "Xorg still pid $xpid at the end" xorg_alive "$xpid"
 xorg_stop "$xpid"

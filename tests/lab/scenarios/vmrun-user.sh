@@ -109,9 +109,9 @@ hostile() {
     msg=$(jq -r '.result.message' "$out" 2>/dev/null)
     if [[ $rc == 2 && $(wc -l <"$out") == 1 && ! -s $out.err && $msg == *"$want"* &&
           $(jq -r '.result.exit' "$out") == 2 ]]; then
-        ok "hostile request '$1 ${2:0:40}' refused: $want"
+        ok "hostile request '$1 $(cut -c1-40 <<<"${2:-}")' refused: $want"
     else
-        fail "hostile request '$1 ${2:0:40}' refused: $want"
+        fail "hostile request '$1 $(cut -c1-40 <<<"${2:-}")' refused: $want"
         diag "exit $rc; stdout: $(head -c 300 "$out"); stderr: $(head -c 300 "$out.err")"
     fi
 }

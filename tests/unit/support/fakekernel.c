@@ -392,8 +392,9 @@ static int fk_sysfs_write(void *data, const struct sysroot *s, const char *path,
 	(void)timeout_ms;
 	k->writes++;
 	k->probes += is_probe;
+	/* One line per write, whatever the value ends with. */
 	logf_(k->wlog, sizeof(k->wlog), "%s <- %s%s", path, strcmp(value, "\n") ? value : "\\n",
-	      value[0] && value[strlen(value) - 1] == '\n' ? "" : "\n");
+	      strcmp(value, "\n") && value[0] && value[strlen(value) - 1] == '\n' ? "" : "\n");
 	/* One-shot: once fired, a fault is gone (resetting the counters cannot re-arm it). */
 	if (k->fail_write_at && k->writes == k->fail_write_at) {
 		k->fail_write_at = 0;
