@@ -209,12 +209,15 @@ int convert(struct load_ctx *c, const struct cy_profile *y, struct vm_profile **
 	if (!p)
 		return pfail_errno(c, -ENOMEM);
 	if ((r = val_dup(c, c->name, &p->source)) < 0 || (r = convert_top(c, y, p)) < 0 ||
-	    (r = convert_cpu(c, y->cpu, p)) < 0 || (r = convert_firmware(c, y->firmware, p)) < 0 ||
+	    (r = convert_cpu(c, y->cpu, p)) < 0 || (r = convert_cpu_pinning(c, y->cpu, p)) < 0 ||
+	    (r = convert_firmware(c, y->firmware, p)) < 0 ||
 	    (r = convert_vendor_id(c, y, p)) < 0 || (r = convert_disks(c, y, p)) < 0 ||
 	    (r = convert_usb(c, y, p)) < 0 || (r = convert_pci(c, y, p)) < 0 ||
 	    (r = convert_network(c, y->network, p)) < 0 || (r = convert_boot(c, y->boot, p)) < 0 ||
 	    (r = convert_extra_args(c, y, p)) < 0 || (r = convert_tpm(c, y, p)) < 0 ||
-	    (r = convert_install(c, y->install, p)) < 0)
+	    (r = convert_install(c, y->install, p)) < 0 || (r = convert_input(c, y->input, p)) < 0 ||
+	    (r = convert_looking_glass(c, y->looking_glass, p)) < 0 ||
+	    (r = convert_audio(c, p)) < 0 || (r = convert_hugepages(c, y, p)) < 0)
 		return r;
 	*ret = TAKE_PTR(p);
 	return 0;

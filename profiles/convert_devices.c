@@ -149,10 +149,18 @@ static int convert_usb_id(struct load_ctx *c, size_t i, const char *key, const c
 	int r;
 
 	(void)snprintf(path, sizeof(path), "usb[%zu].%s", i, key);
+	char vendor[5], product[5], vkey[PATH_MAX_LEN];
+	const struct pos_entry *e;
+
+	/* {vendor: "046d:c31c"} and no product: the mistake is in vendor, said there. */
+	(void)snprintf(vkey, sizeof(vkey), "usb[%zu].vendor", i);
+	if (!v && streq(key, "product") && (e = index_find(&c->idx, vkey)) &&
+	    hint_usb_pair(e->value, vendor, product))
+		return pfail(c, e->value_line, vkey, "\"%s\" is vendor and product together; write "
+			     "{vendor: \"%s\", product: \"%s\"}", e->value, vendor, product);
 	r = val_required(c, path, v, &s);
 	if (r < 0)
 		return r;
-	char vendor[5], product[5];
 
 	if (val_usb_id(s, ret) < 0 && hint_usb_pair(s, vendor, product))
 		return pfail(c, line_of(c, path, true), path, "%s is vendor and product together; "
@@ -160,6 +168,48 @@ static int convert_usb_id(struct load_ctx *c, size_t i, const char *key, const c
 	if (val_usb_id(s, ret) < 0)
 		return pfail(c, line_of(c, path, true), path,
 			    "expected 4 hex digits like 046d or 0x046d, got %s", QUOTE(s));
+	return 0;
+}
+
+/* "2", "2.3", "1.4.2": a hub port path, as /sys/bus/usb/devices/BUS-PORT names it. */
+static bool usb_port_ok(const char *s)
+{
+	unsigned levels = 0;
+
+	for (const char *p = s;; p++) {
+		size_t n = strspn(p, "0123456789");
+
+		if (n < 1 || n > 3 || ++levels > 7)
+			return false;
+		p += n;
+		if (!*p)
+			return true;
+		if (*p != '.')
+			return false;
+	}
+}
+
+/* By port: {bus: 1, port: "2.3"}, for identical devices or ones that re-enumerate. */
+static int convert_usb_port(struct load_ctx *c, size_t i, const struct cy_usb *y, struct vm_usb *u)
+{
+	char bus[PATH_MAX_LEN], port[PATH_MAX_LEN];
+	const char *s;
+	int r;
+
+	(void)snprintf(bus, sizeof(bus), "usb[%zu].bus", i);
+	(void)snprintf(port, sizeof(port), "usb[%zu].port", i);
+	if ((r = val_uint(c, bus, y->bus, 1, 255, &u->bus)) < 0)
+		return r;
+	if (!y->bus || !y->port)
+		return pfail(c, line_of(c, y->bus ? port : bus, false), y->bus ? port : bus,
+			     "required key is missing: a device by port needs bus and port, as "
+			     "lsusb -t shows them ({bus: 1, port: \"2.3\"})");
+	if ((r = val_scalar(c, port, y->port, &s)) < 0)
+		return r;
+	if (!usb_port_ok(s))
+		return pfail(c, line_of(c, port, true), port, "expected a port path like 2 or 2.3 "
+			     "(hub ports, dot-separated), got %s", QUOTE(s));
+	copy_str(u->port, sizeof(u->port), s);
 	return 0;
 }
 
@@ -172,10 +222,24 @@ int convert_usb(struct load_ctx *c, const struct cy_profile *y, struct vm_profil
 		return pfail_errno(c, -ENOMEM);
 	p->n_usb = y->usb_count;
 	for (size_t i = 0; i < y->usb_count; i++) {
-		int r = convert_usb_id(c, i, "vendor", y->usb[i].vendor, &p->usb[i].vendor);
+		const struct cy_usb *u = &y->usb[i];
+		char base[32], key[PATH_MAX_LEN];
+		int r;
 
-		if (r < 0 || (r = convert_usb_id(c, i, "product", y->usb[i].product,
-						 &p->usb[i].product)) < 0)
+		(void)snprintf(base, sizeof(base), "usb[%zu]", i);
+		if ((u->vendor || u->product) && (u->bus || u->port)) {
+			key_join(key, sizeof(key), base, u->bus ? "bus" : "port");
+			return pfail(c, line_of(c, key, false), key, "a device is given by vendor and "
+				     "product, or by bus and port, not both");
+		}
+		if (u->bus || u->port) {
+			r = convert_usb_port(c, i, u, &p->usb[i]);
+		} else {
+			r = convert_usb_id(c, i, "vendor", u->vendor, &p->usb[i].vendor);
+			if (r == 0)
+				r = convert_usb_id(c, i, "product", u->product, &p->usb[i].product);
+		}
+		if (r < 0)
 			return r;
 	}
 	return 0;

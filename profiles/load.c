@@ -210,6 +210,10 @@ void profile_free(struct vm_profile *p)
 	free(p->name);
 	free(p->machine);
 	free(p->cpu.model);
+	free(p->cpu.pin);
+	free(p->cpu.emulator);
+	free(p->input.keyboard);
+	free(p->input.mouse);
 	free(p->firmware.code);
 	free(p->firmware.vars);
 	free(p->hyperv_vendor_id);

@@ -22,11 +22,18 @@ enum vm_media { VM_MEDIA_DISK, VM_MEDIA_CDROM };
 /* The installer's display (install.display); AUTO: gtk in a desktop session, vnc otherwise. */
 enum vm_install_display { VM_INSTALL_AUTO, VM_INSTALL_VNC, VM_INSTALL_GTK, VM_INSTALL_SPICE };
 
+#define VM_CPU_LIST_MAX 256
+
 struct vm_cpu {
 	char *model;       /* "host" (default with kvm), "max" (default with tcg), or a named model */
 	unsigned sockets;  /* default 1 */
 	unsigned cores;    /* default 2 */
 	unsigned threads;  /* default 1 */
+	unsigned *pin;     /* cpu.pin: the host CPU of each vCPU, n_pin == vCPUs; NULL: none */
+	size_t n_pin;
+	unsigned *emulator; /* cpu.emulator: host CPUs for QEMU's other threads; NULL: none */
+	size_t n_emulator;
+	bool isolate;      /* cpu.isolate: keep the host's slices off the pinned CPUs while it runs */
 };
 
 struct vm_firmware {
@@ -55,9 +62,29 @@ struct vm_install {
 };
 
 struct vm_usb {
-	uint16_t vendor;  /* "046d" or 0x046d in YAML */
+	uint16_t vendor;  /* "046d" or 0x046d in YAML; 0 with a port */
 	uint16_t product;
+	unsigned bus;     /* by port: the host bus and port path ("2.3"); 0 / "" by id */
+	char port[32];
 };
+
+/* Keyboard and mouse shared with the host through evdev (QEMU's input-linux). */
+enum vm_toggle { VM_TOGGLE_CTRL_CTRL, VM_TOGGLE_ALT_ALT, VM_TOGGLE_SHIFT_SHIFT,
+		 VM_TOGGLE_META_META, VM_TOGGLE_SCROLLLOCK, VM_TOGGLE_CTRL_SCROLLLOCK };
+struct vm_input {
+	char *keyboard, *mouse; /* /dev/input/... event nodes; NULL when not given */
+	enum vm_toggle toggle;  /* default ctrl-ctrl */
+};
+
+/* The guest's frames to the host's Looking Glass client over shared memory (ivshmem). */
+struct vm_looking_glass {
+	bool on;
+	unsigned width, height; /* from resolution, or 0 with size */
+	bool hdr;
+	uint64_t size;          /* bytes: given, or from the resolution (see SCHEMA.md) */
+};
+
+enum vm_hugepages { VM_HUGEPAGES_NONE, VM_HUGEPAGES_2M, VM_HUGEPAGES_1G };
 
 struct vm_pci {
 	struct pci_addr address; /* parsed strictly */
@@ -106,6 +133,10 @@ struct vm_profile {
 	struct vm_boot boot;      /* all NULL when absent */
 	bool tpm;                 /* a TPM 2.0 (swtpm); default false */
 	struct vm_install install;
+	struct vm_input input;
+	struct vm_looking_glass looking_glass;
+	bool audio, audio_input;  /* the guest's HDA to the session's sound server; and its input */
+	enum vm_hugepages hugepages;
 	char **extra_args;        /* NULL-terminated, may be NULL */
 	size_t n_extra_args;
 	struct pos_index *positions; /* where each key was written, for profile_line() */
@@ -152,6 +183,13 @@ const char *vm_rtc_name(enum vm_rtc r);
 const char *vm_net_type_name(enum vm_net_type t);
 const char *vm_media_name(enum vm_media m);
 const char *vm_install_display_name(enum vm_install_display d);
+const char *vm_toggle_name(enum vm_toggle t);     /* QEMU's grab-toggle value */
+const char *vm_hugepages_name(enum vm_hugepages h);
+/* Bytes of a hugepage size (0 for NONE). */
+uint64_t vm_hugepage_bytes(enum vm_hugepages h);
+/* The Looking Glass shared memory for a frame: w x h x 4 (x 2 for HDR) x 2 + 10 MiB, the next
+ * power of two (the Looking Glass documentation's formula). */
+uint64_t vm_looking_glass_size(unsigned width, unsigned height, bool hdr);
 
 /* SATA ports a machine type has for disks and CD-ROMs: q35's AHCI 6, i440fx's IDE 4. */
 unsigned vm_sata_ports(const char *machine);

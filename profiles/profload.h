@@ -108,7 +108,11 @@ unsigned line_of(const struct load_ctx *c, const char *path, bool value);
 
 /* libcyaml's view: every scalar as text, interpreted in values.c and convert.c. */
 struct cy_cpu {
-	char *model, *sockets, *cores, *threads;
+	char *model, *sockets, *cores, *threads, *isolate;
+	char **pin;
+	unsigned pin_count;
+	char **emulator;
+	unsigned emulator_count;
 };
 struct cy_firmware {
 	char *type, *secure_boot, *code, *vars;
@@ -122,7 +126,13 @@ struct cy_install {
 	char *display, *boot_keys;
 };
 struct cy_usb {
-	char *vendor, *product;
+	char *vendor, *product, *bus, *port;
+};
+struct cy_input {
+	char *keyboard, *mouse, *toggle;
+};
+struct cy_looking_glass {
+	char *resolution, *hdr, *size;
 };
 struct cy_pci {
 	char *address, *rom, *group;
@@ -152,6 +162,10 @@ struct cy_profile {
 	unsigned extra_args_count;
 	char *tpm;
 	struct cy_install *install;
+	struct cy_input *input;
+	struct cy_looking_glass *looking_glass;
+	char *hugepages;
+	/* audio is true/false or a mapping ({input: true}): read from the position index. */
 };
 
 extern const cyaml_schema_value_t profile_schema;
@@ -203,3 +217,10 @@ int convert_boot(struct load_ctx *c, const struct cy_boot *y, struct vm_profile 
 int convert_extra_args(struct load_ctx *c, const struct cy_profile *y, struct vm_profile *p);
 int convert_tpm(struct load_ctx *c, const struct cy_profile *y, struct vm_profile *p);
 int convert_install(struct load_ctx *c, const struct cy_install *y, struct vm_profile *p);
+/* Sharing with the host desktop (convert_share.c): input, Looking Glass, audio, hugepages,
+ * CPU pinning. */
+int convert_cpu_pinning(struct load_ctx *c, const struct cy_cpu *y, struct vm_profile *p);
+int convert_input(struct load_ctx *c, const struct cy_input *y, struct vm_profile *p);
+int convert_looking_glass(struct load_ctx *c, const struct cy_looking_glass *y, struct vm_profile *p);
+int convert_audio(struct load_ctx *c, struct vm_profile *p);
+int convert_hugepages(struct load_ctx *c, const struct cy_profile *y, struct vm_profile *p);

@@ -24,9 +24,15 @@
 	CYAML_FIELD_SEQUENCE(key, CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, type, member, entry, 0, \
 			     max)
 
+static const cyaml_schema_value_t number_entry = {
+	CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 0, CYAML_UNLIMITED),
+};
 static const cyaml_schema_field_t cpu_fields[] = {
 	STR_OPT("model", struct cy_cpu, model),	    STR_OPT("sockets", struct cy_cpu, sockets),
 	STR_OPT("cores", struct cy_cpu, cores),	    STR_OPT("threads", struct cy_cpu, threads),
+	SEQ_OPT("pin", struct cy_cpu, pin, &number_entry, VM_CPU_LIST_MAX),
+	SEQ_OPT("emulator", struct cy_cpu, emulator, &number_entry, VM_CPU_LIST_MAX),
+	STR_OPT("isolate", struct cy_cpu, isolate),
 	CYAML_FIELD_END,
 };
 static const cyaml_schema_field_t firmware_fields[] = {
@@ -46,8 +52,22 @@ static const cyaml_schema_field_t disk_fields[] = {
 	CYAML_FIELD_END,
 };
 static const cyaml_schema_field_t usb_fields[] = {
-	STR_REQ("vendor", struct cy_usb, vendor),
-	STR_REQ("product", struct cy_usb, product),
+	STR_OPT("vendor", struct cy_usb, vendor),
+	STR_OPT("product", struct cy_usb, product),
+	STR_OPT("bus", struct cy_usb, bus),
+	STR_OPT("port", struct cy_usb, port),
+	CYAML_FIELD_END,
+};
+static const cyaml_schema_field_t input_fields[] = {
+	STR_OPT("keyboard", struct cy_input, keyboard),
+	STR_OPT("mouse", struct cy_input, mouse),
+	STR_OPT("toggle", struct cy_input, toggle),
+	CYAML_FIELD_END,
+};
+static const cyaml_schema_field_t looking_glass_fields[] = {
+	STR_OPT("resolution", struct cy_looking_glass, resolution),
+	STR_OPT("hdr", struct cy_looking_glass, hdr),
+	STR_OPT("size", struct cy_looking_glass, size),
 	CYAML_FIELD_END,
 };
 static const cyaml_schema_field_t pci_fields[] = {
@@ -109,6 +129,10 @@ static const cyaml_schema_field_t profile_fields[] = {
 	SEQ_OPT("extra_args", struct cy_profile, extra_args, &string_entry, MAX_EXTRA_ARGS),
 	STR_OPT("tpm", struct cy_profile, tpm),
 	MAP_OPT("install", struct cy_profile, install, install_fields),
+	MAP_OPT("input", struct cy_profile, input, input_fields),
+	MAP_OPT("looking_glass", struct cy_profile, looking_glass, looking_glass_fields),
+	CYAML_FIELD_IGNORE("audio", CYAML_FLAG_OPTIONAL),
+	STR_OPT("hugepages", struct cy_profile, hugepages),
 	CYAML_FIELD_END,
 };
 const cyaml_schema_value_t profile_schema = {

@@ -79,6 +79,13 @@ static json_object *json_vm(const struct vm_entry *e)
 		json_object_array_add(groups, json_object_new_int(e->vi.groups[i]));
 	json_object_object_add(o, "gpu_groups", groups);
 	json_object_object_add(o, "restore_pending", json_object_new_boolean(e->restore_pending));
+	if (e->vi.looking_glass[0]) {
+		char cmd[320];
+
+		snprintf(cmd, sizeof(cmd), "looking-glass-client -f %s", e->vi.looking_glass);
+		json_object_object_add(o, "looking_glass", json_object_new_string(e->vi.looking_glass));
+		json_object_object_add(o, "looking_glass_client", json_object_new_string(cmd));
+	}
 	return o;
 }
 
@@ -106,6 +113,8 @@ static void print_text(json_object *switches, const struct vm_entry *vms, size_t
 			for (size_t k = 0; k < e->vi.n_groups; k++)
 				printf("%s%d", k ? ", " : "", e->vi.groups[k]);
 			printf("])\n");
+			if (e->vi.looking_glass[0])
+				printf("  its screen: looking-glass-client -f %s\n", e->vi.looking_glass);
 		} else {
 			printf("not running%s\n", e->restore_pending ?
 			       "; its GPU is still on vfio-pci: run `vmrun restore`" : "");

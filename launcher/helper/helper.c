@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "helper.h"
 
+#include "devacl.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -17,6 +19,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "devacl.h"
 #include "exitcodes.h"
 #include "fileio.h"
 #include "iommu.h"
@@ -161,10 +164,10 @@ int helper_parse(int argc, char **argv, struct priv_request *rq, char *why, size
 	char *end;
 
 	memset(rq, 0, sizeof(*rq));
-	if (argc < 3 || argc > 4 || strlen(argv[1]) > 16 || strlen(argv[2]) > 32 ||
+	if (argc < 3 || argc > 4 || strlen(argv[1]) > 16 || strlen(argv[2]) > 255 ||
 	    (argc == 4 && strcmp(argv[3], "--dry-run") != 0)) {
 		snprintf(why, cap, "usage: vmrun-helper detach|attach|restore ADDRESS [--dry-run] | "
-			 "memlock BYTES");
+			 "memlock BYTES | hugepages|hugepages-free KIB:COUNT | input|input-revoke PATH");
 		return -EINVAL;
 	}
 	if (priv_op_parse(argv[1], &rq->op) < 0) {
@@ -172,6 +175,35 @@ int helper_parse(int argc, char **argv, struct priv_request *rq, char *why, size
 		return -EINVAL;
 	}
 	rq->opts.dry_run = argc == 4;
+	if (rq->op == PRIV_INPUT || rq->op == PRIV_INPUT_REVOKE) {
+		if (strncmp(argv[2], "/dev/input/", 11) != 0 || strstr(argv[2], "/..") ||
+		    strspn(argv[2], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+			   "/._:-+@") != strlen(argv[2])) {
+			snprintf(why, cap, "'%.64s' is not an input device path (/dev/input/...)", argv[2]);
+			return -EINVAL;
+		}
+		snprintf(rq->path, sizeof(rq->path), "%s", argv[2]);
+		return 0;
+	}
+	if (rq->op == PRIV_HUGEPAGES || rq->op == PRIV_HUGEPAGES_FREE) {
+		unsigned long long kib, count;
+		int used = 0;
+
+		if (sscanf(argv[2], "%llu:%llu%n", &kib, &count, &used) != 2 || argv[2][used] ||
+		    argv[2][0] < '0' || argv[2][0] > '9' || strlen(argv[2]) > 32 || !count ||
+		    count > (1ULL << 32)) {
+			snprintf(why, cap, "'%.32s' is not KIB:COUNT (2048:512)", argv[2]);
+			return -EINVAL;
+		}
+		rq->bytes = kib << 10;
+		rq->count = (unsigned long)count;
+		return 0;
+	}
+	if (strlen(argv[2]) > 32) {
+		snprintf(why, cap, "usage: vmrun-helper detach|attach|restore ADDRESS [--dry-run] | "
+			 "memlock BYTES");
+		return -EINVAL;
+	}
 	if (rq->op == PRIV_MEMLOCK) {
 		errno = 0;
 		rq->bytes = strtoull(argv[2], &end, 10);
@@ -188,6 +220,29 @@ int helper_parse(int argc, char **argv, struct priv_request *rq, char *why, size
 	return 0;
 }
 
+/* An input device is allowed when an entry naming the same event device permits the caller. */
+static int authorize_input(const struct sysroot *s, const struct caller *c,
+			   const struct allow_list *l, const struct priv_request *rq, char *why,
+			   size_t cap)
+{
+	const char *const *groups = (const char *const *)c->groups;
+	char rel[128], lrel[128];
+	dev_t want, listed;
+
+	if (input_node(s, rq->path, rel, sizeof(rel), &want) < 0) {
+		snprintf(why, cap, "%.200s is not an input event device on this host", rq->path);
+		return -EPERM;
+	}
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].input && allow_entry_permits(&l->v[i], c->user, groups) &&
+		    input_node(s, l->v[i].input, lrel, sizeof(lrel), &listed) == 0 && listed == want)
+			return 0;
+	snprintf(why, cap, "user %s may not use %.200s: /etc/vmrun/allow.yaml lists no such input "
+		 "device for them (an administrator adds - {input: %.200s, users: [%s]})", c->user,
+		 rq->path, rq->path, c->user);
+	return -EPERM;
+}
+
 int helper_authorize(const struct sysroot *s, const struct caller *c, const struct allow_list *l,
 		     const struct priv_request *rq, char *why, size_t cap)
 {
@@ -195,15 +250,17 @@ int helper_authorize(const struct sysroot *s, const struct caller *c, const stru
 	char name[PCI_ADDR_STR_MAX];
 	struct pci_function f;
 
-	if (c->uid == 0)
+	if (c->uid == 0 || rq->op == PRIV_INPUT_REVOKE) /* taking back one's own entry is harmless */
 		return 0;
-	if (rq->op == PRIV_MEMLOCK) {
+	if (rq->op == PRIV_MEMLOCK || rq->op == PRIV_HUGEPAGES || rq->op == PRIV_HUGEPAGES_FREE) {
 		for (size_t i = 0; i < l->n; i++)
 			if (allow_entry_permits(&l->v[i], c->user, groups))
 				return 0;
 		snprintf(why, cap, "user %s is not in /etc/vmrun/allow.yaml", c->user);
 		return -EPERM;
 	}
+	if (rq->op == PRIV_INPUT)
+		return authorize_input(s, c, l, rq, why, cap);
 	if (pci_function_read(s, &rq->addr, &f) < 0 || f.iommu_group < 0) {
 		snprintf(why, cap, "no PCI device %s in an IOMMU group", pci_addr_format(&rq->addr, name));
 		return -EPERM;
@@ -213,7 +270,8 @@ int helper_authorize(const struct sysroot *s, const struct caller *c, const stru
 
 		if (!allow_entry_permits(&l->v[i], c->user, groups))
 			continue;
-		if (pci_function_read(s, &l->v[i].device, &listed) == 0 && listed.iommu_group >= 0 &&
+		if (l->v[i].has_device && pci_function_read(s, &l->v[i].device, &listed) == 0 &&
+		    listed.iommu_group >= 0 &&
 		    listed.iommu_group == f.iommu_group)
 			return 0;
 	}

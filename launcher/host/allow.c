@@ -18,6 +18,7 @@
 /* libcyaml's view of the file; converted to struct allow_list after validation. */
 struct raw_entry {
 	char *device;
+	char *input;
 	char **users;
 	unsigned users_count;
 	char **groups;
@@ -29,7 +30,10 @@ static const cyaml_schema_value_t name_schema = {
 };
 
 static const cyaml_schema_field_t entry_fields[] = {
-	CYAML_FIELD_STRING_PTR("device", CYAML_FLAG_POINTER, struct raw_entry, device, 1, 64),
+	CYAML_FIELD_STRING_PTR("device", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_entry,
+			       device, 1, 64),
+	CYAML_FIELD_STRING_PTR("input", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_entry,
+			       input, 1, 255),
 	CYAML_FIELD_SEQUENCE("users", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_entry,
 			     users, &name_schema, 0, ALLOW_MAX_NAMES),
 	CYAML_FIELD_SEQUENCE("groups", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_entry,
@@ -121,8 +125,22 @@ int allow_parse(const char *text, size_t len, struct allow_list *ret, char *err,
 	for (unsigned i = 0; l.v && i < n && !r; i++) {
 		struct allow_entry *a = &l.v[i];
 
-		if (pci_addr_parse(raw[i].device, &a->device) < 0) {
+		if (!raw[i].device == !raw[i].input) {
+			snprintf(err, errlen, "entry %u: give a device (a PCI address) or an input "
+				 "(/dev/input/...), exactly one", i + 1);
+			r = -EINVAL;
+			break;
+		}
+		if (raw[i].device && pci_addr_parse(raw[i].device, &a->device) < 0) {
 			snprintf(err, errlen, "entry %u: '%s' is not a PCI address", i + 1, raw[i].device);
+			r = -EINVAL;
+			break;
+		}
+		a->has_device = raw[i].device != NULL;
+		if (raw[i].input && (strncmp(raw[i].input, "/dev/input/", 11) != 0 ||
+				     strstr(raw[i].input, "/..") || !(a->input = strdup(raw[i].input)))) {
+			snprintf(err, errlen, "entry %u: input '%s' is not a path under /dev/input/", i + 1,
+				 raw[i].input);
 			r = -EINVAL;
 			break;
 		}
@@ -148,6 +166,7 @@ void allow_list_clear(struct allow_list *l)
 	for (size_t i = 0; i < l->n; i++) {
 		strv_free(l->v[i].users);
 		strv_free(l->v[i].groups);
+		free(l->v[i].input);
 	}
 	free(l->v);
 	l->v = NULL;

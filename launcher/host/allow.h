@@ -4,7 +4,10 @@
  * administrator alone: the privileged helper refuses everything when the file or its directory
  * can be written by anyone but root. Example:
  *   - {device: "0000:01:00.0", users: [alice], groups: [vmrun]}
- * A listed device allows its whole IOMMU group; nothing else is allowed.
+ *   - {input: /dev/input/by-id/usb-Logitech_USB_Keyboard-event-kbd, users: [alice]}
+ * A listed device allows its whole IOMMU group; a listed input device, access to that event
+ * device during the user's runs (input: in a profile); nothing else is allowed. Every entry
+ * also lets its users have their VM's memory locked and hugepages made.
  */
 #pragma once
 
@@ -19,7 +22,9 @@
 #define ALLOW_MAX_NAMES 64
 
 struct allow_entry {
-	struct pci_addr device;
+	struct pci_addr device; /* a GPU, when has_device */
+	bool has_device;
+	char *input;            /* or an input event device's path (/dev/input/...) */
 	char **users;  /* NULL-terminated */
 	char **groups; /* NULL-terminated */
 };

@@ -14,14 +14,18 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "devacl.h"
 #include "exitcodes.h"
 #include "fileio.h"
+#include "hugepages.h"
 #include "iommu.h"
 #include "util.h"
 
 static const char *const op_names[] = {
 	[PRIV_DETACH] = "detach", [PRIV_ATTACH] = "attach", [PRIV_RESTORE] = "restore",
-	[PRIV_MEMLOCK] = "memlock",
+	[PRIV_MEMLOCK] = "memlock", [PRIV_HUGEPAGES] = "hugepages",
+	[PRIV_HUGEPAGES_FREE] = "hugepages-free", [PRIV_INPUT] = "input",
+	[PRIV_INPUT_REVOKE] = "input-revoke",
 };
 
 const char *priv_op_name(enum priv_op op)
@@ -250,15 +254,126 @@ static void do_memlock(const struct sysroot *s, const struct priv_request *rq,
 		progress(data, msg);
 }
 
+/* ---- hugepages: grown for a run, given back after it; root's journal counts them per uid ---- */
+
+static void do_hugepages(const struct sysroot *s, const struct priv_request *rq,
+			 priv_progress_fn progress, void *data, struct priv_result *res)
+{
+	_cleanup_close_ int state = -1;
+	unsigned long long ram = (unsigned long long)sysconf(_SC_PHYS_PAGES) *
+				 (unsigned long long)sysconf(_SC_PAGESIZE);
+	unsigned long have = 0, added = 0;
+	char why[512] = "", msg[160];
+	int r;
+
+	if (rq->bytes != (2ULL << 20) && rq->bytes != (1ULL << 30)) {
+		result(res, SW_BAD_INPUT, "hugepages are 2 MiB or 1 GiB, not %llu bytes",
+		       (unsigned long long)rq->bytes);
+		return;
+	}
+	if (rq->op == PRIV_HUGEPAGES && (unsigned long long)rq->count * rq->bytes > ram) {
+		result(res, SW_BAD_INPUT, "%lu pages of %llu MiB are more than this machine's memory",
+		       rq->count, (unsigned long long)(rq->bytes >> 20));
+		return;
+	}
+	r = switch_state_open(s, true, &state);
+	if (r < 0) {
+		result(res, SW_FAILED, "cannot open /run/vmrun/switch: %s", strerror(-r));
+		return;
+	}
+	if (rq->op == PRIV_HUGEPAGES_FREE) {
+		/* Never more than this uid's runs added: other users' and the admin's pages stay. */
+		(void)hugepages_journal_get(state, rq->caller, rq->bytes, &have);
+		res->count = rq->count < have ? rq->count : have;
+		if (!rq->opts.dry_run && res->count &&
+		    (r = hugepages_release(s, rq->bytes, res->count)) < 0) {
+			result(res, SW_FAILED, "cannot shrink the hugepage pool: %s", strerror(-r));
+			return;
+		}
+		if (!rq->opts.dry_run)
+			(void)hugepages_journal_add(state, rq->caller, rq->bytes, -(long)res->count);
+		res->status = SW_OK;
+		snprintf(msg, sizeof(msg), "hugepages: %lu %llu MiB pages given back", res->count,
+			 (unsigned long long)(rq->bytes >> 20));
+		if (progress)
+			progress(data, msg);
+		return;
+	}
+	if (rq->opts.dry_run) {
+		res->status = SW_OK;
+		return;
+	}
+	r = hugepages_reserve(s, rq->bytes, rq->count, &added, why, sizeof(why));
+	if (r < 0) {
+		result(res, r == -ENOMEM ? SW_REFUSED : SW_FAILED, "%s", why);
+		return;
+	}
+	/* Journaled before it is said: a crash now still gives them back. */
+	if (added && (r = hugepages_journal_add(state, rq->caller, rq->bytes, (long)added)) < 0) {
+		(void)hugepages_release(s, rq->bytes, added);
+		result(res, SW_FAILED, "cannot journal the hugepages: %s", strerror(-r));
+		return;
+	}
+	res->count = added;
+	res->status = SW_OK;
+	snprintf(msg, sizeof(msg), "hugepages: %lu of %llu MiB free (%lu made for this run)",
+		 rq->count, (unsigned long long)(rq->bytes >> 20), added);
+	if (progress)
+		progress(data, msg);
+}
+
+/* ---- input: an ACL entry on the event device for the caller ---- */
+
+static void do_input(const struct sysroot *s, const struct priv_request *rq,
+		     priv_progress_fn progress, void *data, struct priv_result *res)
+{
+	char rel[128], msg[512];
+	dev_t rdev;
+	int r = input_node(s, rq->path, rel, sizeof(rel), &rdev);
+
+	if (r < 0) {
+		result(res, r == -ENOENT ? SW_REFUSED : SW_BAD_INPUT, "%s: %s", rq->path, r == -ENOENT ?
+		       "no such input device (unplugged?)" : "not an input event device");
+		return;
+	}
+	if (rq->caller == 0 || rq->opts.dry_run) {
+		res->status = SW_OK; /* root needs no entry */
+		return;
+	}
+	r = rq->op == PRIV_INPUT ? devacl_grant(s, rel, rq->caller) : devacl_revoke(s, rel, rq->caller);
+	if (r < 0) {
+		result(res, SW_FAILED, "%s: cannot %s /dev/%s: %s", rq->path,
+		       rq->op == PRIV_INPUT ? "give uid access to" : "take back", rel, strerror(-r));
+		return;
+	}
+	res->status = SW_OK;
+	snprintf(msg, sizeof(msg), "%s (/dev/%s): %s uid %u", rq->path, rel,
+		 rq->op == PRIV_INPUT ? "readable and writable by" : "no longer open to",
+		 (unsigned)rq->caller);
+	if (progress)
+		progress(data, msg);
+}
+
 void privop_run(const struct sysroot *s, const struct kernel_ops *k, const struct priv_request *rq,
 		priv_progress_fn progress, void *data, struct priv_result *res)
 {
 	memset(res, 0, sizeof(*res));
 	res->group = -1;
-	if (rq->op == PRIV_MEMLOCK)
+	switch (rq->op) {
+	case PRIV_MEMLOCK:
 		do_memlock(s, rq, progress, data, res);
-	else
+		break;
+	case PRIV_HUGEPAGES:
+	case PRIV_HUGEPAGES_FREE:
+		do_hugepages(s, rq, progress, data, res);
+		break;
+	case PRIV_INPUT:
+	case PRIV_INPUT_REVOKE:
+		do_input(s, rq, progress, data, res);
+		break;
+	default:
 		do_switch(s, k, rq, progress, data, res);
+	}
 }
 
 /* ---- the report ---- */
@@ -295,13 +410,14 @@ char *priv_report_result(const struct priv_result *res)
 	for (size_t i = 0; i < res->n_vfio; i++)
 		json_object_array_add(vfio, json_object_new_string(pci_addr_format(&res->vfio[i], a)));
 	json_object_object_add(r, "vfio", vfio);
+	json_object_object_add(r, "count", json_object_new_int64((int64_t)res->count));
 	json_object_object_add(o, "result", r);
 	return line_of(o);
 }
 
 static int parse_result(json_object *r, struct priv_result *res)
 {
-	json_object *st, *ex, *msg, *al, *gr, *vfio;
+	json_object *st, *ex, *msg, *al, *gr, *vfio, *cnt;
 
 	if (!json_object_is_type(r, json_type_object) ||
 	    !json_object_object_get_ex(r, "status", &st) || !json_object_is_type(st, json_type_string) ||
@@ -317,6 +433,9 @@ static int parse_result(json_object *r, struct priv_result *res)
 	snprintf(res->why, sizeof(res->why), "%s", json_object_get_string(msg));
 	res->already = json_object_get_boolean(al);
 	res->group = json_object_get_int(gr);
+	if (json_object_object_get_ex(r, "count", &cnt) && json_object_is_type(cnt, json_type_int) &&
+	    json_object_get_int64(cnt) >= 0)
+		res->count = (unsigned long)json_object_get_int64(cnt);
 	res->n_vfio = 0;
 	for (size_t i = 0; i < json_object_array_length(vfio); i++) {
 		json_object *a = json_object_array_get_idx(vfio, i);

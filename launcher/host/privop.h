@@ -27,7 +27,14 @@
 #include "switch.h"
 #include "sysroot.h"
 
-enum priv_op { PRIV_DETACH, PRIV_ATTACH, PRIV_RESTORE, PRIV_MEMLOCK, PRIV_OP_MAX = PRIV_MEMLOCK };
+enum priv_op {
+	PRIV_DETACH, PRIV_ATTACH, PRIV_RESTORE, PRIV_MEMLOCK,
+	PRIV_HUGEPAGES,      /* at least count free pages of bytes each: the pool grown as needed */
+	PRIV_HUGEPAGES_FREE, /* give back up to count pages this uid's runs added */
+	PRIV_INPUT,          /* the caller may read and write the event device at path (an ACL) */
+	PRIV_INPUT_REVOKE,   /* and no longer */
+	PRIV_OP_MAX = PRIV_INPUT_REVOKE,
+};
 
 const char *priv_op_name(enum priv_op op);
 int priv_op_parse(const char *name, enum priv_op *ret);
@@ -37,7 +44,9 @@ struct priv_request {
 	struct pci_addr addr;  /* detach, attach, restore */
 	bool all_groups;       /* restore without an address: every journal (root only) */
 	bool dry_run;          /* plan and report, change nothing */
-	uint64_t bytes;        /* memlock */
+	uint64_t bytes;        /* memlock; hugepages: the page size */
+	unsigned long count;   /* hugepages: pages */
+	char path[256];        /* input: the event device, as the profile names it */
 	uid_t caller;          /* who it is for (0: root itself) */
 	gid_t caller_gid;      /* their primary group (memlock checks the target's gids) */
 	pid_t caller_pid;      /* the vmrun it is for: the journal's holder, memlock's target */
@@ -51,6 +60,7 @@ struct priv_result {
 	int group;             /* -1 when none was reached */
 	struct pci_addr vfio[JOURNAL_MAX_DEVS]; /* detach: the group's functions now on vfio-pci */
 	size_t n_vfio;
+	unsigned long count;   /* hugepages: pages added (or given back) */
 };
 
 typedef void (*priv_progress_fn)(void *data, const char *msg);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "exitcodes.h"
 #include "log.h"
@@ -20,6 +21,8 @@ void plan_clear(struct plan *pl)
 	free(pl->runtime_dir);
 	free(pl->state_dir);
 	free(pl->vars_path);
+	free(pl->looking_glass);
+	free(pl->pulse_server);
 	free(pl->hostdevs);
 	for (size_t i = 0; i < pl->n_groups; i++)
 		switch_plan_clear(&pl->groups[i].sw);
@@ -215,6 +218,86 @@ static int plan_mode(struct plan *pl)
 	return 0;
 }
 
+/* kvmfr (Looking Glass's kernel module) when it is loaded and its device is big enough; else
+ * a file in /dev/shm, the user's, made for the run. */
+static int plan_looking_glass(struct plan *pl)
+{
+	const struct vm_profile *p = pl->p;
+	unsigned long mb = 0;
+	struct stat st;
+
+	if (!p->looking_glass.on)
+		return 0;
+	if (pl->s->dev_fd >= 0 && fstatat(pl->s->dev_fd, "kvmfr0", &st, 0) == 0 && S_ISCHR(st.st_mode) &&
+	    read_attr_ulong_at(pl->s->sys_fd, "module/kvmfr/parameters/static_size_mb", &mb) == 0 &&
+	    (uint64_t)mb << 20 >= p->looking_glass.size) {
+		pl->lg_kvmfr = true;
+		return (pl->looking_glass = strdup("/dev/kvmfr0")) ? 0 : EXIT_ERROR;
+	}
+	return asprintf(&pl->looking_glass, "/dev/shm/looking-glass-%s", p->name) < 0 ? EXIT_ERROR : 0;
+}
+
+/* The session's sound server: PULSE_SERVER, else the socket in the user's runtime directory
+ * (for root, the invoking user's via SUDO_UID). When there is none, the reason, for check. */
+static int plan_audio(struct plan *pl)
+{
+	const char *env = getenv("PULSE_SERVER"), *sudo = getenv("SUDO_UID");
+	_cleanup_free_ char *rt = NULL;
+	uid_t who = pl->uid;
+	struct stat st;
+
+	if (!pl->p->audio)
+		return 0;
+	if (env && *env && !strchr(env, ','))
+		return (pl->pulse_server = strdup(env)) ? 0 : EXIT_ERROR;
+	if (who == 0 && sudo && *sudo)
+		who = (uid_t)strtoul(sudo, NULL, 10);
+	if (who == 0 || (who == pl->uid ? xdg_dir(XDG_RUNTIME, who, &rt) :
+			 asprintf(&rt, "/run/user/%u", (unsigned)who)) < 0)
+		rt = strdup("/run/user/0");
+	if (!rt || asprintf(&pl->pulse_server, "unix:%s/pulse/native", rt) < 0)
+		return EXIT_ERROR;
+	if (who == 0)
+		snprintf(pl->pulse_err, sizeof(pl->pulse_err), "run as root outside a user's session "
+			 "(no SUDO_UID): the sound server is a user's; run vmrun as that user, or set "
+			 "PULSE_SERVER");
+	else if (stat(pl->pulse_server + 5, &st) < 0 || !S_ISSOCK(st.st_mode))
+		snprintf(pl->pulse_err, sizeof(pl->pulse_err), "no sound server at %s (PulseAudio, or "
+			 "PipeWire with pipewire-pulse, in uid %u's session)", pl->pulse_server + 5,
+			 (unsigned)who);
+	return 0;
+}
+
+/* cpu.isolate: the online CPUs that are not the vCPUs', as a list for AllowedCPUs. */
+static void plan_isolation(struct plan *pl)
+{
+	const struct vm_cpu *cpu = &pl->p->cpu;
+	char online[1024];
+	unsigned a, b;
+	size_t o = 0;
+	int used;
+
+	if (!cpu->isolate || read_attr_at(pl->s->sys_fd, "devices/system/cpu/online", online,
+					  sizeof(online)) < 0)
+		return;
+	for (const char *t = online; *t && sscanf(t, "%u%n", &a, &used) == 1;) {
+		t += used;
+		b = a;
+		if (*t == '-' && sscanf(t + 1, "%u%n", &b, &used) == 1)
+			t += 1 + used;
+		t += *t == ',';
+		for (unsigned c = a; c <= b && c < 4096 && o < sizeof(pl->host_cpus) - 8; c++) {
+			bool guest = false;
+
+			for (size_t i = 0; i < cpu->n_pin && !guest; i++)
+				guest = cpu->pin[i] == c;
+			if (!guest)
+				o += (size_t)snprintf(pl->host_cpus + o, sizeof(pl->host_cpus) - o, "%s%u",
+						      o ? "," : "", c);
+		}
+	}
+}
+
 int plan_build(const struct sysroot *s, uid_t uid, const char *profile, const struct plan_opts *o,
 	       struct plan *pl)
 {
@@ -238,6 +321,12 @@ int plan_build(const struct sysroot *s, uid_t uid, const char *profile, const st
 	}
 	r = plan_firmware(pl);
 	if (!r)
+		r = plan_looking_glass(pl);
+	if (!r)
+		r = plan_audio(pl);
+	if (!r)
+		plan_isolation(pl);
+	if (!r)
 		r = plan_groups(pl);
 	if (!r)
 		r = plan_hostdevs(pl);
@@ -246,7 +335,8 @@ int plan_build(const struct sysroot *s, uid_t uid, const char *profile, const st
 	facts = (struct host_facts){ .firmware = &pl->fw, .vars_path = pl->vars_path,
 				     .runtime_dir = pl->runtime_dir, .hostdevs = pl->hostdevs,
 				     .n_hostdevs = pl->n_hostdevs,
-				     .install = pl->opts.install ? &pl->install : NULL };
+				     .install = pl->opts.install ? &pl->install : NULL,
+				     .looking_glass = pl->looking_glass, .pulse_server = pl->pulse_server };
 	r = qemu_argv_build(pl->p, &facts, &pl->argv);
 	if (r < 0) {
 		log_err("Failed to build the QEMU command line: %s", strerror(-r));

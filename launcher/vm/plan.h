@@ -40,6 +40,11 @@ struct plan {
 	struct qemu_install install; /* the installer's display, resolved (opts.install) */
 	struct fw_choice fw;
 	char fw_err[512];          /* why no firmware fits ("" when one does): no argv then */
+	char *looking_glass;       /* the shared memory file (/dev/shm/looking-glass-NAME or kvmfr) */
+	bool lg_kvmfr;             /* it is /dev/kvmfr0: nothing to create or remove */
+	char *pulse_server;        /* "unix:PATH" of the session's sound server (audio) */
+	char pulse_err[256];       /* why there is none ("" when there is) */
+	char host_cpus[512];       /* cpu.isolate: the online CPUs the host keeps ("0-1,8-9") */
 	char *runtime_dir, *state_dir, *vars_path;
 	struct qemu_hostdev *hostdevs;
 	size_t n_hostdevs;

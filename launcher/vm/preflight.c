@@ -279,6 +279,7 @@ void preflight(const struct sysroot *s, uid_t uid, const struct plan *pl, struct
 		return;
 	}
 	preflight_profile(s, uid, pl, priv.helper, out);
+	preflight_share(s, uid, pl, priv.helper, out);
 	for (size_t i = 0; i < pl->n_groups; i++)
 		if (!failed_already(out, pl->groups[i].check))
 			check_group(out, &pl->groups[i]);

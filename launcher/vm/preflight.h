@@ -47,6 +47,10 @@ _printf_(6, 7) void checks_add(struct checks *c, const char *id, enum verdict v,
  * memory, disks, bridge, ROM files, the locked-memory limit (helper: vmrun-helper raises it). */
 void preflight_profile(const struct sysroot *s, uid_t uid, const struct plan *pl, bool helper,
 		       struct checks *c);
+/* And of using the host and the VM at once (preflight_share.c): input devices, Looking Glass,
+ * sound, cpu.pin and cpu.isolate, hugepages. */
+void preflight_share(const struct sysroot *s, uid_t uid, const struct plan *pl, bool helper,
+		     struct checks *c);
 
 /* The first FAIL, or NULL: a run stops there with its exit code. */
 const struct check_item *checks_first_fail(const struct checks *c);

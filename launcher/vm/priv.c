@@ -68,6 +68,10 @@ static void helper_args(const struct priv_request *rq, char *arg, size_t cap, ch
 {
 	if (rq->op == PRIV_MEMLOCK)
 		snprintf(arg, cap, "%llu", (unsigned long long)rq->bytes);
+	else if (rq->op == PRIV_HUGEPAGES || rq->op == PRIV_HUGEPAGES_FREE)
+		snprintf(arg, cap, "%llu:%lu", (unsigned long long)(rq->bytes >> 10), rq->count);
+	else if (rq->op == PRIV_INPUT || rq->op == PRIV_INPUT_REVOKE)
+		snprintf(arg, cap, "%s", rq->path);
 	else
 		pci_addr_format(&rq->addr, arg);
 	argv[0] = (char *)"vmrun-helper";
@@ -120,7 +124,7 @@ static void read_report(struct priv *p, int fd, struct priv_result *res, bool *g
 
 static void via_helper(struct priv *p, const struct priv_request *rq, struct priv_result *res)
 {
-	char path[PATH_MAX], arg[32], *argv[5];
+	char path[PATH_MAX], arg[272], *argv[5];
 	bool got = false;
 	int sv[2], status;
 	pid_t pid;

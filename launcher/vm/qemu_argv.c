@@ -76,8 +76,10 @@ static void add_machine(struct argv *a, const struct vm_profile *p, const struct
 
 	/* vmport is a VMware backdoor nobody passes a GPU through for; HPET off is what Windows
 	 * guests want for timer accuracy (quickemu, virt-manager's Windows defaults). */
-	addf(a, "%s,vmport=off%s%s", p->machine, smm ? ",smm=on" : "", windows ? ",hpet=off" : "");
-	add2(a, "-accel", p->accel == VM_ACCEL_KVM ? "kvm" : "tcg");
+	addf(a, "%s,vmport=off%s%s%s", p->machine, smm ? ",smm=on" : "", windows ? ",hpet=off" : "",
+	     p->hugepages ? ",memory-backend=vmrun-ram" : "");
+	/* Pinned vCPUs under TCG need one thread each (MTTCG). */
+	add2(a, "-accel", p->accel == VM_ACCEL_KVM ? "kvm" : p->cpu.n_pin ? "tcg,thread=multi" : "tcg");
 	if (smm) /* Secure Boot firmware protects its variable store through SMM. */
 		add2(a, "-global", "driver=cfi.pflash01,property=secure,value=on");
 	if (windows && machine_is_q35(p->machine)) {
@@ -107,6 +109,13 @@ static void add_cpu(struct argv *a, const struct vm_profile *p)
 		addf(a, "%" PRIu64 "M", p->memory / (1024 * 1024));
 	else
 		addf(a, "%" PRIu64 "K", (p->memory + 1023) / 1024);
+	/* Guest RAM on hugepages: a hugetlb memfd needs no hugetlbfs mount, and prealloc fails the
+	 * start (not a guest page fault later) when pages are short. */
+	if (p->hugepages) {
+		add(a, "-object");
+		addf(a, "memory-backend-memfd,id=vmrun-ram,size=%" PRIu64 "M,hugetlb=on,"
+		     "hugetlbsize=%s,prealloc=on", p->memory >> 20, vm_hugepages_name(p->hugepages));
+	}
 }
 
 static void add_firmware(struct argv *a, const struct vm_profile *p, const struct host_facts *h)
@@ -213,8 +222,12 @@ static void add_usb(struct argv *a, const struct vm_profile *p)
 	add2(a, "-device", "qemu-xhci,id=vmrun-xhci");
 	for (size_t i = 0; i < p->n_usb; i++) {
 		add(a, "-device");
-		addf(a, "usb-host,bus=vmrun-xhci.0,vendorid=0x%04x,productid=0x%04x", p->usb[i].vendor,
-		     p->usb[i].product);
+		if (p->usb[i].bus)
+			addf(a, "usb-host,id=vmrun-usb%zu,bus=vmrun-xhci.0,hostbus=%u,hostport=%s", i,
+			     p->usb[i].bus, p->usb[i].port);
+		else
+			addf(a, "usb-host,id=vmrun-usb%zu,bus=vmrun-xhci.0,vendorid=0x%04x,"
+			     "productid=0x%04x", i, p->usb[i].vendor, p->usb[i].product);
 	}
 }
 
@@ -315,6 +328,45 @@ static void add_display(struct argv *a, const struct vm_profile *p, const struct
 	}
 }
 
+/* Keyboard and mouse through evdev: the toggle moves both between host and guest. */
+static void add_input(struct argv *a, const struct vm_profile *p)
+{
+	if (p->input.keyboard) {
+		add(a, "-object");
+		addf(a, "input-linux,id=vmrun-kbd,evdev=%s,grab_all=on,repeat=on,grab-toggle=%s",
+		     p->input.keyboard, vm_toggle_name(p->input.toggle));
+	}
+	if (p->input.mouse) {
+		add(a, "-object");
+		addf(a, "input-linux,id=vmrun-mouse,evdev=%s", p->input.mouse);
+	}
+}
+
+/* The guest's frames for the host's Looking Glass client: ivshmem on a shared file. */
+static void add_looking_glass(struct argv *a, const struct vm_profile *p, const struct host_facts *h)
+{
+	if (!p->looking_glass.on)
+		return;
+	add(a, "-object");
+	addf(a, "memory-backend-file,id=vmrun-lg,share=on,mem-path=%s,size=%" PRIu64,
+	     h->looking_glass, p->looking_glass.size);
+	add2(a, "-device", "ivshmem-plain,id=vmrun-lg-dev,memdev=vmrun-lg");
+}
+
+/* HDA to the session's sound server, through the PulseAudio protocol (QEMU 7.2 has no
+ * PipeWire backend; pipewire-pulse serves it). */
+static void add_audio(struct argv *a, const struct vm_profile *p, const struct host_facts *h)
+{
+	if (!p->audio)
+		return;
+	add(a, "-audiodev");
+	addf(a, "pa,id=vmrun-audio,server=%s", h->pulse_server);
+	add2(a, "-device", machine_is_q35(p->machine) ? "ich9-intel-hda,id=vmrun-hda" :
+							  "intel-hda,id=vmrun-hda");
+	add2(a, "-device", p->audio_input ? "hda-duplex,bus=vmrun-hda.0,audiodev=vmrun-audio" :
+					    "hda-output,bus=vmrun-hda.0,audiodev=vmrun-audio");
+}
+
 static void add_boot(struct argv *a, const struct vm_profile *p)
 {
 	if (!p->boot.kernel)
@@ -339,6 +391,9 @@ static void add_control(struct argv *a, const struct vm_profile *p, const struct
 	addf(a, "%s/qemu.pid", h->runtime_dir);
 	/* The guest powering off stops QEMU but keeps it: vmrun sees SHUTDOWN and decides. */
 	add(a, "-no-shutdown");
+	/* Pinned: paused until the run has put each vCPU thread where cpu.pin says. */
+	if (p->cpu.n_pin)
+		add(a, "-S");
 	/* QEMU's seccomp filter; spawning stays allowed only for the bridge helper. */
 	add2(a, "-sandbox", p->network.type == VM_NET_BRIDGE ?
 				    "on,obsolete=deny,elevateprivileges=deny,resourcecontrol=deny" :
@@ -350,7 +405,8 @@ int qemu_argv_build(const struct vm_profile *p, const struct host_facts *h, char
 	struct argv a = { 0 };
 
 	if (!p || !h || !h->runtime_dir || (p->firmware.type == VM_FW_UEFI &&
-					    (!h->firmware || !h->firmware->code || !h->vars_path)))
+					    (!h->firmware || !h->firmware->code || !h->vars_path)) ||
+	    (p->looking_glass.on && !h->looking_glass) || (p->audio && !h->pulse_server))
 		return -EINVAL;
 	add(&a, h->qemu_binary ? h->qemu_binary : "qemu-system-x86_64");
 	add(&a, "-name");
@@ -370,6 +426,9 @@ int qemu_argv_build(const struct vm_profile *p, const struct host_facts *h, char
 	add_hostdevs(&a, p, h);
 	add_network(&a, p);
 	add_display(&a, p, h);
+	add_input(&a, p);
+	add_looking_glass(&a, p, h);
+	add_audio(&a, p, h);
 	add_boot(&a, p);
 	add_control(&a, p, h);
 	for (size_t i = 0; i < p->n_extra_args; i++)

@@ -31,9 +31,14 @@ struct host_facts {
 	const struct qemu_hostdev *hostdevs;
 	size_t n_hostdevs;
 	const struct qemu_install *install; /* NULL: a plain run, without the installation media */
+	const char *looking_glass;         /* the shared memory's file (looking_glass) */
+	const char *pulse_server;          /* "unix:/run/user/UID/pulse/native" (audio) */
 };
 
-/* NULL-terminated argv in *ret (free with strv_free). -EINVAL when facts are missing. */
+/*
+ * NULL-terminated argv in *ret (free with strv_free). -EINVAL when facts are missing. With
+ * cpu.pin the VM starts paused (-S): the run pins its threads, then continues it.
+ */
 int qemu_argv_build(const struct vm_profile *p, const struct host_facts *h, char ***ret);
 
 /* Quote one argument for display to a POSIX shell (the argv itself is never run by a shell). */

@@ -24,8 +24,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -35,6 +37,7 @@
 
 #include "exitcodes.h"
 #include "fileio.h"
+#include "isolate.h"
 #include "log.h"
 #include "notify.h"
 #include "priv.h"
@@ -76,7 +79,18 @@ struct run {
 	bool exited;
 	int status;           /* QEMU's wait status */
 	struct swtpm tpm;
+	bool lg_made;         /* the Looking Glass file is ours to remove */
+	unsigned long huge_added; /* hugepages the pool grew by for this run: given back after */
+	bool isolated;        /* cpu.isolate is in force: given back after */
+	int inotify_fd;       /* the input devices' directories, for unplug and replug */
+	struct input_dev {
+		const char *path, *id, *what; /* the profile's path, the QOM id, "keyboard" */
+		bool present, granted;
+	} inputs[2];
+	size_t n_inputs;
 	unsigned keys_left, keys_sent; /* install: key presses still to send, and sent */
+	char pin_text[512], emu_text[256]; /* cpu.pin and cpu.emulator, as "2,6,3,7" */
+	bool setup_failed;    /* QEMU was stopped before the guest ran: a step of ours failed */
 	uint64_t next_key_ms;
 };
 
@@ -169,6 +183,339 @@ static int start_tpm(struct run *r)
 	}
 	say(r, "tpm", "TPM 2.0: swtpm started, pid %d (state %s %s/%s)", (int)r->tpm.pid,
 	    r->tpm.state_created ? "created in" : "kept in", r->pl->state_dir, SWTPM_STATE_DIR);
+	return 0;
+}
+
+/* The Looking Glass shared memory: the user's, 0660 (the client runs as them), the frame's size;
+ * left by a crashed run of ours, it is used again. Removed on every ending. */
+static int make_looking_glass(struct run *r)
+{
+	const struct plan *pl = r->pl;
+	struct stat st;
+	int fd;
+
+	if (!pl->p->looking_glass.on || pl->lg_kvmfr)
+		return 0;
+	fd = open(pl->looking_glass, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0660);
+	if (fd < 0)
+		return log_err("Looking Glass: cannot create %s: %m", pl->looking_glass), EXIT_ERROR;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+		log_err("Looking Glass: %s exists and is not a file of yours: remove it",
+			pl->looking_glass);
+		safe_close(fd);
+		return EXIT_NOT_READY;
+	}
+	r->lg_made = true;
+	if (fchmod(fd, 0660) < 0 || ftruncate(fd, (off_t)pl->p->looking_glass.size) < 0) {
+		log_err("Looking Glass: %s: %m", pl->looking_glass);
+		safe_close(fd);
+		return EXIT_ERROR;
+	}
+	safe_close(fd);
+	snprintf(r->vi.looking_glass, sizeof(r->vi.looking_glass), "%s", pl->looking_glass);
+	say(r, "looking-glass", "Looking Glass: %s, %llu MiB; its client: looking-glass-client -f %s",
+	    pl->looking_glass, (unsigned long long)(pl->p->looking_glass.size >> 20),
+	    pl->looking_glass);
+	return 0;
+}
+
+static void remove_looking_glass(struct run *r)
+{
+	if (r->lg_made && unlink(r->pl->looking_glass) < 0 && errno != ENOENT)
+		log_warn("Looking Glass: cannot remove %s: %m", r->pl->looking_glass);
+	r->lg_made = false;
+}
+
+/* ---- cpu.isolate ---- */
+
+static int isolate_host(struct run *r)
+{
+	char why[512];
+
+	if (!r->pl->p->cpu.isolate)
+		return 0;
+	if (!r->pl->host_cpus[0])
+		return log_err("cpu.isolate: no CPU would be left to the host"), EXIT_NOT_READY;
+	if (isolate_apply(r->pl->s, r->pl->host_cpus, why, sizeof(why)) < 0)
+		return log_err("cpu.isolate: %s", why), EXIT_ERROR;
+	r->isolated = true;
+	say(r, "isolated", "cpu.isolate: the host's slices (system.slice, user.slice, init.scope) "
+	    "kept to CPUs %s while the VM runs", r->pl->host_cpus);
+	return 0;
+}
+
+static void unisolate_host(struct run *r)
+{
+	char why[512];
+
+	if (!r->isolated)
+		return;
+	if (isolate_restore(r->pl->s, why, sizeof(why)) < 0)
+		log_warn("cpu.isolate: %s", why);
+	else
+		say(r, "isolated", "cpu.isolate: the host's slices have all their CPUs again");
+	r->isolated = false;
+}
+
+/* ---- hugepages: made before anything else changes, given back after ---- */
+
+static int make_hugepages(struct run *r)
+{
+	const struct vm_profile *p = r->pl->p;
+	struct priv_request rq = { .op = PRIV_HUGEPAGES, .bytes = vm_hugepage_bytes(p->hugepages) };
+	struct priv_result res;
+
+	if (!p->hugepages)
+		return 0;
+	rq.count = (unsigned long)(p->memory / rq.bytes);
+	priv_call(&r->priv, &rq, &res);
+	if (res.status) {
+		log_err("hugepages: %s", res.why);
+		return switch_status_exit(res.status);
+	}
+	r->huge_added = res.count;
+	return 0;
+}
+
+static void free_hugepages(struct run *r)
+{
+	struct priv_request rq = { .op = PRIV_HUGEPAGES_FREE,
+				   .bytes = vm_hugepage_bytes(r->pl->p->hugepages),
+				   .count = r->huge_added };
+	struct priv_result res;
+
+	if (!r->huge_added)
+		return;
+	priv_call(&r->priv, &rq, &res);
+	if (res.status)
+		log_warn("hugepages: %s (vmrun restore gives them back)", res.why);
+	r->huge_added = 0;
+}
+
+/* ---- input: the user's access to the event devices, and their unplugging and replugging ---- */
+
+static bool input_access(struct run *r, struct input_dev *d, bool grant)
+{
+	struct priv_request rq = { .op = grant ? PRIV_INPUT : PRIV_INPUT_REVOKE };
+	struct priv_result res;
+
+	if (geteuid() == 0 || (!grant && !d->granted))
+		return true;
+	snprintf(rq.path, sizeof(rq.path), "%s", d->path);
+	priv_call(&r->priv, &rq, &res);
+	if (res.status) {
+		log_err("%s %s: %s", d->what, d->path, res.why);
+		return false;
+	}
+	d->granted = grant;
+	return true;
+}
+
+static int prepare_inputs(struct run *r)
+{
+	const struct vm_profile *p = r->pl->p;
+
+	if (p->input.keyboard)
+		r->inputs[r->n_inputs++] = (struct input_dev){ .path = p->input.keyboard, .id = "vmrun-kbd",
+								 .what = "keyboard" };
+	if (p->input.mouse)
+		r->inputs[r->n_inputs++] = (struct input_dev){ .path = p->input.mouse, .id = "vmrun-mouse",
+								 .what = "mouse" };
+	for (size_t i = 0; i < r->n_inputs; i++) {
+		struct input_dev *d = &r->inputs[i];
+		char dir[PATH_MAX], *slash;
+
+		d->present = access(d->path, F_OK) == 0;
+		if (!input_access(r, d, true))
+			return EXIT_NOT_READY;
+		if (r->inotify_fd < 0)
+			r->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+		snprintf(dir, sizeof(dir), "%s", d->path);
+		slash = strrchr(dir, '/');
+		if (slash)
+			*slash = '\0';
+		/* udev replaces the by-id link on a replug; the event node itself comes and goes. */
+		if (r->inotify_fd >= 0)
+			(void)inotify_add_watch(r->inotify_fd, dir, IN_CREATE | IN_DELETE | IN_MOVED_TO |
+						IN_MOVED_FROM | IN_ATTRIB);
+	}
+	return 0;
+}
+
+static void release_inputs(struct run *r)
+{
+	for (size_t i = 0; i < r->n_inputs; i++)
+		(void)input_access(r, &r->inputs[i], false);
+	r->inotify_fd = safe_close(r->inotify_fd);
+}
+
+static void input_add(struct run *r, struct input_dev *d)
+{
+	json_object *args = json_object_new_object();
+	bool kbd = streq(d->id, "vmrun-kbd");
+	char err[256];
+
+	json_object_object_add(args, "qom-type", json_object_new_string("input-linux"));
+	json_object_object_add(args, "id", json_object_new_string(d->id));
+	json_object_object_add(args, "evdev", json_object_new_string(d->path));
+	if (kbd) {
+		json_object_object_add(args, "grab_all", json_object_new_boolean(true));
+		json_object_object_add(args, "repeat", json_object_new_boolean(true));
+		json_object_object_add(args, "grab-toggle", json_object_new_string(
+			vm_toggle_name(r->pl->p->input.toggle)));
+	}
+	if (!input_access(r, d, true) || !r->q) {
+		json_object_put(args);
+		return;
+	}
+	if (qmp_execute(r->q, "object-add", args, 5000, NULL, err, sizeof(err)) == 0)
+		say(r, "input", "%s %s is back: given to the guest again", d->what, d->path);
+	else
+		say(r, "input", "%s %s is back, but QEMU would not take it: %s", d->what, d->path, err);
+}
+
+static void input_del(struct run *r, struct input_dev *d)
+{
+	json_object *args = json_object_new_object();
+	char err[256];
+
+	json_object_object_add(args, "id", json_object_new_string(d->id));
+	if (r->q && qmp_execute(r->q, "object-del", args, 5000, NULL, err, sizeof(err)) < 0)
+		log_debug("object-del %s: %s", d->id, err);
+	say(r, "input", "%s %s is gone (unplugged?): taken from the guest until it is back", d->what,
+	    d->path);
+}
+
+/* Something changed in an input device's directory: each device gone or back. */
+static void inputs_changed(struct run *r)
+{
+	char buf[4096];
+
+	while (r->inotify_fd >= 0 && read(r->inotify_fd, buf, sizeof(buf)) > 0)
+		;
+	if (r->state != ST_RUNNING)
+		return;
+	for (size_t i = 0; i < r->n_inputs; i++) {
+		struct input_dev *d = &r->inputs[i];
+		bool now = access(d->path, F_OK) == 0;
+
+		if (now == d->present)
+			continue;
+		d->present = now;
+		if (now)
+			input_add(r, d);
+		else
+			input_del(r, d);
+	}
+}
+
+/* ---- cpu.pin: QEMU started paused; each vCPU thread to its CPU, the rest to cpu.emulator ---- */
+
+static int set_affinity(pid_t tid, const unsigned *cpus, size_t n)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	for (size_t i = 0; i < n; i++)
+		CPU_SET(cpus[i], &set);
+	return sched_setaffinity(tid, sizeof(set), &set) < 0 ? -errno : 0;
+}
+
+/* The vCPU threads (query-cpus-fast's thread-id, by cpu-index) into tids. */
+static int vcpu_threads(struct run *r, pid_t *tids, size_t n)
+{
+	json_object *ret = NULL, *v;
+	char err[256];
+	size_t got = 0;
+
+	if (qmp_execute(r->q, "query-cpus-fast", NULL, 10000, &ret, err, sizeof(err)) < 0)
+		return log_err("cpu.pin: query-cpus-fast: %s", err), -EIO;
+	for (size_t i = 0; i < json_object_array_length(ret); i++) {
+		json_object *c = json_object_array_get_idx(ret, i);
+		int idx = json_object_object_get_ex(c, "cpu-index", &v) ? json_object_get_int(v) : -1;
+
+		if (idx >= 0 && (size_t)idx < n && json_object_object_get_ex(c, "thread-id", &v)) {
+			tids[idx] = (pid_t)json_object_get_int(v);
+			got++;
+		}
+	}
+	json_object_put(ret);
+	return got == n ? 0 : (log_err("cpu.pin: QEMU reported %zu vCPU threads of %zu", got, n),
+			       -EPROTO);
+}
+
+static bool is_vcpu(const pid_t *tids, size_t n, pid_t tid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (tids[i] == tid)
+			return true;
+	return false;
+}
+
+/* QEMU's other threads (its main loop, I/O, RCU, the VNC and SPICE servers) to cpu.emulator. */
+static int pin_emulator(struct run *r, const pid_t *tids, size_t n, unsigned *count)
+{
+	_cleanup_(closedirp) DIR *d = NULL;
+	char path[64];
+	struct dirent *e;
+	int e2 = 0;
+
+	*count = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)r->qemu);
+	d = opendir(path);
+	if (!d)
+		return -errno;
+	while ((e = readdir(d))) {
+		pid_t tid = (pid_t)strtol(e->d_name, NULL, 10);
+
+		if (tid <= 0 || is_vcpu(tids, n, tid))
+			continue;
+		if (set_affinity(tid, r->pl->p->cpu.emulator, r->pl->p->cpu.n_emulator) < 0 &&
+		    errno != ESRCH)
+			e2 = -errno;
+		else
+			(*count)++;
+	}
+	return e2;
+}
+
+static void list_text(char *buf, size_t cap, const unsigned *v, size_t n)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && o < cap; i++)
+		o += (size_t)snprintf(buf + o, cap - o, "%s%u", i ? "," : "", v[i]);
+}
+
+static int pin_cpus(struct run *r)
+{
+	const struct vm_cpu *cpu = &r->pl->p->cpu;
+	pid_t tids[VM_CPU_LIST_MAX] = { 0 };
+	unsigned others = 0;
+	char err[256];
+	int e;
+
+	if (!cpu->n_pin)
+		return 0;
+	list_text(r->pin_text, sizeof(r->pin_text), cpu->pin, cpu->n_pin);
+	list_text(r->emu_text, sizeof(r->emu_text), cpu->emulator, cpu->n_emulator);
+	e = vcpu_threads(r, tids, cpu->n_pin);
+	for (size_t i = 0; !e && i < cpu->n_pin; i++) {
+		e = set_affinity(tids[i], &cpu->pin[i], 1);
+		if (e < 0)
+			log_err("cpu.pin: vCPU %zu (thread %d) to CPU %u: %s", i, (int)tids[i],
+				cpu->pin[i], strerror(-e));
+	}
+	if (!e && cpu->n_emulator && (e = pin_emulator(r, tids, cpu->n_pin, &others)) < 0)
+		log_err("cpu.emulator: %s", strerror(-e));
+	if (e < 0)
+		return EXIT_ERROR;
+	say(r, "pinned", "pinned %zu vCPU threads to CPUs %s%s%s", cpu->n_pin, r->pin_text,
+	    cpu->n_emulator ? "; QEMU's other threads to " : "", cpu->n_emulator ? r->emu_text : "");
+	(void)others;
+	if (qmp_execute(r->q, "cont", NULL, 10000, NULL, err, sizeof(err)) < 0)
+		return log_err("cpu.pin: cont: %s", err), EXIT_ERROR;
 	return 0;
 }
 
@@ -313,6 +660,22 @@ _Noreturn static void exec_qemu(struct run *r, int logfd, pid_t parent)
 	unsetenv("NOTIFY_SOCKET"); /* readiness is vmrun's to report, not QEMU's */
 	if (geteuid() == 0) /* VFIO pins guest RAM; root may lift the limit for QEMU */
 		(void)setrlimit(RLIMIT_MEMLOCK, &(struct rlimit){ RLIM_INFINITY, RLIM_INFINITY });
+	if (r->isolated) { /* QEMU in its own scope, outside the slices kept off its CPUs */
+		const char *const *pre = isolate_scope_prefix(r->pl->p->name);
+		size_t np = 0, na = 0;
+
+		while (pre[np])
+			np++;
+		while (r->pl->argv[na])
+			na++;
+		char **v = calloc(np + na + 1, sizeof(*v));
+
+		if (v) {
+			memcpy(v, pre, np * sizeof(*v));
+			memcpy(v + np, r->pl->argv, (na + 1) * sizeof(*v));
+			execvp(v[0], v);
+		}
+	}
 	execvp(r->pl->argv[0], r->pl->argv);
 	fprintf(stderr, "vmrun: cannot execute %s: %s\n", r->pl->argv[0], strerror(errno));
 	_exit(127);
@@ -599,8 +962,9 @@ static void on_signal(struct run *r)
 static void supervise(struct run *r)
 {
 	while (!qemu_reap(r, WNOHANG)) {
-		struct pollfd fds[3] = { { r->pid_fd, POLLIN, 0 }, { r->sig_fd, POLLIN, 0 },
-					 { r->q ? qmp_fd(r->q) : -1, POLLIN, 0 } };
+		struct pollfd fds[4] = { { r->pid_fd, POLLIN, 0 }, { r->sig_fd, POLLIN, 0 },
+					 { r->q ? qmp_fd(r->q) : -1, POLLIN, 0 },
+					 { r->inotify_fd, POLLIN, 0 } };
 		int timeout = -1;
 
 		if (r->deadline_ms || r->keys_left) {
@@ -610,8 +974,13 @@ static void supervise(struct run *r)
 				next = r->next_key_ms;
 			timeout = next > now ? (int)(next - now) : 0;
 		}
-		if (poll(fds, 3, timeout) < 0 && errno != EINTR)
+		/* Replugs are also polled every 2 s: inotify misses a directory made anew. */
+		if (r->n_inputs && (timeout < 0 || timeout > 2000))
+			timeout = 2000;
+		if (poll(fds, 4, timeout) < 0 && errno != EINTR)
 			break;
+		if (r->n_inputs)
+			inputs_changed(r);
 		if (fds[1].revents)
 			on_signal(r);
 		if (r->q && fds[2].revents)
@@ -697,6 +1066,11 @@ static int start_and_supervise(struct run *r)
 	if (code)
 		return code;
 	e = connect_qmp(r);
+	if (e == 0 && pin_cpus(r)) {
+		to_quit(r, "cpu.pin could not be applied");
+		r->setup_failed = true;
+		e = 1;
+	}
 	if (e == 0) {
 		r->state = ST_RUNNING;
 		say(r, "running", "QMP connected; the guest is running");
@@ -704,12 +1078,13 @@ static int start_and_supervise(struct run *r)
 		show_installer(r);
 	} else if (e == -EINTR) {
 		on_signal(r); /* a stop request: QEMU is told to quit */
-	} else if (!r->exited) {
+	} else if (e < 0 && !r->exited) {
 		say(r, "qmp-lost", "cannot connect to QMP (%s); stopping QEMU", strerror(-e));
 		to_term(r);
 	}
 	supervise(r);
-	return ending(r);
+	code = ending(r);
+	return r->setup_failed ? EXIT_ERROR : code;
 }
 
 static int run_vm(struct run *r)
@@ -738,7 +1113,7 @@ static int run_vm(struct run *r)
 int vm_run(struct plan *pl, const struct run_ui *ui)
 {
 	struct run r = { .pl = pl, .ui = ui, .run_fd = -1, .state_fd = -1, .lock_fd = -1,
-			 .sig_fd = -1, .pid_fd = -1, .tpm = { .pidfd = -1 } };
+			 .sig_fd = -1, .pid_fd = -1, .tpm = { .pidfd = -1 }, .inotify_fd = -1 };
 	int code;
 
 	priv_init(&r.priv, pl->s, switch_progress, &r);
@@ -753,8 +1128,20 @@ int vm_run(struct plan *pl, const struct run_ui *ui)
 		if (!code)
 			code = start_tpm(&r);
 		if (!code)
+			code = make_looking_glass(&r);
+		if (!code)
+			code = make_hugepages(&r);
+		if (!code)
+			code = prepare_inputs(&r);
+		if (!code)
+			code = isolate_host(&r);
+		if (!code)
 			code = run_vm(&r);
+		unisolate_host(&r);
 		swtpm_stop(&r.tpm);
+		remove_looking_glass(&r);
+		release_inputs(&r);
+		free_hugepages(&r);
 		say(&r, "exit", "vmrun exits with %d", code);
 		/* vm.json is what tells a user's `vmrun status` that a restore is pending. */
 		if (code != EXIT_RECOVER)

@@ -112,6 +112,8 @@ int vm_info_write(int dirfd, const struct vm_info *vi)
 	json_object_object_add(o, "qemu_pid", json_object_new_int(vi->qemu_pid));
 	json_object_object_add(o, "started", json_object_new_int64(vi->started));
 	json_object_object_add(o, "profile", json_object_new_string(vi->profile));
+	if (vi->looking_glass[0])
+		json_object_object_add(o, "looking_glass", json_object_new_string(vi->looking_glass));
 	for (size_t i = 0; i < vi->n_groups; i++)
 		json_object_array_add(g, json_object_new_int(vi->groups[i]));
 	json_object_object_add(o, "groups", g);
@@ -155,6 +157,8 @@ int vm_info_read(int dirfd, struct vm_info *ret)
 		snprintf(vi.name, sizeof(vi.name), "%s", json_object_get_string(v));
 	if (json_object_object_get_ex(o, "profile", &v) && json_object_is_type(v, json_type_string))
 		snprintf(vi.profile, sizeof(vi.profile), "%s", json_object_get_string(v));
+	if (json_object_object_get_ex(o, "looking_glass", &v) && json_object_is_type(v, json_type_string))
+		snprintf(vi.looking_glass, sizeof(vi.looking_glass), "%s", json_object_get_string(v));
 	if (json_object_object_get_ex(o, "groups", &g) && json_object_is_type(g, json_type_array))
 		for (size_t i = 0; i < json_object_array_length(g) && vi.n_groups < VM_MAX_GROUPS; i++)
 			vi.groups[vi.n_groups++] = json_object_get_int(json_object_array_get_idx(g, i));

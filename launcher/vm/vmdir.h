@@ -21,6 +21,7 @@ struct vm_info {
 	int groups[VM_MAX_GROUPS];
 	size_t n_groups;
 	char profile[4096];
+	char looking_glass[256]; /* the shared memory file for the Looking Glass client, or "" */
 };
 
 /*

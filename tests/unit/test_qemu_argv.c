@@ -83,6 +83,8 @@ static const struct gcase cases[] = {
 	{ "plain-w11", "tests/unit/golden/install-w11.yaml", FW_SECURE,
 	  "/home/a/.local/share/vmrun/w11i/w11i_VARS.fd", "/run/user/1000/vmrun/w11i", gpu2, 2, VM_INSTALL_AUTO },
 	{ "matrix-pc", "tests/unit/golden/matrix-pc.yaml", FW_NONE, NULL, "/run/vmrun/matrix", gpu4, 1, VM_INSTALL_AUTO },
+	{ "share", "tests/unit/golden/share.yaml", FW_NONE, NULL, "/run/user/1000/vmrun/share", NULL, 0,
+	  VM_INSTALL_AUTO },
 };
 
 static const struct fw_choice fw_plain = {
@@ -174,7 +176,9 @@ static void test_golden(void **state)
 	const struct gcase *c = *state;
 	struct vm_profile *p = load(c->profile);
 	struct host_facts h = { .vars_path = c->vars_path, .runtime_dir = c->runtime_dir,
-				.hostdevs = c->hostdevs, .n_hostdevs = c->n_hostdevs };
+				.hostdevs = c->hostdevs, .n_hostdevs = c->n_hostdevs,
+				.looking_glass = "/dev/shm/looking-glass-share",
+				.pulse_server = "unix:/run/user/1000/pulse/native" };
 	struct qemu_install inst = { .display = c->install };
 	char **argv = NULL;
 
@@ -322,8 +326,12 @@ static void strip(char *s, const char *part)
  *                   nothing runs, so the rest of the machine is built exactly as asked.
  *   -cpu host    -> max: "host" needs KVM. hv-vpindex is dropped: TCG refuses to set it
  *                   ("kernel doesn't allow setting HyperV VP_INDEX"); every other flag stays.
- *   vfio-pci, usb-host: no such host device here (the lab starts vfio-pci on real devices).
+ *   vfio-pci: no such host device here (the lab starts vfio-pci on real devices). usb-host
+ *                   stays: QEMU takes one for a device that is not plugged in.
  *   -netdev bridge -> user, same id: no bridge or bridge helper in a unit test.
+ *   input-linux: no event device here (tests/lab/scenarios/vmrun-share.sh, with uinput).
+ *   hugepages: hugetlb=on and prealloc left out (no pages here; the lab allocates them).
+ *   -audiodev pa -> none, same id: no sound server here (tests/vm/run starts one).
  * The result is a new argv; the strings are malloc'd.
  */
 static char **adapt_for_this_machine(char **argv)
@@ -339,7 +347,8 @@ static char **adapt_for_this_machine(char **argv)
 		const char *a = argv[i], *next = i + 1 < n ? argv[i + 1] : "";
 		char *v;
 
-		if (streq(a, "-device") && (starts(next, "vfio-pci,") || starts(next, "usb-host,"))) {
+		if ((streq(a, "-device") && starts(next, "vfio-pci,")) ||
+		    (streq(a, "-object") && starts(next, "input-linux,"))) {
 			i++;
 			continue;
 		}
@@ -351,6 +360,17 @@ static char **adapt_for_this_machine(char **argv)
 			if (starts(v, "host"))
 				memcpy(v, "max", 3), memmove(v + 3, v + 4, strlen(v + 4) + 1);
 			strip(v, ",hv-vpindex");
+		}
+		if (i > 0 && streq(argv[i - 1], "-object") && starts(v, "memory-backend-memfd,")) {
+			strip(v, ",hugetlb=on");
+			strip(v, ",hugetlbsize=2M");
+			strip(v, ",hugetlbsize=1G");
+			strip(v, ",prealloc=on");
+		}
+		if (i > 0 && streq(argv[i - 1], "-audiodev") && starts(v, "pa,")) {
+			free(v);
+			v = strdup("none,id=vmrun-audio");
+			assert_non_null(v);
 		}
 		if (i > 0 && streq(argv[i - 1], "-netdev") && starts(v, "bridge,")) {
 			char *id = strstr(v, "id="), *end;
@@ -595,6 +615,9 @@ static void check_pci(struct rq *q, const struct vm_profile *p, const struct gca
 	assert_int_equal(count_id(ids, n, "1b36:000c"), q35 ? host_slots(c) : 0);
 	if (nic)
 		assert_int_equal(count_id(ids, n, nic), 1);
+	assert_int_equal(count_id(ids, n, "1af4:1110"), p->looking_glass.on ? 1 : 0);
+	if (p->audio)
+		assert_int_equal(count_id(ids, n, q35 ? "8086:293e" : "8086:2668"), 1);
 	if (display != VM_DISPLAY_NONE)
 		assert_int_equal(count_id(ids, n, vga[display]), 1);
 }
@@ -714,6 +737,72 @@ static void check_tpm(struct rq *q, const struct vm_profile *p)
 	json_object_put(v);
 }
 
+/* The size of BAR bar of the first device vendor:device, from query-pci; -1 when none. */
+static long long bar_size(json_object *devices, unsigned vendor, unsigned device, int bar)
+{
+	for (size_t i = 0; i < json_object_array_length(devices); i++) {
+		json_object *d = json_object_array_get_idx(devices, i), *id, *v, *regions, *br, *sub;
+
+		if (json_object_object_get_ex(d, "id", &id) &&
+		    json_object_object_get_ex(id, "vendor", &v) && (unsigned)json_object_get_int(v) == vendor &&
+		    json_object_object_get_ex(id, "device", &v) && (unsigned)json_object_get_int(v) == device &&
+		    json_object_object_get_ex(d, "regions", &regions))
+			for (size_t k = 0; k < json_object_array_length(regions); k++) {
+				json_object *rg = json_object_array_get_idx(regions, k);
+
+				if (jint(rg, "bar") == bar)
+					return jint(rg, "size");
+			}
+		if (json_object_object_get_ex(d, "pci_bridge", &br) &&
+		    json_object_object_get_ex(br, "devices", &sub)) {
+			long long sz = bar_size(sub, vendor, device, bar);
+
+			if (sz >= 0)
+				return sz;
+		}
+	}
+	return -1;
+}
+
+/* What the sharing keys asked for: the Looking Glass BAR, the RAM backend, sound, USB. */
+static void check_share(struct rq *q, const struct vm_profile *p)
+{
+	json_object *v, *buses, *devs;
+	char path[96];
+
+	if (p->looking_glass.on) {
+		buses = rq_query(q, "query-pci", NULL);
+		assert_true(json_object_object_get_ex(json_object_array_get_idx(buses, 0), "devices",
+						      &devs));
+		/* ivshmem-plain's shared memory is its BAR 2. */
+		assert_int_equal(bar_size(devs, 0x1af4, 0x1110, 2), (long long)p->looking_glass.size);
+		json_object_put(buses);
+	}
+	if (p->hugepages) {
+		v = rq_qom_get(q, "/objects/vmrun-ram", "size");
+		assert_int_equal(json_object_get_int64(v), (int64_t)p->memory);
+		json_object_put(v);
+	}
+	if (p->audio)
+		json_object_put(rq_qom_get(q, "/machine/peripheral/vmrun-hda", "type"));
+	for (size_t i = 0; i < p->n_usb; i++) {
+		snprintf(path, sizeof(path), "/machine/peripheral/vmrun-usb%zu", i);
+		if (p->usb[i].bus) {
+			v = rq_qom_get(q, path, "hostbus");
+			assert_int_equal(json_object_get_int(v), p->usb[i].bus);
+			json_object_put(v);
+			expect_qom_string(q, path, "hostport", p->usb[i].port);
+		} else {
+			v = rq_qom_get(q, path, "vendorid");
+			assert_int_equal(json_object_get_int(v), p->usb[i].vendor);
+			json_object_put(v);
+			v = rq_qom_get(q, path, "productid");
+			assert_int_equal(json_object_get_int(v), p->usb[i].product);
+			json_object_put(v);
+		}
+	}
+}
+
 static void check_pidfile(const struct real *r, pid_t pid)
 {
 	char path[2 * PATH_MAX], *s;
@@ -764,6 +853,7 @@ static void test_real_qemu(void **state)
 	struct host_facts h;
 	struct qemu_install inst = { .display = c->install };
 	char **argv = NULL, **run_argv, sock[2 * PATH_MAX], log[2 * PATH_MAX], *err = NULL;
+	char lg[2 * PATH_MAX];
 	struct rq q;
 	int rc;
 
@@ -779,9 +869,11 @@ static void test_real_qemu(void **state)
 	assert_int_equal(mkdir(r.run, 0700), 0);
 	real_files(&r, p);
 	real_firmware(&r, p);
+	snprintf(lg, sizeof(lg), "%s/looking-glass", r.dir);
 	h = (struct host_facts){ .firmware = p->firmware.type == VM_FW_UEFI ? &r.fw : NULL,
 				 .vars_path = r.vars, .runtime_dir = r.run, .hostdevs = c->hostdevs,
-				 .n_hostdevs = c->n_hostdevs, .install = c->install ? &inst : NULL };
+				 .n_hostdevs = c->n_hostdevs, .install = c->install ? &inst : NULL,
+				 .looking_glass = lg, .pulse_server = "unix:/nonexistent/native" };
 	if (p->tpm)
 		real_tpm(&r);
 	assert_int_equal(qemu_argv_build(p, &h, &argv), 0);
@@ -806,6 +898,7 @@ static void test_real_qemu(void **state)
 	check_pci(&q, p, c);
 	check_network(&q, p);
 	check_display(&q, p, c, &r);
+	check_share(&q, p);
 	check_rtc(&q, p);
 	check_machine(&q, p, &r);
 	check_pidfile(&r, q.pid);

@@ -300,7 +300,10 @@ static char *serialise(const char *header, size_t hlen, const struct allow_list 
 		return NULL;
 	fwrite(header, 1, hlen, f);
 	for (size_t i = 0; i < l->n; i++) {
-		fprintf(f, "- {device: \"%s\"", pci_addr_format(&l->v[i].device, addr));
+		if (l->v[i].has_device)
+			fprintf(f, "- {device: \"%s\"", pci_addr_format(&l->v[i].device, addr));
+		else
+			fprintf(f, "- {input: \"%s\"", l->v[i].input);
 		put_names(f, "users", l->v[i].users);
 		put_names(f, "groups", l->v[i].groups);
 		fputs("}\n", f);
@@ -320,7 +323,7 @@ static int add_to_list(struct allow_list *l, const struct pci_addr *dev, const c
 	char **users;
 
 	for (size_t i = 0; i < l->n && !e; i++)
-		if (pci_addr_eq(&l->v[i].device, dev))
+		if (l->v[i].has_device && pci_addr_eq(&l->v[i].device, dev))
 			e = &l->v[i];
 	if (!e) {
 		nv = reallocarray(l->v, l->n + 1, sizeof(*nv));
@@ -328,7 +331,8 @@ static int add_to_list(struct allow_list *l, const struct pci_addr *dev, const c
 			return -ENOMEM;
 		l->v = nv;
 		e = &l->v[l->n++];
-		*e = (struct allow_entry){ .device = *dev, .groups = calloc(1, sizeof(char *)) };
+		*e = (struct allow_entry){ .device = *dev, .has_device = true,
+					   .groups = calloc(1, sizeof(char *)) };
 		if (!e->groups)
 			return -ENOMEM;
 	}
@@ -355,7 +359,7 @@ int setup_allow_has(const char *text, const char *device, const char *user)
 	if (allow_parse(text, strlen(text), &l, err, sizeof(err)) < 0)
 		return -EBADMSG;
 	for (size_t i = 0; i < l.n && !found; i++)
-		found = pci_addr_eq(&l.v[i].device, &dev) &&
+		found = l.v[i].has_device && pci_addr_eq(&l.v[i].device, &dev) &&
 			allow_entry_permits(&l.v[i], user, (const char *const[]){ NULL });
 	allow_list_clear(&l);
 	return found;

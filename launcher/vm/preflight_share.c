@@ -1,0 +1,327 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The pre-flight's checks of what using the host and the VM at once needs: the input devices
+ * (and the user's access to them), Looking Glass's shared memory, the sound server, the CPUs
+ * cpu.pin names (and a layout when they are not good ones), hugepages, CPU isolation.
+ */
+#include "preflight.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "allow.h"
+#include "devacl.h"
+#include "exitcodes.h"
+#include "fileio.h"
+#include "hugepages.h"
+#include "program.h"
+#include "util.h"
+
+#define FAIL(c, id, code, fix, ...) checks_add(c, id, VERDICT_FAIL, code, fix, __VA_ARGS__)
+#define WARN(c, id, fix, ...) checks_add(c, id, VERDICT_WARN, 0, fix, __VA_ARGS__)
+#define OK(c, id, ...) checks_add(c, id, VERDICT_OK, 0, NULL, __VA_ARGS__)
+
+/* ---- input ---- */
+
+/* The allow file lists this event device for the user (the helper will decide; this says). */
+static bool allow_lists_input(const struct sysroot *s, const char *path, dev_t want)
+{
+	struct allow_list l = { 0 };
+	char err[256], rel[128];
+	bool found = false;
+	dev_t listed;
+	int dir = s->etc_fd < 0 ? -1 : openat(s->etc_fd, "vmrun", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dir < 0 || allow_load(dir, "allow.yaml", &l, err, sizeof(err)) < 0) {
+		safe_close(dir);
+		return false;
+	}
+	for (size_t i = 0; i < l.n && !found; i++)
+		found = l.v[i].input && input_node(s, l.v[i].input, rel, sizeof(rel), &listed) == 0 &&
+			listed == want;
+	allow_list_clear(&l);
+	safe_close(dir);
+	(void)path;
+	return found;
+}
+
+static void check_input_dev(struct checks *c, const struct sysroot *s, uid_t uid, bool helper,
+			    const struct vm_profile *p, const char *key, const char *path)
+{
+	char where[PATH_MAX + 128], rel[128], fix[PATH_MAX + 160];
+	dev_t rdev;
+	int r;
+
+	snprintf(where, sizeof(where), "%s:%u: %s: %s", p->source, profile_line(p, key), key, path);
+	r = input_node(s, path, rel, sizeof(rel), &rdev);
+	if (r < 0) {
+		FAIL(c, "input", EXIT_NOT_READY, "name one of ls -l /dev/input/by-id (the -event- "
+		     "links)", "%s: %s", where, r == -ENOENT ? "no such device (plugged in?)" :
+		     "not an input event device");
+		return;
+	}
+	if (!strstr(path, "/by-id/") && !strstr(path, "/by-path/"))
+		WARN(c, "input", "use its /dev/input/by-id link: eventN numbers change on replug and "
+		     "reboot", "%s: is /dev/%s by number", where, rel);
+	if (uid == 0 || faccessat(s->dev_fd, rel, R_OK | W_OK, 0) == 0) {
+		OK(c, "input", "%s: /dev/%s, yours to open", where, rel);
+		return;
+	}
+	if (helper && allow_lists_input(s, path, rdev)) {
+		OK(c, "input", "%s: /dev/%s: vmrun-helper gives you access for the run", where, rel);
+		return;
+	}
+	snprintf(fix, sizeof(fix), "ask the administrator to add - {input: %s, users: [you]} to "
+		 "/etc/vmrun/allow.yaml (vmrun-helper then gives you this device for your runs only)",
+		 path);
+	FAIL(c, "input", EXIT_NOT_READY, fix, "%s: /dev/%s is not yours to open (uid %u)", where, rel,
+	     (unsigned)uid);
+}
+
+static void check_input(struct checks *c, const struct sysroot *s, uid_t uid, bool helper,
+			const struct vm_profile *p)
+{
+	if (p->input.keyboard)
+		check_input_dev(c, s, uid, helper, p, "input.keyboard", p->input.keyboard);
+	if (p->input.mouse)
+		check_input_dev(c, s, uid, helper, p, "input.mouse", p->input.mouse);
+}
+
+/* ---- Looking Glass, sound ---- */
+
+static void check_looking_glass(struct checks *c, const struct plan *pl)
+{
+	const struct vm_profile *p = pl->p;
+	struct statvfs vfs;
+	struct stat st;
+	unsigned long long free_bytes;
+
+	if (!p->looking_glass.on)
+		return;
+	if (pl->lg_kvmfr) {
+		OK(c, "looking-glass", "Looking Glass: /dev/kvmfr0 (the kvmfr module), %llu MiB",
+		   (unsigned long long)(p->looking_glass.size >> 20));
+		return;
+	}
+	if (lstat(pl->looking_glass, &st) == 0 && (!S_ISREG(st.st_mode) || st.st_uid != getuid())) {
+		FAIL(c, "looking-glass", EXIT_NOT_READY, "remove it (a client or another VM of "
+		     "someone else's may use it)", "Looking Glass: %s exists and is not a file of "
+		     "yours", pl->looking_glass);
+		return;
+	}
+	if (statvfs("/dev/shm", &vfs) < 0) {
+		FAIL(c, "looking-glass", EXIT_NOT_READY, "mount a tmpfs on /dev/shm", "Looking Glass: "
+		     "/dev/shm: %m");
+		return;
+	}
+	free_bytes = (unsigned long long)vfs.f_bavail * vfs.f_frsize;
+	if (free_bytes < p->looking_glass.size)
+		FAIL(c, "looking-glass", EXIT_NOT_READY, "free some /dev/shm, or give a smaller "
+		     "resolution", "Looking Glass: %llu MiB needed in /dev/shm, %llu MiB free",
+		     (unsigned long long)(p->looking_glass.size >> 20), free_bytes >> 20);
+	else
+		OK(c, "looking-glass", "Looking Glass: %s, %llu MiB (client: looking-glass-client -f %s)",
+		   pl->looking_glass, (unsigned long long)(p->looking_glass.size >> 20),
+		   pl->looking_glass);
+}
+
+static void check_audio(struct checks *c, const struct plan *pl)
+{
+	const struct vm_profile *p = pl->p;
+
+	if (!p->audio)
+		return;
+	/* Debian builds QEMU's PulseAudio driver as a module, in qemu-system-gui. */
+	if (access("/usr/lib/x86_64-linux-gnu/qemu/audio-pa.so", F_OK) < 0 &&
+	    access("/usr/lib/qemu/audio-pa.so", F_OK) < 0)
+		FAIL(c, "audio", EXIT_NOT_READY, "apt install qemu-system-gui", "%s:%u: audio: QEMU's "
+		     "PulseAudio driver (audio-pa) is not installed", p->source, profile_line(p, "audio"));
+	else if (pl->pulse_err[0])
+		FAIL(c, "audio", EXIT_NOT_READY, "run vmrun in the desktop session whose sound it "
+		     "should use (PipeWire's pipewire-pulse or PulseAudio), or set PULSE_SERVER",
+		     "%s:%u: audio: %s", p->source, profile_line(p, "audio"), pl->pulse_err);
+	else
+		OK(c, "audio", "sound: the guest's HDA %s to %s", p->audio_input ? "output and input" :
+		   "output", pl->pulse_server);
+}
+
+/* ---- CPUs ---- */
+
+static bool cpu_in(unsigned cpu, const unsigned *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == cpu)
+			return true;
+	return false;
+}
+
+/* "0-3,8-11" into a bitmap of up to 4096 CPUs. */
+static void parse_list(const char *s, unsigned char *bits, size_t cap)
+{
+	unsigned a, b;
+	int used;
+
+	while (*s && sscanf(s, "%u%n", &a, &used) == 1) {
+		s += used;
+		b = a;
+		if (*s == '-' && sscanf(s + 1, "%u%n", &b, &used) == 1)
+			s += 1 + used;
+		for (unsigned i = a; i <= b && i < cap * 8; i++)
+			bits[i / 8] |= (unsigned char)(1 << (i % 8));
+		s += *s == ',';
+	}
+}
+
+static bool bit(const unsigned char *bits, unsigned i)
+{
+	return i < 4096 && bits[i / 8] & (1 << (i % 8));
+}
+
+/* CPU cpu's SMT siblings (itself included). */
+static void siblings(const struct sysroot *s, unsigned cpu, unsigned char *bits)
+{
+	char path[96], buf[256];
+
+	memset(bits, 0, 512);
+	snprintf(path, sizeof(path), "devices/system/cpu/cpu%u/topology/thread_siblings_list", cpu);
+	if (read_attr_at(s->sys_fd, path, buf, sizeof(buf)) >= 0)
+		parse_list(buf, bits, 512);
+}
+
+/* A layout for n vCPUs: whole cores from the last down, core 0 left to the host. */
+static void suggest(const struct sysroot *s, const unsigned char *online, unsigned n, char *buf,
+		    size_t cap)
+{
+	unsigned char used[512] = { 0 }, sib[512];
+	unsigned picked[VM_CPU_LIST_MAX], k = 0;
+	size_t o = 0;
+
+	siblings(s, 0, sib);
+	for (unsigned i = 0; i < 4096; i++)
+		if (bit(sib, i))
+			used[i / 8] |= (unsigned char)(1 << (i % 8)); /* core 0 is the host's */
+	for (unsigned cpu = 4096; cpu-- > 0 && k < n;) {
+		if (!bit(online, cpu) || bit(used, cpu))
+			continue;
+		siblings(s, cpu, sib);
+		for (unsigned i = 0; i < 4096 && k < n; i++)
+			if (bit(sib, i) && bit(online, i) && !bit(used, i)) {
+				picked[k++] = i;
+				used[i / 8] |= (unsigned char)(1 << (i % 8));
+			}
+	}
+	buf[0] = '\0';
+	if (k < n)
+		return;
+	o += (size_t)snprintf(buf, cap, "cpu.pin: [");
+	for (unsigned i = 0; i < n && o < cap; i++)
+		o += (size_t)snprintf(buf + o, cap - o, "%s%u", i ? ", " : "", picked[n - 1 - i]);
+	if (o < cap)
+		snprintf(buf + o, cap - o, "], cpu.emulator: [0]");
+}
+
+static void check_pinning(struct checks *c, const struct sysroot *s, uid_t uid,
+			  const struct vm_profile *p)
+{
+	const struct vm_cpu *cpu = &p->cpu;
+	unsigned char online[512] = { 0 }, sib[512];
+	char buf[4096], where[300], layout[600];
+	bool good = true;
+
+	if (!cpu->n_pin)
+		return;
+	snprintf(where, sizeof(where), "%s:%u: cpu.pin", p->source, profile_line(p, "cpu.pin"));
+	if (read_attr_at(s->sys_fd, "devices/system/cpu/online", buf, sizeof(buf)) < 0) {
+		WARN(c, "cpu-pin", NULL, "%s: cannot read the host's online CPUs", where);
+		return;
+	}
+	parse_list(buf, online, sizeof(online));
+	suggest(s, online, (unsigned)cpu->n_pin, layout, sizeof(layout));
+	for (size_t i = 0; i < cpu->n_pin; i++)
+		if (!bit(online, cpu->pin[i])) {
+			FAIL(c, "cpu-pin", EXIT_NOT_READY, layout[0] ? layout : NULL, "%s: CPU %u is not "
+			     "online on this host (online: %s)", where, cpu->pin[i], buf);
+			return;
+		}
+	for (size_t i = 0; i < cpu->n_emulator; i++)
+		if (!bit(online, cpu->emulator[i])) {
+			FAIL(c, "cpu-pin", EXIT_NOT_READY, NULL, "%s:%u: cpu.emulator: CPU %u is not "
+			     "online (online: %s)", p->source, profile_line(p, "cpu.emulator"),
+			     cpu->emulator[i], buf);
+			return;
+		}
+	for (size_t i = 0; i < cpu->n_pin && good; i++) {
+		siblings(s, cpu->pin[i], sib);
+		for (unsigned k = 0; k < 4096 && good; k++)
+			if (bit(sib, k) && bit(online, k) && !cpu_in(k, cpu->pin, cpu->n_pin)) {
+				WARN(c, "cpu-pin", layout[0] ? layout : NULL, "%s: CPU %u's SMT sibling %u "
+				     "is not the guest's: the host shares that core", where, cpu->pin[i], k);
+				good = false;
+			}
+	}
+	if (cpu_in(0, cpu->pin, cpu->n_pin)) {
+		WARN(c, "cpu-pin", layout[0] ? layout : NULL, "%s: CPU 0 is best left to the host (its "
+		     "interrupts and housekeeping)", where);
+		good = false;
+	}
+	if (good)
+		OK(c, "cpu-pin", "vCPUs pinned to whole cores the host keeps its hands off%s",
+		   cpu->isolate ? " (isolated while it runs)" : "");
+	if (cpu->isolate && uid != 0)
+		FAIL(c, "cpu-isolate", EXIT_NOT_READY, "run it as root (or leave cpu.isolate out: the "
+		     "pinning alone works for you)", "%s:%u: cpu.isolate: changes the host's systemd "
+		     "slices, which only root may", p->source, profile_line(p, "cpu.isolate"));
+	else if (cpu->isolate && (s->run_fd < 0 || faccessat(s->run_fd, "systemd/system", F_OK, 0) < 0 ||
+				  !program_find("systemctl", NULL, 0)))
+		FAIL(c, "cpu-isolate", EXIT_NOT_READY, "boot with systemd, or leave cpu.isolate out",
+		     "%s:%u: cpu.isolate: needs systemd as PID 1 (its slices' AllowedCPUs)", p->source,
+		     profile_line(p, "cpu.isolate"));
+}
+
+/* ---- hugepages ---- */
+
+static void check_hugepages(struct checks *c, const struct sysroot *s, const struct vm_profile *p)
+{
+	uint64_t page = vm_hugepage_bytes(p->hugepages);
+	unsigned long need;
+	struct hugepage_pool pool;
+	char where[300];
+
+	if (!page)
+		return;
+	need = (unsigned long)(p->memory / page);
+	snprintf(where, sizeof(where), "%s:%u: hugepages: %s", p->source,
+		 profile_line(p, "hugepages"), vm_hugepages_name(p->hugepages));
+	if (hugepages_read(s, page, &pool) < 0) {
+		FAIL(c, "hugepages", EXIT_NOT_READY, page == (1ULL << 30) ? "1G pages need a CPU with "
+		     "pdpe1gb and hugepagesz=1G on the kernel command line" : NULL,
+		     "%s: this kernel has no %s hugepage pool", where, vm_hugepages_name(p->hugepages));
+		return;
+	}
+	if (pool.free >= need)
+		OK(c, "hugepages", "%s: %lu free of %lu needed", where, pool.free, need);
+	else if (page == (1ULL << 30))
+		WARN(c, "hugepages", "reserve them at boot: hugepagesz=1G hugepages=N on the kernel "
+		     "command line", "%s: %lu free of %lu needed: vmrun will try to make the rest, "
+		     "which for 1G pages rarely works after boot", where, pool.free, need);
+	else
+		OK(c, "hugepages", "%s: %lu free of %lu needed: vmrun makes the rest for the run "
+		   "(compacting memory first) and gives them back after", where, pool.free, need);
+}
+
+void preflight_share(const struct sysroot *s, uid_t uid, const struct plan *pl, bool helper,
+		     struct checks *c)
+{
+	check_input(c, s, uid, helper, pl->p);
+	check_looking_glass(c, pl);
+	check_audio(c, pl);
+	check_pinning(c, s, uid, pl->p);
+	check_hugepages(c, s, pl->p);
+}
