@@ -293,7 +293,7 @@ static void test_dry_run(void **state)
 	snprintf(vars, sizeof(vars), "if=pflash,unit=1,format=raw,file=%s/lab_VARS.fd\n",
 		 jstr(root, "state_dir"));
 	assert_non_null(strstr(all, vars));
-	assert_non_null(strstr(all, "usb-host,bus=vmrun-xhci.0,vendorid=0x046d,productid=0xc31c\n"));
+	assert_non_null(strstr(all, "usb-host,id=vmrun-usb0,bus=vmrun-xhci.0,vendorid=0x046d,productid=0xc31c\n"));
 	free(all);
 	json_object_put(root);
 	/* Human form names the holder among the checks, and the plan. */

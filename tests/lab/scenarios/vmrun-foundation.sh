@@ -84,7 +84,7 @@ code=$(jq -r .firmware.code <<<"$out") vars=$(jq -r .firmware.vars <<<"$out")
 check "argv: OVMF code read-only ($code)" has "if=pflash,unit=0,format=raw,readonly=on,file=$code"
 check "argv: the VM's own vars copy ($vars)" has "if=pflash,unit=1,format=raw,file=$vars"
 assert_eq "$vars" /var/lib/vmrun/lab/lab_VARS.fd "vars copy lives in root's state dir"
-check "argv: a usb-host device" has "usb-host,bus=vmrun-xhci.0,vendorid=0x046d,productid=0xc31c"
+check "argv: a usb-host device" has "usb-host,id=vmrun-usb0,bus=vmrun-xhci.0,vendorid=0x046d,productid=0xc31c"
 check "argv: QMP socket in the runtime dir" has "socket,id=vmrun-qmp,path=/run/vmrun/vm/lab/qmp.sock,server=on,wait=off"
 check "dry run created no state dir" test ! -e /var/lib/vmrun
 check "dry run created no runtime dir" test ! -e /run/vmrun
