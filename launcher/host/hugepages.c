@@ -38,7 +38,7 @@ static int write_total(const struct sysroot *s, uint64_t page_bytes, unsigned lo
 
 	pool_path(page_bytes, "nr_hugepages", path, sizeof(path));
 	snprintf(text, sizeof(text), "%lu\n", total);
-	fd = openat(s->sys_fd, path, O_WRONLY | O_CLOEXEC);
+	fd = openat(s->sys_fd, path, O_WRONLY | O_TRUNC | O_CLOEXEC); /* O_TRUNC: a test tree's file */
 	if (fd < 0)
 		return -errno;
 	if (write_all(fd, text, strlen(text)) < 0)

@@ -222,7 +222,7 @@ static void suggest(const struct sysroot *s, const unsigned char *online, unsign
 		return;
 	o += (size_t)snprintf(buf, cap, "cpu.pin: [");
 	for (unsigned i = 0; i < n && o < cap; i++)
-		o += (size_t)snprintf(buf + o, cap - o, "%s%u", i ? ", " : "", picked[n - 1 - i]);
+		o += (size_t)snprintf(buf + o, cap - o, "%s%u", i ? ", " : "", picked[i]);
 	if (o < cap)
 		snprintf(buf + o, cap - o, "], cpu.emulator: [0]");
 }

@@ -463,6 +463,75 @@ static void test_name_clash(void **state)
 	free(saved);
 }
 
+/* Two cores of two threads: CPUs 0 and 2 share a core, so do 1 and 3. */
+static void cpus(struct fx *f)
+{
+	fake_write(f->root, "sys/devices/system/cpu/online", "0-3\n");
+	for (int c = 0; c < 4; c++) {
+		char rel[96];
+
+		snprintf(rel, sizeof(rel), "sys/devices/system/cpu/cpu%d/topology/thread_siblings_list", c);
+		fake_write(f->root, rel, c % 2 ? "1,3\n" : "0,2\n");
+	}
+}
+
+static void test_pinning(void **state)
+{
+	struct fx *f = *state;
+	const struct check_item *it;
+
+	cpus(f);
+	check(f, HEAD "cpu: {cores: 2, pin: [1, 3], emulator: [0]}\n");
+	expect(f, "cpu-pin", VERDICT_OK, "vCPUs pinned to whole cores", 0);
+	check(f, HEAD "cpu: {cores: 2, pin: [1, 2]}\n");
+	it = expect(f, "cpu-pin", VERDICT_WARN, "CPU 1's SMT sibling 3 is not the guest's", 0);
+	assert_string_equal(it->fix, "cpu.pin: [1, 3], cpu.emulator: [0]");
+	check(f, HEAD "cpu: {cores: 2, pin: [0, 2]}\n");
+	expect(f, "cpu-pin", VERDICT_WARN, "CPU 0 is best left to the host", 0);
+	check(f, HEAD "cpu: {cores: 2, pin: [1, 5]}\n");
+	expect(f, "cpu-pin", VERDICT_FAIL, "CPU 5 is not online on this host (online: 0-3)", 4);
+	check(f, HEAD "cpu: {cores: 1, pin: [1], emulator: [7]}\n");
+	expect(f, "cpu-pin", VERDICT_FAIL, "cpu.emulator: CPU 7 is not online", 4);
+	/* cpu.isolate: root's, and systemd's. */
+	check(f, HEAD "cpu: {cores: 2, pin: [1, 3], isolate: true}\n");
+	expect(f, "cpu-isolate", VERDICT_FAIL, "needs systemd as PID 1", 4);
+	check_as(f, 4242, HEAD "cpu: {cores: 2, pin: [1, 3], isolate: true}\n");
+	expect(f, "cpu-isolate", VERDICT_FAIL, "changes the host's systemd slices, which only root may", 4);
+}
+
+static void test_share_checks(void **state)
+{
+	struct fx *f = *state;
+	char *saved = getenv("PULSE_SERVER") ? strdup(getenv("PULSE_SERVER")) : NULL;
+
+	fake_write(f->root, "sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages", "10\n");
+	fake_write(f->root, "sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", "10\n");
+	check(f, HEAD "hugepages: 2M\n");
+	expect(f, "hugepages", VERDICT_OK, "10 free of 512 needed: vmrun makes the rest", 0);
+	check(f, "name: t\nos: linux\naccel: tcg\nmemory: 2G\nfirmware: {type: bios}\nhugepages: 1G\n");
+	expect(f, "hugepages", VERDICT_FAIL, "this kernel has no 1G hugepage pool", 4);
+	/* No sound server for root outside a session. */
+	unsetenv("PULSE_SERVER");
+	unsetenv("SUDO_UID");
+	check(f, HEAD "audio: true\n");
+	if (!find(f, "audio", VERDICT_FAIL, "audio-pa"))
+		expect(f, "audio", VERDICT_FAIL, "run as root outside a user's session", 4);
+	setenv("PULSE_SERVER", "unix:/run/pulse.sock", 1);
+	check(f, HEAD "audio: {input: true}\n");
+	if (!find(f, "audio", VERDICT_FAIL, "audio-pa"))
+		expect(f, "audio", VERDICT_OK, "the guest's HDA output and input to unix:/run/pulse.sock", 0);
+	if (saved)
+		setenv("PULSE_SERVER", saved, 1);
+	else
+		unsetenv("PULSE_SERVER");
+	free(saved);
+	/* An input device that is not there, and one by number. */
+	check(f, HEAD "input: {keyboard: /dev/input/by-id/nothing-event-kbd}\n");
+	expect(f, "input", VERDICT_FAIL, "no such device (plugged in?)", 4);
+	check(f, HEAD "looking_glass: {size: 32M}\n");
+	expect(f, "looking-glass", VERDICT_OK, "/dev/shm/looking-glass-t, 32 MiB", 0);
+}
+
 /* A VM directory (sockets, NVRAM) is used only when it is ours alone. */
 static void test_vm_dir(void **state)
 {
@@ -502,7 +571,7 @@ int main(void)
 		T(test_bridge),      T(test_rom),                 T(test_memory),
 		T(test_kvm),         T(test_kvm_group),           T(test_iommu_only_with_pci),
 		T(test_not_a_gpu),   T(test_memlock_need),        T(test_name_clash),
-		T(test_vm_dir),
+		T(test_vm_dir),      T(test_pinning),             T(test_share_checks),
 	};
 	return cmocka_run_group_tests_name("preflight", tests, NULL, NULL);
 }

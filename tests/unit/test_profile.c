@@ -505,6 +505,32 @@ static const struct error_case error_cases[] = {
 	{ "install_too_many", HEAD "install:\n  media: [/1, /2, /3, /4, /5]\n", "install.media", 4, "too many entries (at most 4)" },
 	{ "tpm_bool", HEAD "tpm: yes\n", "tpm", 3, "expected true or false" },
 	{ "boot_keys_bool", HEAD "install:\n  media: [/i.iso]\n  boot_keys: 0\n", "install.boot_keys", 5, "expected true or false" },
+	/* sharing the host: pinning, input, Looking Glass, audio, hugepages, USB by port */
+	{ "pin_count", HEAD "cpu:\n  cores: 2\n  pin: [1]\n", "cpu.pin", 5, "lists 1 host CPUs for 2 vCPUs" },
+	{ "pin_dup", HEAD "cpu:\n  cores: 2\n  pin: [1, 1]\n", "cpu.pin[1]", 5, "CPU 1 is already cpu.pin[0]" },
+	{ "pin_text", HEAD "cpu:\n  cores: 1\n  pin: [one]\n", "cpu.pin[0]", 5, "expected a whole number" },
+	{ "emulator_alone", HEAD "cpu:\n  emulator: [0]\n", "cpu.emulator", 4, "needs cpu.pin" },
+	{ "isolate_alone", HEAD "cpu:\n  isolate: true\n", "cpu.isolate", 4, "needs cpu.pin" },
+	{ "isolate_overlap", HEAD "cpu:\n  cores: 2\n  pin: [2, 3]\n  emulator: [3]\n  isolate: true\n", "cpu.emulator[0]", 6, "CPU 3 is a vCPU's (cpu.pin[1])" },
+	{ "input_path", HEAD "input:\n  keyboard: /tmp/kbd\n", "input.keyboard", 4, "expected an event device under /dev/input/" },
+	{ "input_empty", HEAD "input:\n  toggle: ctrl-ctrl\n", "input", 3, "needs a keyboard or a mouse" },
+	{ "input_toggle", HEAD "input:\n  keyboard: /dev/input/event3\n  toggle: ctrl-alt\n", "input.toggle", 5, "expected one of ctrl-ctrl, alt-alt, shift-shift, meta-meta, scrolllock, ctrl-scrolllock" },
+	{ "input_toggle_mouse", HEAD "input:\n  mouse: /dev/input/event4\n  toggle: alt-alt\n", "input.toggle", 5, "give input.keyboard" },
+	{ "input_same", HEAD "input:\n  keyboard: /dev/input/event3\n  mouse: /dev/input/event3\n", "input.mouse", 5, "is the keyboard's device" },
+	{ "lg_both", HEAD "looking_glass:\n  resolution: 1920x1080\n  size: 32M\n", "looking_glass.size", 5, "exactly one" },
+	{ "lg_neither", HEAD "looking_glass:\n  hdr: true\n", "looking_glass", 3, "exactly one" },
+	{ "lg_resolution", HEAD "looking_glass:\n  resolution: 1920*1080\n", "looking_glass.resolution", 4, "expected WIDTHxHEIGHT like 2560x1440" },
+	{ "lg_size_pow2", HEAD "looking_glass:\n  size: 48M\n", "looking_glass.size", 4, "expected a power of two" },
+	{ "lg_hdr_size", HEAD "looking_glass:\n  size: 64M\n  hdr: true\n", "looking_glass.hdr", 5, "only with resolution" },
+	{ "audio_word", HEAD "audio: yes\n", "audio", 3, "expected true or false" },
+	{ "audio_key", HEAD "audio:\n  output: true\n", "audio.output", 4, "unknown key; audio takes input" },
+	{ "audio_list", HEAD "audio: [input]\n", "audio", 3, "expected true, false or {input: true}" },
+	{ "huge_enum", HEAD "hugepages: 4M\n", "hugepages", 3, "expected one of 2M, 1G, got \"4M\"" },
+	{ "huge_whole", "name: t\nmemory: 1536M\nhugepages: 1G\n", "hugepages", 3, "not a whole number of 1G pages" },
+	{ "usb_both", HEAD "usb:\n  - {vendor: \"046d\", product: c31c, bus: 1}\n", "usb[0].bus", 4, "by vendor and product, or by bus and port, not both" },
+	{ "usb_port_form", HEAD "usb:\n  - {bus: 1, port: 2-3}\n", "usb[0].port", 4, "expected a port path like 2 or 2.3" },
+	{ "usb_port_only", HEAD "usb:\n  - {port: \"2.3\"}\n", "usb[0].bus", 4, "needs bus and port" },
+	{ "usb_bus_range", HEAD "usb:\n  - {bus: 0, port: \"1\"}\n", "usb[0].bus", 4, "from 1 to 255" },
 	/* mistakes that teach: the message says what to write */
 	{ "typo_key", "name: t\nmemroy: 1G\n", "memroy", 2, "unknown key; did you mean \"memory\"?" },
 	{ "typo_nested", HEAD "cpu:\n  cors: 2\n", "cpu.cors", 4, "did you mean \"cores\"?" },
@@ -597,6 +623,56 @@ static void test_install_keys(void **state)
 	assert_int_equal(vm_sata_ports("q35"), 6);
 	assert_int_equal(vm_sata_ports("pc-q35-7.2"), 6);
 	assert_int_equal(vm_sata_ports("pc"), 4);
+}
+
+static void test_share_keys(void **state)
+{
+	static const char yaml[] = "name: s\nmemory: 4G\n"
+				   "cpu: {cores: 2, threads: 2, pin: [2, 6, 3, 7], emulator: [0, 4], isolate: true}\n"
+				   "input: {keyboard: /dev/input/by-id/k-event-kbd, mouse: /dev/input/by-id/m-event-mouse}\n"
+				   "looking_glass: {resolution: 2560x1440}\naudio: true\nhugepages: 1G\n"
+				   "usb: [{bus: 3, port: \"1.4.2\"}]\n";
+	struct profile_error err;
+	struct vm_profile *p = NULL;
+
+	(void)state;
+	if (profile_load_buffer("s.yaml", yaml, strlen(yaml), &p, &err) < 0) {
+		char msg[512];
+
+		fail_msg("%s", profile_error_format(&err, msg, sizeof(msg)));
+	}
+	assert_int_equal(p->cpu.n_pin, 4);
+	assert_int_equal(p->cpu.pin[1], 6);
+	assert_int_equal(p->cpu.n_emulator, 2);
+	assert_true(p->cpu.isolate);
+	assert_string_equal(p->input.keyboard, "/dev/input/by-id/k-event-kbd");
+	assert_int_equal(p->input.toggle, VM_TOGGLE_CTRL_CTRL);
+	assert_string_equal(vm_toggle_name(p->input.toggle), "ctrl-ctrl");
+	assert_true(p->looking_glass.on);
+	assert_int_equal(p->looking_glass.width, 2560);
+	/* 2560 x 1440 x 4 x 2 + 10 MiB = 39.98 MiB: 64 MiB. */
+	assert_int_equal(p->looking_glass.size, 64ULL << 20);
+	assert_true(p->audio);
+	assert_false(p->audio_input);
+	assert_int_equal(p->hugepages, VM_HUGEPAGES_1G);
+	assert_int_equal(p->usb[0].bus, 3);
+	assert_string_equal(p->usb[0].port, "1.4.2");
+	profile_free(p);
+	/* The documented formula, including HDR and the 1080p example Looking Glass gives. */
+	assert_int_equal(vm_looking_glass_size(1920, 1080, false), 32ULL << 20);
+	assert_int_equal(vm_looking_glass_size(1920, 1080, true), 64ULL << 20);
+	assert_int_equal(vm_looking_glass_size(3840, 2160, false), 128ULL << 20);
+	assert_int_equal(vm_hugepage_bytes(VM_HUGEPAGES_2M), 2ULL << 20);
+	assert_int_equal(vm_hugepage_bytes(VM_HUGEPAGES_NONE), 0);
+	static const char a1[] = "name: a\nmemory: 1G\naudio: {input: true}\n",
+			  a2[] = "name: a\nmemory: 1G\naudio: false\n";
+
+	assert_int_equal(profile_load_buffer("a.yaml", a1, strlen(a1), &p, &err), 0);
+	assert_true(p->audio && p->audio_input);
+	profile_free(p);
+	assert_int_equal(profile_load_buffer("a.yaml", a2, strlen(a2), &p, &err), 0);
+	assert_false(p->audio);
+	profile_free(p);
 }
 
 /* ---- relative paths: the profile's directory, not the caller's ---- */
@@ -725,7 +801,7 @@ static void test_error_format(void **state)
 	profile_free(NULL);
 }
 
-#define N_FIXED 16
+#define N_FIXED 17
 static struct CMUnitTest tests[N_FIXED + ARRAY_SIZE(error_cases)];
 
 int main(void)
@@ -744,6 +820,7 @@ int main(void)
 		cmocka_unit_test(test_enum_names),
 		cmocka_unit_test(test_relative_paths),
 		cmocka_unit_test(test_install_keys),
+		cmocka_unit_test(test_share_keys),
 		cmocka_unit_test(test_file_errors),
 		cmocka_unit_test(test_huge_file),
 		cmocka_unit_test(test_error_format),

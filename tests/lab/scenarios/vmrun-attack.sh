@@ -61,7 +61,9 @@ whole() {
             diag "after restore: $(home)" "$(cat "$tmp/restore.out")"
         fi
         ;;
-    *) fail "$what: the group is whole"; diag "drivers: $state (01:00.0 01:00.1)" ;;
+    *) fail "$what: the group is whole"; diag "drivers: $state (01:00.0 01:00.1)"
+       diag "$(dmesg | tail -n 12)"
+       ls /run/vmrun/switch/*.kmsg >/dev/null 2>&1 && diag "$(tail -n 12 /run/vmrun/switch/*.kmsg)" ;;
     esac
     if ! timeout 20 "$VMRUN" attach $GPU >"$tmp/rootattach.out" 2>&1; then
         fail "$what: root's attach afterwards is not blocked"
@@ -135,11 +137,17 @@ tests/lab/tiny-guest "$tmp/vm" chldrun off 20
 chmod -R a+rX "$tmp/vm"
 "$SIGENV" --ignore CHLD --block INT -- "$VMRUN" "$tmp/vm/chldrun.yaml" >"$tmp/chldrun.out" 2>&1; rc=$?
 assert_eq "$rc" 0 "a full run with SIGCHLD ignored: the guest powers off, exit 0"
+[[ $rc == 0 ]] || diag "$(tail -n 20 "$tmp/chldrun.out")"
 check "...and QEMU's exit was seen at once (no SIGTERM to a dead pid)" \
     sh -c "! grep -q 'sending SIG' '$tmp/chldrun.out'"
 whole "a full run with SIGCHLD ignored"
 
 # --- hidden holders -----------------------------------------------------------------------------
+if [[ ! -e $card ]]; then
+    "$VMRUN" restore >/dev/null 2>&1
+    "$VMRUN" attach $GPU >/dev/null 2>&1
+fi
+check "the GPU's card $card is there for the holder tests" test -e "$card"
 chmod 0666 "$card"   # so alice can hold it, as a desktop user in group video would
 as alice unshare -rm sh -c "touch /tmp/alias-a; mount --bind $card /tmp/alias-a; exec sleep 300 </tmp/alias-a" &
 upid=$!
