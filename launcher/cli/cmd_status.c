@@ -107,7 +107,10 @@ static void print_text(json_object *switches, const struct vm_entry *vms, size_t
 		const struct vm_entry *e = &vms[i];
 
 		printf("VM %s: ", e->vi.name);
-		if (e->running) {
+		if (e->running && streq(e->vi.state, "recovering")) {
+			printf("its vmrun (pid %d) ended without stopping it; its guard (pid %d) is "
+			       "giving back what the run changed\n", (int)e->vi.pid, (int)e->vi.guard_pid);
+		} else if (e->running) {
 			printf("running (vmrun pid %d, up %llds, guest %s, GPU groups [", (int)e->vi.pid,
 			       (long long)(time(NULL) - e->vi.started), e->guest[0] ? e->guest : "unknown");
 			for (size_t k = 0; k < e->vi.n_groups; k++)
@@ -116,8 +119,12 @@ static void print_text(json_object *switches, const struct vm_entry *vms, size_t
 			if (e->vi.looking_glass[0])
 				printf("  its screen: looking-glass-client -f %s\n", e->vi.looking_glass);
 		} else {
-			printf("not running%s\n", e->restore_pending ?
-			       "; its GPU is still on vfio-pci: run `vmrun restore`" : "");
+			if (e->restore_pending)
+				printf("not running; its last run left %s: run `vmrun restore %s`\n",
+				       e->vi.n_groups || e->vi.n_gpus ? "its GPU on vfio-pci" :
+				       "changes on the host", e->vi.name);
+			else
+				printf("not running\n");
 		}
 	}
 	if (!json_object_array_length(switches) && !n_vms)

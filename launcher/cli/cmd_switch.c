@@ -12,6 +12,11 @@
 #include "cli.h"
 #include "iommu.h"
 #include "log.h"
+#include "names.h"
+#include "paths.h"
+#include "profile_path.h"
+#include "recover.h"
+#include <unistd.h>
 #include "output.h"
 #include "priv.h"
 #include "timeutil.h"
@@ -120,7 +125,111 @@ int cmd_attach(struct cli *c, const struct cli_args *a)
 	return run_op(c, a, PRIV_ATTACH, "attach");
 }
 
+/* ---- vmrun restore NAME: what a VM's dead run left, from its vm.json ---- */
+
+static void vm_progress(void *data, const char *msg)
+{
+	on_progress(data, msg);
+}
+
+/* The VM's runtime directory, by its name, or by the name in the profile NAME resolves to
+ * (a unit's %i is the profile's). -ENOENT when neither has one (*known: a profile says there is
+ * such a VM). */
+static int open_vm_dir(struct cli *c, const char *arg, char **ret_name, int *ret_fd, bool *known)
+{
+	_cleanup_free_ char *dir = NULL;
+	struct vm_profile *p = NULL;
+	log_fn_t old;
+	int fd = -1;
+
+	if (vm_name_is_valid(arg) && vm_runtime_dir(c->root, arg, c->uid, &dir) == 0 &&
+	    vm_dir_open(dir, false, &fd, NULL) == 0) {
+		*ret_fd = fd;
+		return (*ret_name = strdup(arg)) ? 0 : -ENOMEM;
+	}
+	old = log_set_fn(NULL); /* not a profile either: the caller says so */
+	*known = vm_profile_load(arg, &p) == 0;
+	if (*known && vm_runtime_dir(c->root, p->name, c->uid, &dir) == 0 &&
+	    vm_dir_open(dir, false, &fd, NULL) == 0)
+		*ret_name = strdup(p->name);
+	(void)log_set_fn(old);
+	profile_free(p);
+	*ret_fd = fd;
+	return fd < 0 ? -ENOENT : *ret_name ? 0 : -ENOMEM;
+}
+
+/* A guard giving the VM back holds its lock; it is done within a minute or two. */
+static bool wait_unlocked(int fd, struct out *o)
+{
+	uint64_t end = now_ms() + 180000;
+
+	on_progress(o, "its guard is giving back what its vmrun left; waiting for it");
+	while (vm_is_running(fd) && now_ms() < end)
+		(void)usleep(200000);
+	return !vm_is_running(fd);
+}
+
+static int restore_vm(struct cli *c, const struct cli_args *a, const char *arg)
+{
+	struct out o = { .json = c->json, .steps = json_object_new_array() };
+	struct priv_result res = { .group = -1 };
+	_cleanup_free_ char *name = NULL;
+	_cleanup_close_ int fd = -1, lock = -1;
+	bool known = false;
+	struct vm_info vi;
+	struct priv priv;
+	char msg[128];
+	int r;
+
+	clock_gettime(CLOCK_MONOTONIC, &o.t0);
+	r = open_vm_dir(c, arg, &name, &fd, &known);
+	if (r == -ENOENT && !known) {
+		json_object_put(o.steps);
+		log_err("restore: '%s' is neither a PCI address nor a VM (no run of it, no profile)", arg);
+		return EXIT_USAGE;
+	}
+	if (r == -ENOENT || (r == 0 && vm_info_read(fd, &vi) == -ENOENT)) {
+		on_progress(&o, "nothing to give back: no run of it left anything");
+		return finish(c, &o, "restore", false, &res);
+	}
+	if (r < 0 || vm_info_read(fd, &vi) < 0) {
+		json_object_put(o.steps);
+		log_err("restore: %s: %s", arg, r < 0 ? strerror(-r) : "its vm.json is unreadable");
+		return EXIT_ERROR;
+	}
+	if (vm_is_running(fd) && !(streq(vi.state, "recovering") && wait_unlocked(fd, &o))) {
+		json_object_put(o.steps);
+		log_err("restore: VM '%s' is running (vmrun pid %d): `vmrun stop %s` stops it and gives "
+			"everything back", name, (int)vi.pid, name);
+		return EXIT_BUSY;
+	}
+	/* Locked, as a run would: none starts while this gives back its predecessor's. */
+	if (vm_lock(fd, &lock) < 0 || vm_info_read(fd, &vi) < 0 || !vm_info_has_changes(&vi)) {
+		on_progress(&o, lock < 0 ? "a run of it started meanwhile: it gives back what is left" :
+				"nothing to give back: no run of it left anything");
+		return finish(c, &o, "restore", false, &res);
+	}
+	if (args_has(a, OPT_DRY_RUN)) {
+		snprintf(msg, sizeof(msg), "would give back what its last run (vmrun pid %d) left",
+			 (int)vi.pid);
+		on_progress(&o, msg);
+		return finish(c, &o, "restore", true, &res);
+	}
+	priv_init(&priv, c->root, vm_progress, &o);
+	if (vm_recover(&priv, fd, &vi, vm_progress, &o) != 0) {
+		res.status = SW_NEEDS_RESTORE;
+		snprintf(res.why, sizeof(res.why), "%s: not everything its last run left could be "
+			 "given back (above)", name);
+	}
+	return finish(c, &o, "restore", false, &res);
+}
+
 int cmd_restore(struct cli *c, const struct cli_args *a)
 {
+	struct pci_addr addr;
+
+	/* A VM name has no ':'; a mistyped address is said to be one, not looked up as a VM. */
+	if (a->n_pos && !strchr(a->pos[0], ':') && pci_addr_parse(a->pos[0], &addr) < 0)
+		return restore_vm(c, a, a->pos[0]);
 	return run_op(c, a, PRIV_RESTORE, "restore");
 }

@@ -94,8 +94,11 @@ const struct cli_cmd cli_commands[] = {
 	  cmd_detach, NULL },
 	{ "attach", "ADDRESS", 1, 1, "give the group back to its host drivers", attach_opts,
 	  cmd_attach, NULL },
-	{ "restore", "[ADDRESS]", 0, 1, "finish or undo an interrupted switch from its journal",
-	  attach_opts, cmd_restore, "Without ADDRESS (root only): every group with a journal." },
+	{ "restore", "[ADDRESS|NAME]", 0, 1, "finish or undo an interrupted switch; give back what "
+	  "a VM's dead run left", attach_opts, cmd_restore, "ADDRESS: that GPU's group, from its "
+	  "journal. NAME: everything the VM's last run changed and did not give back (its GPUs, "
+	  "hugepages, input ACLs, isolation, Looking Glass file). Neither (root only): every group "
+	  "with a journal, and a CPU isolation left in force." },
 	{ "status", NULL, 0, 0, "running VMs, switched groups and pending restores", no_opts,
 	  cmd_status, NULL },
 	{ "stop", "NAME", 1, 1, "ask a running VM to power down (--force: quit now)", stop_opts,

@@ -159,22 +159,52 @@ int helper_identify(struct caller *c)
 
 /* ---- the request ---- */
 
+/* --dry-run (any operation), --run (detach: for a run), --holder=PID (restore: only that
+ * vmrun's journal), each at most once. */
+static int parse_flag(const char *arg, struct priv_request *rq, char *why, size_t cap)
+{
+	unsigned long pid;
+	char *end;
+
+	if (strcmp(arg, "--dry-run") == 0 && !rq->opts.dry_run) {
+		rq->opts.dry_run = true;
+		return 0;
+	}
+	if (strcmp(arg, "--run") == 0 && rq->op == PRIV_DETACH && !rq->opts.for_run) {
+		rq->opts.for_run = true;
+		return 0;
+	}
+	if (strncmp(arg, "--holder=", 9) == 0 && rq->op == PRIV_RESTORE && !rq->opts.only_holder &&
+	    arg[9] >= '1' && arg[9] <= '9') {
+		errno = 0;
+		pid = strtoul(arg + 9, &end, 10);
+		if (!errno && !*end && pid <= 4194304) {
+			rq->opts.only_holder = (pid_t)pid;
+			return 0;
+		}
+	}
+	snprintf(why, cap, "'%.32s' is not an option of %s", arg, priv_op_name(rq->op));
+	return -EINVAL;
+}
+
 int helper_parse(int argc, char **argv, struct priv_request *rq, char *why, size_t cap)
 {
 	char *end;
 
 	memset(rq, 0, sizeof(*rq));
-	if (argc < 3 || argc > 4 || strlen(argv[1]) > 16 || strlen(argv[2]) > 255 ||
-	    (argc == 4 && strcmp(argv[3], "--dry-run") != 0)) {
-		snprintf(why, cap, "usage: vmrun-helper detach|attach|restore ADDRESS [--dry-run] | "
-			 "memlock BYTES | hugepages|hugepages-free KIB:COUNT | input|input-revoke PATH");
+	if (argc < 3 || argc > 5 || strlen(argv[1]) > 16 || strlen(argv[2]) > 255) {
+		snprintf(why, cap, "usage: vmrun-helper detach ADDRESS [--run] [--dry-run] | attach "
+			 "ADDRESS [--dry-run] | restore ADDRESS [--holder=PID] [--dry-run] | memlock "
+			 "BYTES | hugepages|hugepages-free KIB:COUNT | input|input-revoke PATH");
 		return -EINVAL;
 	}
 	if (priv_op_parse(argv[1], &rq->op) < 0) {
 		snprintf(why, cap, "unknown operation '%.16s'", argv[1]);
 		return -EINVAL;
 	}
-	rq->opts.dry_run = argc == 4;
+	for (int i = 3; i < argc; i++)
+		if (parse_flag(argv[i], rq, why, cap) < 0)
+			return -EINVAL;
 	if (rq->op == PRIV_INPUT || rq->op == PRIV_INPUT_REVOKE) {
 		if (strncmp(argv[2], "/dev/input/", 11) != 0 || strstr(argv[2], "/..") ||
 		    strspn(argv[2], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"

@@ -87,6 +87,8 @@ static json_object *journal_to_json(const struct journal *j)
 	json_object_object_add(o, "state", json_object_new_string(journal_state_name(j->state)));
 	json_object_object_add(o, "pid", json_object_new_int(j->pid));
 	json_object_object_add(o, "holder", json_object_new_int(j->holder));
+	json_object_object_add(o, "holder_start", json_object_new_int64((int64_t)j->holder_start));
+	json_object_object_add(o, "for_run", json_object_new_boolean(j->for_run));
 	json_object_object_add(o, "owner_uid", json_object_new_int64(j->owner));
 	json_object_object_add(o, "started", json_object_new_int64(j->started));
 	for (size_t i = 0; i < j->plan.n_devs; i++)
@@ -186,6 +188,7 @@ static int header_from_json(json_object *o, int group, struct journal *j)
 {
 	int64_t v, g, pid, holder, owner;
 	unsigned op, state;
+	json_object *fr;
 
 	if (!get_int(o, "version", &v) || v != JOURNAL_VERSION || !get_int(o, "group", &g) ||
 	    g != group || !get_int(o, "pid", &pid) || !pid_ok(pid) ||
@@ -201,6 +204,11 @@ static int header_from_json(json_object *o, int group, struct journal *j)
 	j->pid = (pid_t)pid;
 	j->holder = (pid_t)holder;
 	j->owner = (uid_t)owner;
+	/* Both are optional: a journal from before they existed reads as "unknown", "not a run". */
+	if (get_int(o, "holder_start", &v) && v > 0)
+		j->holder_start = (uint64_t)v;
+	if (json_object_object_get_ex(o, "for_run", &fr) && json_object_is_type(fr, json_type_boolean))
+		j->for_run = json_object_get_boolean(fr);
 	j->plan.group = group;
 	pci_addr_format(&j->plan.gpu.addr, j->plan.gpu.name);
 	return 0;

@@ -24,6 +24,11 @@ struct journal {
 	pid_t pid;       /* the process that switched (vmrun as root, or the helper) */
 	pid_t holder;    /* the vmrun the group was detached for, which gives it back; = pid
 	                  * when root's vmrun switched it itself */
+	uint64_t holder_start; /* the holder's start time (/proc/PID/stat, clock ticks since
+	                        * boot; 0: unknown): a reused pid is not the holder */
+	bool for_run;    /* detached for a run (vmrun NAME), which gives it back when it ends;
+	                  * a run that died without doing so left it stale. Not for `vmrun detach`,
+	                  * whose group stays on vfio-pci by design */
 	uid_t owner;     /* who the group was detached for: only they (or root) give it back */
 	int64_t started; /* epoch seconds */
 	struct switch_plan plan; /* group, gpu.name, devs[].fn.{addr,name,vendor,device}, modules */

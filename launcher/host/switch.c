@@ -37,6 +37,7 @@
 #include "kmsg.h"
 #include "log.h"
 #include "modules.h"
+#include "procstat.h"
 #include "util.h"
 
 #define VFIO "vfio-pci"
@@ -275,12 +276,16 @@ static enum switch_status journal_sync(struct switch_ctx *c, struct journal *j)
 	return SW_OK;
 }
 
-static enum switch_status journal_begin(struct switch_ctx *c, struct journal *j, enum journal_op op)
+static enum switch_status journal_begin(struct switch_ctx *c, struct journal *j, enum journal_op op,
+					bool for_run)
 {
 	j->op = op;
 	j->state = JOURNAL_IN_PROGRESS;
 	j->pid = getpid();
 	j->holder = c->holder > 0 ? c->holder : j->pid;
+	j->holder_start = 0;
+	(void)proc_start_time(c->s->proc_fd, j->holder, &j->holder_start);
+	j->for_run = for_run;
 	j->owner = c->owner;
 	j->started = (int64_t)time(NULL);
 	return journal_sync(c, j);
@@ -586,6 +591,31 @@ static bool pid_alive(pid_t pid)
 	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
 }
 
+/* The vmrun a group was detached for still runs (the same process: its start time). */
+static bool holder_alive(const struct switch_ctx *c, const struct journal *j)
+{
+	return proc_is_alive(c->s->proc_fd, j->holder, j->holder_start);
+}
+
+/*
+ * What a vmrun that died left behind, for its owner (or root) to take back unasked: a switch
+ * it was in the middle of, or a run's group it never gave back. A `vmrun detach` is not
+ * stale: its group stays on vfio-pci by design.
+ */
+static bool stale(const struct switch_ctx *c, const struct journal *j)
+{
+	if (c->owner != 0 && j->owner != c->owner)
+		return false;
+	if (j->state == JOURNAL_IN_PROGRESS)
+		return !proc_is_alive(c->s->proc_fd, j->pid, 0) && !holder_alive(c, j);
+	return j->op == JOURNAL_DETACH && j->for_run && !holder_alive(c, j);
+}
+
+static const char *stale_what(const struct journal *j)
+{
+	return j->state == JOURNAL_IN_PROGRESS ? "was interrupted" : "was never given back";
+}
+
 /* Under the group lock, a journal still "in-progress" was left by a vmrun that died. */
 static enum switch_status check_interrupted(struct switch_ctx *c, const struct journal *j)
 {
@@ -799,6 +829,31 @@ static enum switch_status detach_journaled(struct switch_ctx *c, const struct jo
 	return SW_OK;
 }
 
+static enum switch_status attach_locked(struct switch_ctx *c, const struct switch_opts *o,
+					const struct pci_addr *gpu, int group, bool restoring);
+
+/* A dead vmrun's group, given back before it is detached afresh for this caller. */
+static enum switch_status heal(struct switch_ctx *c, const struct switch_opts *o,
+			       const struct journal *j)
+{
+	enum switch_status st;
+
+	progress(c, "IOMMU group %d: the %s by pid %d %s (that vmrun is gone): %s it back first",
+		 j->plan.group, journal_op_name(j->op), (int)j->holder, stale_what(j),
+		 o->dry_run ? "would give" : "giving");
+	if (o->dry_run)
+		return SW_OK;
+	st = attach_locked(c, o, NULL, j->plan.group, true);
+	if (st) {
+		char why[sizeof(c->why)];
+
+		snprintf(why, sizeof(why), "%s", c->why);
+		return fail(c, st, "IOMMU group %d was left by pid %d, and giving it back failed: %.900s",
+			    j->plan.group, (int)j->holder, why);
+	}
+	return SW_OK;
+}
+
 static enum switch_status detach_locked(struct switch_ctx *c, const struct pci_addr *gpu,
 					const struct switch_opts *o, int group)
 {
@@ -811,14 +866,20 @@ static enum switch_status detach_locked(struct switch_ctx *c, const struct pci_a
 	if (r < 0 && r != -ENOENT)
 		return fail(c, SW_FAILED, "the journal for IOMMU group %d is unreadable or invalid (%s); "
 			    "check /run/vmrun/switch/group-%d.json", group, strerror(-r), group);
-	if (r == 0) {
+	if (r == 0 && stale(c, &j)) {
+		st = heal(c, o, &j);
+		journal_clear(&j);
+		if (st || o->dry_run)
+			return st;
+		j = (struct journal){ 0 };
+	} else if (r == 0) {
 		st = detach_journaled(c, &j);
 		journal_clear(&j);
 		return st;
 	}
 	st = switch_plan_detach(c, gpu, o, &j.plan);
 	if (!st)
-		st = journal_begin(c, &j, JOURNAL_DETACH);
+		st = journal_begin(c, &j, JOURNAL_DETACH, o->for_run);
 	if (st) {
 		switch_plan_clear(&j.plan);
 		return st;
@@ -958,9 +1019,31 @@ static enum switch_status check_owner(struct switch_ctx *c, const struct journal
 		    "they or root can give it back", j->plan.group, (unsigned)j->owner);
 }
 
+/*
+ * restore leaves a running VM's group alone: its vmrun gives it back when the VM stops (and a
+ * restore under it would pull the GPU from the guest's feet, or from between the switch and
+ * QEMU's start). With only_holder, a journal of another vmrun's is skipped, not refused.
+ */
+static enum switch_status may_restore(struct switch_ctx *c, const struct switch_opts *o,
+				      const struct journal *j, bool *skip)
+{
+	if (o->only_holder > 0 && j->holder != o->only_holder) {
+		progress(c, "IOMMU group %d is pid %d's, not pid %d's: left alone", j->plan.group,
+			 (int)j->holder, (int)o->only_holder);
+		*skip = true;
+		return SW_OK;
+	}
+	if (j->for_run && j->state == JOURNAL_DONE && holder_alive(c, j) &&
+	    j->holder != (c->holder > 0 ? c->holder : getpid()))
+		return fail(c, SW_BUSY, "IOMMU group %d belongs to a running VM (vmrun pid %d), which "
+			    "gives it back when the VM stops: `vmrun stop` it instead", j->plan.group,
+			    (int)j->holder);
+	return SW_OK;
+}
+
 static enum switch_status load_for_attach(struct switch_ctx *c, const struct switch_opts *o,
 					  const struct pci_addr *gpu, int group, bool restoring,
-					  struct journal *j)
+					  struct journal *j, bool *skip)
 {
 	int r = journal_read(c->state_fd, group, j);
 
@@ -971,7 +1054,15 @@ static enum switch_status load_for_attach(struct switch_ctx *c, const struct swi
 			    "check /run/vmrun/switch/group-%d.json", group, strerror(-r), group);
 	if (check_owner(c, j))
 		return SW_REFUSED;
-	return restoring ? SW_OK : check_interrupted(c, j);
+	if (restoring)
+		return may_restore(c, o, j, skip);
+	if (j->state == JOURNAL_IN_PROGRESS && stale(c, j)) {
+		progress(c, "IOMMU group %d: the %s by pid %d was interrupted (that vmrun is gone): "
+			 "finishing it by giving the group back", group, journal_op_name(j->op),
+			 (int)j->pid);
+		return SW_OK;
+	}
+	return check_interrupted(c, j);
 }
 
 static enum switch_status attach_locked(struct switch_ctx *c, const struct switch_opts *o,
@@ -979,8 +1070,13 @@ static enum switch_status attach_locked(struct switch_ctx *c, const struct switc
 {
 	struct journal j = { .plan.group = -1 };
 	enum switch_status st;
+	bool skip = false;
 
-	st = load_for_attach(c, o, gpu, group, restoring, &j);
+	st = load_for_attach(c, o, gpu, group, restoring, &j, &skip);
+	if (!st && skip) {
+		journal_clear(&j);
+		return SW_OK;
+	}
 	if (!st)
 		st = validate_devices(c, &j);
 	if (!st)
@@ -991,7 +1087,7 @@ static enum switch_status attach_locked(struct switch_ctx *c, const struct switc
 		journal_clear(&j);
 		return st;
 	}
-	st = journal_begin(c, &j, JOURNAL_ATTACH);
+	st = journal_begin(c, &j, JOURNAL_ATTACH, false);
 	if (!st) {
 		st = all_to_host(c, o, &j, false);
 		if (st == SW_FAILED || st == SW_STUCK)

@@ -38,6 +38,10 @@ struct switch_opts {
 	unsigned write_timeout_ms;   /* per sysfs write; default 10000 */
 	unsigned probe_timeout_ms;   /* bounded wait for a driver link; default 10000 */
 	unsigned lock_timeout_ms;    /* waiting for another vmrun on the same group; default 60000 */
+	bool for_run;                /* detach: for a run, which gives the group back when it ends
+	                              * (journal.h's for_run) */
+	pid_t only_holder;           /* restore: only a journal whose holder is this pid (a run
+	                              * that died); another's is left alone. 0: any */
 };
 
 /* Progress for the caller: one line per step, and notes ("…, ignoring"). */

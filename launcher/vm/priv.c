@@ -63,9 +63,13 @@ static void fail(struct priv_result *res, enum switch_status st, const char *why
 	snprintf(res->why, sizeof(res->why), "%s", why);
 }
 
-/* The helper's argv: OP ARG [--dry-run]; only what it parses strictly, nothing else. */
-static void helper_args(const struct priv_request *rq, char *arg, size_t cap, char *argv[5])
+/* The helper's argv: OP ARG [--run | --holder=PID] [--dry-run]; only what it parses strictly,
+ * nothing else. */
+static void helper_args(const struct priv_request *rq, char *arg, size_t cap, char *flag,
+			size_t flag_cap, char *argv[6])
 {
+	size_t n = 3;
+
 	if (rq->op == PRIV_MEMLOCK)
 		snprintf(arg, cap, "%llu", (unsigned long long)rq->bytes);
 	else if (rq->op == PRIV_HUGEPAGES || rq->op == PRIV_HUGEPAGES_FREE)
@@ -77,8 +81,15 @@ static void helper_args(const struct priv_request *rq, char *arg, size_t cap, ch
 	argv[0] = (char *)"vmrun-helper";
 	argv[1] = (char *)priv_op_name(rq->op);
 	argv[2] = arg;
-	argv[3] = rq->opts.dry_run ? (char *)"--dry-run" : NULL;
-	argv[4] = NULL;
+	if (rq->op == PRIV_DETACH && rq->opts.for_run)
+		argv[n++] = (char *)"--run";
+	if (rq->op == PRIV_RESTORE && rq->opts.only_holder > 0) {
+		snprintf(flag, flag_cap, "--holder=%d", (int)rq->opts.only_holder);
+		argv[n++] = flag;
+	}
+	if (rq->opts.dry_run)
+		argv[n++] = (char *)"--dry-run";
+	argv[n] = NULL;
 }
 
 /* Each line the helper reports: progress to the callback, the result kept. */
@@ -124,7 +135,7 @@ static void read_report(struct priv *p, int fd, struct priv_result *res, bool *g
 
 static void via_helper(struct priv *p, const struct priv_request *rq, struct priv_result *res)
 {
-	char path[PATH_MAX], arg[272], *argv[5];
+	char path[PATH_MAX], arg[272], flag[32], *argv[6];
 	bool got = false;
 	int sv[2], status;
 	pid_t pid;
@@ -135,7 +146,7 @@ static void via_helper(struct priv *p, const struct priv_request *rq, struct pri
 			    "in /etc/vmrun/allow.yaml");
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return fail(res, SW_FAILED, "socketpair failed");
-	helper_args(rq, arg, sizeof(arg), argv);
+	helper_args(rq, arg, sizeof(arg), flag, sizeof(flag), argv);
 	fflush(stdout);
 	pid = fork();
 	if (pid < 0) {

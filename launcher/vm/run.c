@@ -37,11 +37,13 @@
 
 #include "exitcodes.h"
 #include "fileio.h"
+#include "guard.h"
 #include "isolate.h"
 #include "log.h"
 #include "notify.h"
 #include "priv.h"
 #include "qmp.h"
+#include "recover.h"
 #include "swtpm.h"
 #include "timeutil.h"
 #include "util.h"
@@ -92,6 +94,8 @@ struct run {
 	char pin_text[512], emu_text[256]; /* cpu.pin and cpu.emulator, as "2,6,3,7" */
 	bool setup_failed;    /* QEMU was stopped before the guest ran: a step of ours failed */
 	uint64_t next_key_ms;
+	struct guard guard;   /* gives everything back if this vmrun dies (guard.h) */
+	struct guard_cfg guard_cfg;
 };
 
 _printf_(3, 4) static void say(struct run *r, const char *event, const char *fmt, ...)
@@ -111,6 +115,59 @@ _printf_(3, 4) static void say(struct run *r, const char *event, const char *fmt
 static void switch_progress(void *data, const char *msg)
 {
 	say(data, "switch", "%s", msg);
+}
+
+/* vm.json, before and after each change on the host: what the guard would give back. */
+static void sync_info(struct run *r)
+{
+	if (r->run_fd >= 0 && vm_info_write(r->run_fd, &r->vi) < 0)
+		log_debug("cannot write %s/vm.json: %m", r->pl->runtime_dir);
+}
+
+static void recover_say(void *data, const char *msg)
+{
+	say(data, "recover", "%s", msg);
+}
+
+/*
+ * Under the lock, a vm.json is a run's whose vmrun is gone, and its guard too: what it lists
+ * is given back before this run changes anything. A group that will not go back stops the run.
+ */
+static int recover_stale(struct run *r)
+{
+	struct vm_info vi;
+	int code;
+
+	if (vm_info_read(r->run_fd, &vi) < 0 || !vm_info_has_changes(&vi)) {
+		vm_dir_remove_stale(r->run_fd);
+		return 0;
+	}
+	say(r, "recover", "the last run of %s (vmrun pid %d) did not give back what it changed: "
+	    "doing it now", r->pl->p->name, (int)vi.pid);
+	code = vm_recover(&r->priv, r->run_fd, &vi, recover_say, r);
+	if (code) {
+		log_err("%s: what its last run left could not all be given back (above); fix that, "
+			"then `vmrun restore %s`", r->pl->p->name, r->pl->p->name);
+		return code;
+	}
+	return 0;
+}
+
+/* A guard for this run; without one (fork failed) the run goes on, as before there was one. */
+static void start_guard(struct run *r)
+{
+	int e;
+
+	r->guard_cfg = (struct guard_cfg){ .s = r->pl->s, .run_fd = r->run_fd, .lock_fd = r->lock_fd,
+					   .name = r->pl->p->name,
+					   .runtime_dir = r->pl->runtime_dir };
+	e = guard_start(&r->guard, &r->guard_cfg);
+	if (e < 0) {
+		log_warn("no guard for this run (%s): if vmrun is killed, `vmrun restore %s` gives "
+			 "the GPU back", strerror(-e), r->pl->p->name);
+		return;
+	}
+	r->vi.guard_pid = r->guard.pid;
 }
 
 /* ---- 1./2. runtime and state directories ---- */
@@ -133,16 +190,25 @@ static int prepare_dirs(struct run *r)
 		return e;
 	e = vm_lock(r->run_fd, &r->lock_fd);
 	if (e == -EBUSY) {
-		log_err("VM '%s' is already running (lock held in %s)", r->pl->p->name,
-			r->pl->runtime_dir);
+		struct vm_info vi;
+
+		if (vm_info_read(r->run_fd, &vi) == 0 && streq(vi.state, "recovering"))
+			log_err("VM '%s' is being recovered: its vmrun (pid %d) ended without stopping "
+				"it, and the guard (pid %d) is giving its GPU back; try again in a few "
+				"seconds", r->pl->p->name, (int)vi.pid, (int)vi.guard_pid);
+		else
+			log_err("VM '%s' is already running (lock held in %s)", r->pl->p->name,
+				r->pl->runtime_dir);
 		return EXIT_BUSY;
 	}
 	if (e < 0) {
 		log_err("Cannot lock %s: %s", r->pl->runtime_dir, strerror(-e));
 		return EXIT_ERROR;
 	}
-	/* Under the lock, whatever a crashed run left is stale. */
-	vm_dir_remove_stale(r->run_fd);
+	/* Under the lock, whatever a crashed run left is stale: given back, then removed. */
+	e = recover_stale(r);
+	if (e)
+		return e;
 	return r->pl->p->firmware.type == VM_FW_UEFI || r->pl->p->tpm ?
 		       open_dir(r->pl->state_dir, &r->state_fd) : 0;
 }
@@ -181,6 +247,7 @@ static int start_tpm(struct run *r)
 		log_err("Cannot start the TPM: %s (log: %s/%s)", err, r->pl->runtime_dir, SWTPM_LOG);
 		return e == -ENOENT ? EXIT_NOT_READY : EXIT_ERROR;
 	}
+	guard_watch(&r->guard, r->tpm.pidfd);
 	say(r, "tpm", "TPM 2.0: swtpm started, pid %d (state %s %s/%s)", (int)r->tpm.pid,
 	    r->tpm.state_created ? "created in" : "kept in", r->pl->state_dir, SWTPM_STATE_DIR);
 	return 0;
@@ -206,13 +273,15 @@ static int make_looking_glass(struct run *r)
 		return EXIT_NOT_READY;
 	}
 	r->lg_made = true;
+	snprintf(r->vi.looking_glass, sizeof(r->vi.looking_glass), "%s", pl->looking_glass);
+	r->vi.looking_glass_made = true;
+	sync_info(r);
 	if (fchmod(fd, 0660) < 0 || ftruncate(fd, (off_t)pl->p->looking_glass.size) < 0) {
 		log_err("Looking Glass: %s: %m", pl->looking_glass);
 		safe_close(fd);
 		return EXIT_ERROR;
 	}
 	safe_close(fd);
-	snprintf(r->vi.looking_glass, sizeof(r->vi.looking_glass), "%s", pl->looking_glass);
 	say(r, "looking-glass", "Looking Glass: %s, %llu MiB; its client: looking-glass-client -f %s",
 	    pl->looking_glass, (unsigned long long)(pl->p->looking_glass.size >> 20),
 	    pl->looking_glass);
@@ -221,9 +290,14 @@ static int make_looking_glass(struct run *r)
 
 static void remove_looking_glass(struct run *r)
 {
-	if (r->lg_made && unlink(r->pl->looking_glass) < 0 && errno != ENOENT)
+	if (!r->lg_made)
+		return;
+	if (unlink(r->pl->looking_glass) < 0 && errno != ENOENT)
 		log_warn("Looking Glass: cannot remove %s: %m", r->pl->looking_glass);
+	else
+		r->vi.looking_glass_made = false;
 	r->lg_made = false;
+	sync_info(r);
 }
 
 /* ---- cpu.isolate ---- */
@@ -236,8 +310,13 @@ static int isolate_host(struct run *r)
 		return 0;
 	if (!r->pl->host_cpus[0])
 		return log_err("cpu.isolate: no CPU would be left to the host"), EXIT_NOT_READY;
-	if (isolate_apply(r->pl->s, r->pl->host_cpus, why, sizeof(why)) < 0)
+	r->vi.isolated = true; /* before: giving back what was never taken is harmless */
+	sync_info(r);
+	if (isolate_apply(r->pl->s, r->pl->host_cpus, why, sizeof(why)) < 0) {
+		r->vi.isolated = isolate_pending(r->pl->s);
+		sync_info(r);
 		return log_err("cpu.isolate: %s", why), EXIT_ERROR;
+	}
 	r->isolated = true;
 	say(r, "isolated", "cpu.isolate: the host's slices (system.slice, user.slice, init.scope) "
 	    "kept to CPUs %s while the VM runs", r->pl->host_cpus);
@@ -250,10 +329,13 @@ static void unisolate_host(struct run *r)
 
 	if (!r->isolated)
 		return;
-	if (isolate_restore(r->pl->s, why, sizeof(why)) < 0)
+	if (isolate_restore(r->pl->s, why, sizeof(why)) < 0) {
 		log_warn("cpu.isolate: %s", why);
-	else
+	} else {
 		say(r, "isolated", "cpu.isolate: the host's slices have all their CPUs again");
+		r->vi.isolated = false;
+		sync_info(r);
+	}
 	r->isolated = false;
 }
 
@@ -274,6 +356,9 @@ static int make_hugepages(struct run *r)
 		return switch_status_exit(res.status);
 	}
 	r->huge_added = res.count;
+	r->vi.huge_page = rq.bytes;
+	r->vi.huge_added = res.count;
+	sync_info(r);
 	return 0;
 }
 
@@ -287,12 +372,33 @@ static void free_hugepages(struct run *r)
 	if (!r->huge_added)
 		return;
 	priv_call(&r->priv, &rq, &res);
-	if (res.status)
-		log_warn("hugepages: %s (vmrun restore gives them back)", res.why);
+	if (res.status) {
+		log_warn("hugepages: %s (`vmrun restore %s` gives them back)", res.why, r->pl->p->name);
+	} else {
+		r->vi.huge_added = 0;
+		sync_info(r);
+	}
 	r->huge_added = 0;
 }
 
 /* ---- input: the user's access to the event devices, and their unplugging and replugging ---- */
+
+/* vm.json lists an input device from before its ACL is given until after it is taken back. */
+static void note_input(struct run *r, const char *path, bool on)
+{
+	struct vm_info *vi = &r->vi;
+	size_t i = 0;
+
+	while (i < vi->n_inputs && !streq(vi->inputs[i], path))
+		i++;
+	if (on && i == vi->n_inputs && i < VM_MAX_INPUTS)
+		snprintf(vi->inputs[vi->n_inputs++], sizeof(vi->inputs[0]), "%s", path);
+	else if (!on && i < vi->n_inputs)
+		memmove(vi->inputs[i], vi->inputs[i + 1], (--vi->n_inputs - i) * sizeof(vi->inputs[0]));
+	else
+		return;
+	sync_info(r);
+}
 
 static bool input_access(struct run *r, struct input_dev *d, bool grant)
 {
@@ -301,6 +407,8 @@ static bool input_access(struct run *r, struct input_dev *d, bool grant)
 
 	if (geteuid() == 0 || (!grant && !d->granted))
 		return true;
+	if (grant)
+		note_input(r, d->path, true);
 	snprintf(rq.path, sizeof(rq.path), "%s", d->path);
 	priv_call(&r->priv, &rq, &res);
 	if (res.status) {
@@ -308,6 +416,8 @@ static bool input_access(struct run *r, struct input_dev *d, bool grant)
 		return false;
 	}
 	d->granted = grant;
+	if (!grant)
+		note_input(r, d->path, false);
 	return true;
 }
 
@@ -523,6 +633,8 @@ static int pin_cpus(struct run *r)
 
 static void attach_all(struct run *r, int *worst)
 {
+	bool whole = true;
+
 	for (size_t i = r->vi.n_groups; i-- > 0;) {
 		struct priv_request rq = { .op = PRIV_ATTACH, .addr = r->group_gpu[i] };
 		struct priv_result res;
@@ -531,13 +643,21 @@ static void attach_all(struct run *r, int *worst)
 		if (res.status) {
 			log_err("Giving IOMMU group %d back failed: %s; run `vmrun restore`",
 				r->vi.groups[i], res.why);
+			whole = false;
 			if (worst)
 				*worst = EXIT_RECOVER;
 		} else {
 			say(r, "gpu-restored", "IOMMU group %d is back on its host drivers", r->vi.groups[i]);
 		}
 	}
-	r->vi.n_groups = 0;
+	/* What failed stays in vm.json, for `vmrun restore NAME`. */
+	if (whole) {
+		r->vi.n_groups = 0;
+		r->vi.n_gpus = 0;
+	} else {
+		snprintf(r->vi.state, sizeof(r->vi.state), "needs-restore");
+	}
+	sync_info(r);
 }
 
 /* Every function QEMU is given must be on vfio-pci now: the switch re-read the group under
@@ -560,7 +680,7 @@ static bool switched_as_planned(const struct plan *pl, const struct priv_result 
 
 static int detach_group(struct run *r, const struct plan_group *g)
 {
-	struct priv_request rq = { .op = PRIV_DETACH, .addr = g->gpu };
+	struct priv_request rq = { .op = PRIV_DETACH, .addr = g->gpu, .opts.for_run = true };
 	struct priv_result res;
 	char a[PCI_ADDR_STR_MAX];
 
@@ -593,6 +713,11 @@ static int detach_all(struct run *r)
 			r->pl->p->name, r->pl->n_groups, VM_MAX_GROUPS);
 		return EXIT_USAGE;
 	}
+	/* Recorded before the first is detached: a vmrun killed in the middle of a switch leaves
+	 * the group to its guard. */
+	for (size_t i = 0; i < r->pl->n_groups; i++)
+		pci_addr_format(&r->pl->groups[i].gpu, r->vi.gpus[r->vi.n_gpus++]);
+	sync_info(r);
 	for (size_t i = 0; i < r->pl->n_groups; i++) {
 		int code = detach_group(r, &r->pl->groups[i]);
 
@@ -705,6 +830,7 @@ static int spawn_qemu(struct run *r)
 		(void)qemu_reap(r, 0);
 		return EXIT_ERROR;
 	}
+	guard_watch(&r->guard, r->pid_fd);
 	r->state = ST_STARTING;
 	r->vi.qemu_pid = r->qemu;
 	(void)vm_info_write(r->run_fd, &r->vi);
@@ -1073,6 +1199,8 @@ static int start_and_supervise(struct run *r)
 	}
 	if (e == 0) {
 		r->state = ST_RUNNING;
+		snprintf(r->vi.state, sizeof(r->vi.state), "running");
+		sync_info(r);
 		say(r, "running", "QMP connected; the guest is running");
 		(void)sd_notify_ready("the guest is running");
 		show_installer(r);
@@ -1113,7 +1241,8 @@ static int run_vm(struct run *r)
 int vm_run(struct plan *pl, const struct run_ui *ui)
 {
 	struct run r = { .pl = pl, .ui = ui, .run_fd = -1, .state_fd = -1, .lock_fd = -1,
-			 .sig_fd = -1, .pid_fd = -1, .tpm = { .pidfd = -1 }, .inotify_fd = -1 };
+			 .sig_fd = -1, .pid_fd = -1, .tpm = { .pidfd = -1 }, .inotify_fd = -1,
+			 .guard = { .sock = -1 } };
 	int code;
 
 	priv_init(&r.priv, pl->s, switch_progress, &r);
@@ -1121,8 +1250,10 @@ int vm_run(struct plan *pl, const struct run_ui *ui)
 	if (!code) {
 		snprintf(r.vi.name, sizeof(r.vi.name), "%s", pl->p->name);
 		snprintf(r.vi.profile, sizeof(r.vi.profile), "%s", pl->p->source);
+		snprintf(r.vi.state, sizeof(r.vi.state), "starting");
 		r.vi.pid = getpid();
 		r.vi.started = (int64_t)time(NULL);
+		start_guard(&r);
 		(void)vm_info_write(r.run_fd, &r.vi);
 		code = prepare_nvram(&r);
 		if (!code)
@@ -1142,6 +1273,9 @@ int vm_run(struct plan *pl, const struct run_ui *ui)
 		remove_looking_glass(&r);
 		release_inputs(&r);
 		free_hugepages(&r);
+		/* Everything this run changed is back (or, with EXIT_RECOVER, in vm.json): the
+		 * guard has nothing to do. */
+		guard_release(&r.guard);
 		say(&r, "exit", "vmrun exits with %d", code);
 		/* vm.json is what tells a user's `vmrun status` that a restore is pending. */
 		if (code != EXIT_RECOVER)

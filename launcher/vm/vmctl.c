@@ -68,6 +68,8 @@ static void fill_entry(const char *dir, int dfd, int switch_fd, struct vm_entry 
 		 * Users cannot read the journals; a vm.json left behind says the same. */
 		e->restore_pending |= journaled || switch_fd < 0;
 	}
+	/* Hugepages, input ACLs, an isolation, a Looking Glass file: the same. */
+	e->restore_pending |= !e->running && vm_info_has_changes(&e->vi) && !e->vi.n_groups;
 }
 
 int vm_list(const struct sysroot *s, uid_t uid, int switch_fd, struct vm_entry **ret, size_t *ret_n)

@@ -101,22 +101,48 @@ bool vm_is_running(int dirfd)
 	return held;
 }
 
+bool vm_info_has_changes(const struct vm_info *vi)
+{
+	return vi->n_groups || vi->n_gpus || vi->looking_glass_made || vi->huge_added ||
+	       vi->n_inputs || vi->isolated;
+}
+
+static json_object *strings(const char (*v)[16], size_t n)
+{
+	json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(a, json_object_new_string(v[i]));
+	return a;
+}
+
 int vm_info_write(int dirfd, const struct vm_info *vi)
 {
 	json_object *o = json_object_new_object(), *g = json_object_new_array();
+	json_object *in = json_object_new_array();
 	const char *text;
 	int r;
 
 	json_object_object_add(o, "name", json_object_new_string(vi->name));
 	json_object_object_add(o, "pid", json_object_new_int(vi->pid));
 	json_object_object_add(o, "qemu_pid", json_object_new_int(vi->qemu_pid));
+	json_object_object_add(o, "guard_pid", json_object_new_int(vi->guard_pid));
 	json_object_object_add(o, "started", json_object_new_int64(vi->started));
+	json_object_object_add(o, "state", json_object_new_string(vi->state[0] ? vi->state : "starting"));
 	json_object_object_add(o, "profile", json_object_new_string(vi->profile));
 	if (vi->looking_glass[0])
 		json_object_object_add(o, "looking_glass", json_object_new_string(vi->looking_glass));
+	json_object_object_add(o, "looking_glass_made", json_object_new_boolean(vi->looking_glass_made));
 	for (size_t i = 0; i < vi->n_groups; i++)
 		json_object_array_add(g, json_object_new_int(vi->groups[i]));
 	json_object_object_add(o, "groups", g);
+	json_object_object_add(o, "gpus", strings(vi->gpus, vi->n_gpus));
+	json_object_object_add(o, "huge_page_bytes", json_object_new_int64((int64_t)vi->huge_page));
+	json_object_object_add(o, "huge_pages_added", json_object_new_int64((int64_t)vi->huge_added));
+	for (size_t i = 0; i < vi->n_inputs; i++)
+		json_object_array_add(in, json_object_new_string(vi->inputs[i]));
+	json_object_object_add(o, "inputs", in);
+	json_object_object_add(o, "isolated", json_object_new_boolean(vi->isolated));
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
 	r = text ? write_file_atomic_at(dirfd, "vm.json", text, strlen(text), 0600, (uid_t)-1,
 					(gid_t)-1) : -ENOMEM;
@@ -132,6 +158,57 @@ static bool get_int(json_object *o, const char *key, int64_t *ret)
 		return false;
 	*ret = json_object_get_int64(v);
 	return true;
+}
+
+static bool get_bool(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_boolean) &&
+	       json_object_get_boolean(v);
+}
+
+static size_t get_strings(json_object *o, const char *key, char *v, size_t each, size_t max)
+{
+	json_object *a;
+	size_t n = 0;
+
+	if (!json_object_object_get_ex(o, key, &a) || !json_object_is_type(a, json_type_array))
+		return 0;
+	for (size_t i = 0; i < json_object_array_length(a) && n < max; i++) {
+		json_object *e = json_object_array_get_idx(a, i);
+
+		if (json_object_is_type(e, json_type_string) &&
+		    (size_t)snprintf(v + n * each, each, "%s", json_object_get_string(e)) < each)
+			n++;
+	}
+	return n;
+}
+
+/* What the run changed. Whoever acts on it re-checks each item (the helper trusts none of it:
+ * this file is the user's). */
+static void read_changes(json_object *o, struct vm_info *vi)
+{
+	int64_t v = 0;
+	json_object *s;
+
+	if (json_object_object_get_ex(o, "state", &s) && json_object_is_type(s, json_type_string))
+		snprintf(vi->state, sizeof(vi->state), "%s", json_object_get_string(s));
+	if (get_int(o, "guard_pid", &v) && v > 0 && v <= 4194304)
+		vi->guard_pid = (pid_t)v;
+	vi->looking_glass_made = get_bool(o, "looking_glass_made") && vi->looking_glass[0];
+	vi->isolated = get_bool(o, "isolated");
+	vi->n_gpus = get_strings(o, "gpus", &vi->gpus[0][0], sizeof(vi->gpus[0]), VM_MAX_GROUPS);
+	vi->n_inputs = get_strings(o, "inputs", &vi->inputs[0][0], sizeof(vi->inputs[0]),
+				   VM_MAX_INPUTS);
+	v = 0;
+	if (get_int(o, "huge_page_bytes", &v) && (v == 2LL << 20 || v == 1LL << 30)) {
+		int64_t n = 0;
+
+		vi->huge_page = (uint64_t)v;
+		if (get_int(o, "huge_pages_added", &n) && n > 0 && n <= (1LL << 32))
+			vi->huge_added = (unsigned long)n;
+	}
 }
 
 int vm_info_read(int dirfd, struct vm_info *ret)
@@ -162,6 +239,7 @@ int vm_info_read(int dirfd, struct vm_info *ret)
 	if (json_object_object_get_ex(o, "groups", &g) && json_object_is_type(g, json_type_array))
 		for (size_t i = 0; i < json_object_array_length(g) && vi.n_groups < VM_MAX_GROUPS; i++)
 			vi.groups[vi.n_groups++] = json_object_get_int(json_object_array_get_idx(g, i));
+	read_changes(o, &vi);
 	json_object_put(o);
 	if (vi.pid <= 0 || !vi.name[0])
 		return -EBADMSG;

@@ -13,16 +13,37 @@
 
 #define VM_MAX_GROUPS 8
 
+#define VM_MAX_INPUTS 2
+
+/*
+ * A run as vm.json tells it: for `vmrun status` and `vmrun stop`, and what the run has changed
+ * on the host so far (kept current before and after each change), for whoever gives it back
+ * when the run could not: the guard (guard.h), `vmrun restore NAME`, the next run.
+ */
 struct vm_info {
 	char name[65];
 	pid_t pid;       /* the supervising vmrun */
 	pid_t qemu_pid;  /* 0 before QEMU starts */
+	pid_t guard_pid; /* the guard watching the vmrun; 0: none */
 	int64_t started; /* epoch seconds */
-	int groups[VM_MAX_GROUPS];
+	char state[16];  /* "starting", "running", "stopping"; "recovering" while the guard gives
+	                  * back what a dead vmrun left; "needs-restore" when something could not */
+	int groups[VM_MAX_GROUPS]; /* detached for this run */
 	size_t n_groups;
+	char gpus[VM_MAX_GROUPS][16]; /* every GPU the run detaches, recorded before it does */
+	size_t n_gpus;
 	char profile[4096];
 	char looking_glass[256]; /* the shared memory file for the Looking Glass client, or "" */
+	bool looking_glass_made; /* ... made by the run: removed after it */
+	uint64_t huge_page;      /* hugepages the pool grew by for the run: their size, */
+	unsigned long huge_added; /* and how many */
+	char inputs[VM_MAX_INPUTS][256]; /* event devices the user was given an ACL on */
+	size_t n_inputs;
+	bool isolated;           /* cpu.isolate applied: the slices' CPUs to give back */
 };
+
+/* Something on the host left to give back. */
+bool vm_info_has_changes(const struct vm_info *vi);
 
 /*
  * Open path as a VM directory: with create, missing parents are made 0755 and the directory

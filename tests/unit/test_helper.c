@@ -39,10 +39,19 @@ static int parse(const char *const *args, struct priv_request *rq, char *why)
 
 static void test_parse(void **state)
 {
-	static const struct { const char *args[6]; const char *why; } bad[] = {
+	static const struct { const char *args[7]; const char *why; } bad[] = {
 		{ { "h", "detach", NULL }, "usage" },
-		{ { "h", "detach", "0000:01:00.0", "extra", NULL }, "usage" },
-		{ { "h", "detach", "0000:01:00.0", "--dry-run", "x", NULL }, "usage" },
+		{ { "h", "detach", "0000:01:00.0", "extra", NULL }, "is not an option of detach" },
+		{ { "h", "detach", "0000:01:00.0", "--dry-run", "x", NULL }, "is not an option" },
+		{ { "h", "detach", "0000:01:00.0", "--dry-run", "--dry-run", NULL }, "is not an option" },
+		{ { "h", "detach", "0000:01:00.0", "--run", "--dry-run", "x" }, "usage" },
+		{ { "h", "attach", "0000:01:00.0", "--run", NULL }, "is not an option of attach" },
+		{ { "h", "detach", "0000:01:00.0", "--holder=5", NULL }, "is not an option" },
+		{ { "h", "restore", "0000:01:00.0", "--holder=0", NULL }, "is not an option" },
+		{ { "h", "restore", "0000:01:00.0", "--holder=05", NULL }, "is not an option" },
+		{ { "h", "restore", "0000:01:00.0", "--holder=4194305", NULL }, "is not an option" },
+		{ { "h", "restore", "0000:01:00.0", "--holder=12x", NULL }, "is not an option" },
+		{ { "h", "memlock", "1024", "--run", NULL }, "is not an option of memlock" },
 		{ { "h", "detach", "1:00.0", NULL }, "is not a PCI address" },
 		{ { "h", "detach", "0000:01:00.0x", NULL }, "is not a PCI address" },
 		{ { "h", "restore", "../../etc", NULL }, "is not a PCI address" },
@@ -74,6 +83,14 @@ static void test_parse(void **state)
 	assert_int_equal(rq.op, PRIV_RESTORE);
 	assert_int_equal(rq.addr.fn, 1);
 	assert_true(rq.opts.dry_run);
+	assert_int_equal(parse((const char *const[]){ "h", "detach", "01:00.0", "--run", "--dry-run",
+						NULL }, &rq, why), 0);
+	assert_true(rq.opts.for_run);
+	assert_true(rq.opts.dry_run);
+	assert_int_equal(parse((const char *const[]){ "h", "restore", "01:00.0", "--holder=4194304",
+						NULL }, &rq, why), 0);
+	assert_int_equal(rq.opts.only_holder, 4194304);
+	assert_false(rq.opts.for_run);
 	assert_int_equal(parse((const char *const[]){ "h", "memlock", "1073741824", NULL }, &rq, why), 0);
 	assert_int_equal(rq.op, PRIV_MEMLOCK);
 	assert_int_equal(rq.bytes, 1073741824ULL);

@@ -28,6 +28,10 @@
 #include "helper.h"
 #include "hugepages.h"
 #include "plan.h"
+#include "priv.h"
+#include "recover.h"
+#include "vmdir.h"
+#include "exitcodes.h"
 #include "preflight.h"
 #include "testskip.h"
 #include "util.h"
@@ -223,11 +227,128 @@ static void test_helper_requests(void **state)
 			fail_msg("input '%s' accepted", bad_paths[i]);
 }
 
+/* ---- what a dead run left, from its vm.json, given back ---- */
+
+static void said(void *data, const char *msg)
+{
+	char *buf = data;
+	size_t len = strlen(buf);
+
+	snprintf(buf + len, 8192 - len, "%s\n", msg);
+}
+
+static int vm_dir(struct fx *f)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	fake_mkdir(f->root, "run/vmrun/vm/t");
+	snprintf(path, sizeof(path), "%s/run/vmrun/vm/t", f->root);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	return fd;
+}
+
+static void test_vm_info_round_trip(void **state)
+{
+	struct fx *f = *state;
+	struct vm_info vi = { .pid = 4321, .qemu_pid = 4322, .guard_pid = 4323, .started = 7,
+			      .n_groups = 1, .groups = { 2 }, .n_gpus = 2,
+			      .gpus = { "0000:01:00.0", "0000:02:00.0" }, .looking_glass_made = true,
+			      .huge_page = 2ULL << 20, .huge_added = 64, .n_inputs = 1, .isolated = true };
+	struct vm_info back;
+	int fd = vm_dir(f);
+
+	(void)state;
+	snprintf(vi.name, sizeof(vi.name), "t");
+	snprintf(vi.state, sizeof(vi.state), "running");
+	snprintf(vi.looking_glass, sizeof(vi.looking_glass), "/dev/shm/looking-glass-t");
+	snprintf(vi.inputs[0], sizeof(vi.inputs[0]), "/dev/input/by-id/kbd");
+	assert_true(vm_info_has_changes(&vi));
+	assert_int_equal(vm_info_write(fd, &vi), 0);
+	assert_int_equal(vm_info_read(fd, &back), 0);
+	assert_int_equal(back.guard_pid, 4323);
+	assert_string_equal(back.state, "running");
+	assert_int_equal(back.n_gpus, 2);
+	assert_string_equal(back.gpus[1], "0000:02:00.0");
+	assert_true(back.looking_glass_made);
+	assert_int_equal(back.huge_page, 2ULL << 20);
+	assert_int_equal(back.huge_added, 64);
+	assert_int_equal(back.n_inputs, 1);
+	assert_string_equal(back.inputs[0], "/dev/input/by-id/kbd");
+	assert_true(back.isolated);
+	/* Nothing changed: nothing to give back. */
+	vi = (struct vm_info){ .pid = 1 };
+	snprintf(vi.name, sizeof(vi.name), "t");
+	assert_false(vm_info_has_changes(&vi));
+	/* A hostile page size or count is dropped, not acted on. */
+	fake_write(f->root, "run/vmrun/vm/t/vm.json", "{\"name\": \"t\", \"pid\": 5, \"huge_page_bytes\": "
+		   "4096, \"huge_pages_added\": 99, \"gpus\": [\"0000:01:00.0\", 7, \"a-very-long-"
+		   "string-that-is-no-address\"]}");
+	assert_int_equal(vm_info_read(fd, &back), 0);
+	assert_int_equal(back.huge_added, 0);
+	assert_int_equal(back.n_gpus, 1);
+	close(fd);
+}
+
+static void test_recover(void **state)
+{
+	struct fx *f = *state;
+	struct vm_info vi = { .pid = 4321, .n_gpus = 1, .gpus = { "0000:01:00.0" },
+			      .huge_page = 2ULL << 20, .huge_added = 64, .looking_glass_made = true };
+	char lg[128], out[8192] = "";
+	struct priv priv;
+	int fd = vm_dir(f), state_fd = -1, lgfd;
+
+	if (geteuid() != 0)
+		test_skip("as a user priv goes to vmrun-helper only on the real host; root runs it here");
+	snprintf(vi.name, sizeof(vi.name), "t");
+	snprintf(lg, sizeof(lg), "/dev/shm/looking-glass-vmrun-test-%d", (int)getpid());
+	snprintf(vi.looking_glass, sizeof(vi.looking_glass), "%s", lg);
+	lgfd = open(lg, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	assert_true(lgfd >= 0);
+	close(lgfd);
+	/* The pool grew by 64 for the run, journaled as root's. */
+	pool(f, 164, 164);
+	assert_int_equal(switch_state_open(f->s, true, &state_fd), 0);
+	assert_int_equal(hugepages_journal_add(state_fd, 0, 2ULL << 20, 64), 0);
+	assert_int_equal(vm_info_write(fd, &vi), 0);
+	priv_init(&priv, f->s, said, out);
+	/* The GPU has no journal (the run died before it was detached): nothing to do for it. */
+	assert_int_equal(vm_recover(&priv, fd, &vi, said, out), EXIT_OK);
+	assert_int_equal(access(lg, F_OK), -1);
+	assert_non_null(strstr(out, "Looking Glass: removed"));
+	assert_non_null(strstr(out, "hugepages: 64 2 MiB pages given back"));
+	assert_int_equal(total_now(f), 100);
+	assert_int_equal(faccessat(fd, "vm.json", F_OK, 0), -1);
+
+	/* What cannot be given back stays, and vm.json says so; a file that is not the run's is
+	 * left alone without counting as left over. */
+	vi = (struct vm_info){ .pid = 4321, .n_gpus = 2, .gpus = { "0000:09:00.0", "bogus" },
+			       .looking_glass_made = true };
+	snprintf(vi.name, sizeof(vi.name), "t");
+	snprintf(vi.looking_glass, sizeof(vi.looking_glass), "/etc/passwd");
+	out[0] = '\0';
+	assert_int_equal(vm_recover(&priv, fd, &vi, said, out), EXIT_RECOVER);
+	assert_non_null(strstr(out, "no PCI device 0000:09:00.0"));
+	assert_non_null(strstr(out, "bogus, which is not a PCI address: skipped"));
+	assert_non_null(strstr(out, "/etc/passwd is not a file the run made: left alone"));
+	assert_int_equal(access("/etc/passwd", F_OK), 0);
+	assert_int_equal(vm_info_read(fd, &vi), 0);
+	assert_string_equal(vi.state, "needs-restore");
+	assert_int_equal(vi.n_gpus, 1);
+	assert_string_equal(vi.gpus[0], "0000:09:00.0");
+	assert_false(vi.looking_glass_made);
+	close(state_fd);
+	close(fd);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_input_node), T(test_acl_grant_revoke), T(test_hugepages),
+		T(test_vm_info_round_trip), T(test_recover),
 		cmocka_unit_test(test_helper_requests),
 	};
 	return cmocka_run_group_tests_name("hostshare", tests, NULL, NULL);

@@ -11,7 +11,13 @@
 #include <errno.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
 #include "exitcodes.h"
+#include "fakesys.h"
+#include "procstat.h"
 #include "names.h"
 #include "pciaddr.h"
 #include "text.h"
@@ -142,12 +148,45 @@ static void test_exit_codes(void **state)
 	assert_string_equal(exit_code_meaning(-1), "");
 }
 
+/* procstat: the start time from the right field, whatever the comm holds; zombies are gone. */
+static void test_procstat(void **state)
+{
+	char *root = fake_root_new(), dir[4200];
+	uint64_t start = 0;
+	int proc;
+
+	(void)state;
+	fake_proc_stat(root, 100, "a (b) c", 123456);
+	fake_proc_stat(root, 101, ")", 7);
+	fake_write(root, "proc/102/stat", "102 (zz) Z 1 102 102 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 55 0 0\n");
+	fake_write(root, "proc/103/stat", "103 (short) S 1 2 3\n");
+	fake_write(root, "proc/104/stat", "104 no-parens S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19\n");
+	snprintf(dir, sizeof(dir), "%s/proc", root);
+	proc = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(proc >= 0);
+	assert_int_equal(proc_start_time(proc, 100, &start), 0);
+	assert_int_equal(start, 123456);
+	assert_int_equal(proc_start_time(proc, 101, &start), 0);
+	assert_int_equal(start, 7);
+	assert_int_equal(proc_start_time(proc, 105, &start), -ESRCH);
+	assert_int_equal(proc_start_time(proc, 103, &start), -EBADMSG);
+	assert_int_equal(proc_start_time(proc, 104, &start), -EBADMSG);
+	assert_int_equal(proc_start_time(proc, 0, &start), -ESRCH);
+	assert_true(proc_is_alive(proc, 100, 0));
+	assert_true(proc_is_alive(proc, 100, 123456));
+	assert_false(proc_is_alive(proc, 100, 123457)); /* the pid was reused */
+	assert_false(proc_is_alive(proc, 102, 0));      /* a zombie holds nothing */
+	assert_false(proc_is_alive(proc, 105, 0));
+	close(proc);
+	fake_root_free(root);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_text_escape), cmocka_unit_test(test_text_format),
 		cmocka_unit_test(test_names),       cmocka_unit_test(test_pci_addr),
-		cmocka_unit_test(test_exit_codes),
+		cmocka_unit_test(test_exit_codes),  cmocka_unit_test(test_procstat),
 	};
 	return cmocka_run_group_tests_name("shared", tests, NULL, NULL);
 }

@@ -84,6 +84,8 @@ static struct fx *fx_new(build_fn build)
 		free(f);
 		test_skip("mknod is refused here (not root, or a container): /dev/vfio/<group> cannot be modelled");
 	}
+	/* This process is the vmrun that switches: alive in the tree's /proc. */
+	fake_proc_stat(f->root, (int)getpid(), "vmrun", 5000);
 	assert_int_equal(sysroot_open(f->root, &f->s), 0);
 	f->k = fk_new(f->root);
 	f->c.state_fd = -1;
@@ -548,11 +550,13 @@ static void test_hang_then_restore(void **state)
 	journal_clear(&j);
 	fx_ctx(f);
 	fk_reset_counters(f->k);
+	/* Another user's interrupted switch is not taken back unasked. */
+	f->c.owner = 1000;
 	assert_int_equal(detach(f, GPU, &O), SW_NEEDS_RESTORE);
 	assert_contains(f->c.why, "interrupted");
 	assert_null(strstr(f->c.why, "still alive"));
-	assert_int_equal(attach(f, GPU, &O), SW_NEEDS_RESTORE);
 	assert_int_equal(f->k->writes, 0);
+	f->c.owner = 0;
 
 	assert_int_equal(switch_restore(&f->c, 2, &O), SW_OK);
 	assert_false(has_journal(f, 2));
@@ -1328,6 +1332,160 @@ static void test_owner(void **state)
 	fx_free(f);
 }
 
+/* ---- what a dead vmrun left: taken back by the next command, unasked ---- */
+
+/* A journal as a run (holder) left it: detached for a run, and the run is gone (or not). */
+static void left_by_run(struct fx *f, pid_t holder, uint64_t holder_start, uid_t owner)
+{
+	struct switch_opts run = O;
+	struct journal j = { 0 };
+
+	run.for_run = true;
+	f->c.owner = owner;
+	assert_int_equal(detach(f, GPU, &run), SW_OK);
+	assert_int_equal(journal_read(f->c.state_fd, 2, &j), 0);
+	assert_true(j.for_run);
+	assert_int_equal(j.holder, getpid());
+	assert_int_equal(j.holder_start, 5000); /* read from /proc/PID/stat */
+	j.holder = holder;
+	j.holder_start = holder_start;
+	assert_int_equal(journal_write(f->c.state_fd, &j), 0);
+	journal_clear(&j);
+	fx_ctx(f);
+	fk_reset_counters(f->k);
+}
+
+static void test_stale_run_healed_by_next_detach(void **state)
+{
+	struct fx *f = fx_new(fake_lab_host);
+	char *before = fk_snapshot(f->root);
+	struct journal j = { 0 };
+
+	(void)state;
+	left_by_run(f, dead_pid(), 0, 1000);
+	f->c.owner = 1000;
+	assert_int_equal(detach(f, GPU, &O), SW_OK);
+	assert_false(f->c.already);
+	assert_contains(f->progress, "was never given back (that vmrun is gone): giving it back first");
+	assert_driver(f, GPU, "vfio-pci");
+	assert_int_equal(journal_read(f->c.state_fd, 2, &j), 0);
+	assert_int_equal(j.holder, getpid()); /* this caller's now */
+	assert_false(j.for_run);
+	journal_clear(&j);
+	assert_int_equal(attach(f, GPU, &O), SW_OK);
+	assert_snapshot(f, before, "after the heal, a fresh detach and an attach");
+	free(before);
+	fx_free(f);
+}
+
+static void test_stale_run_not_healed_when_alive_or_not_ours(void **state)
+{
+	struct fx *f = fx_new(fake_lab_host);
+	char *before = fk_snapshot(f->root);
+
+	(void)state;
+	/* The run is alive: its group is its own; nothing is written. */
+	fake_proc_stat(f->root, 4321, "vmrun", 777);
+	left_by_run(f, 4321, 777, 1000);
+	f->c.owner = 1000;
+	assert_int_equal(detach(f, GPU, &O), SW_OK);
+	assert_true(f->c.already);
+	assert_int_equal(f->k->writes, 0);
+	/* ... and restore leaves a running VM's group alone. */
+	fx_ctx(f);
+	assert_int_equal(switch_restore(&f->c, 2, &O), SW_BUSY);
+	assert_contains(f->c.why, "belongs to a running VM (vmrun pid 4321)");
+	assert_int_equal(f->k->writes, 0);
+	/* The same pid, another process (its start time differs): the run is gone. */
+	fake_proc_stat(f->root, 4321, "bash", 999);
+	fx_ctx(f);
+	f->c.owner = 2000; /* but not another user's to take */
+	assert_int_equal(detach(f, GPU, &O), SW_HELD);
+	assert_contains(f->c.why, "another user's VM (uid 1000)");
+	assert_int_equal(f->k->writes, 0);
+	fx_ctx(f);
+	f->c.owner = 0; /* root's restore now gives it back */
+	assert_int_equal(switch_restore(&f->c, 2, &O), SW_OK);
+	assert_snapshot(f, before, "after root's restore of a dead run's group");
+	free(before);
+	fx_free(f);
+}
+
+/* A manual `vmrun detach` stays detached after its process is gone: that is what it is for. */
+static void test_manual_detach_is_not_stale(void **state)
+{
+	struct fx *f = fx_new(fake_lab_host);
+	struct journal j = { 0 };
+
+	(void)state;
+	assert_int_equal(detach(f, GPU, &O), SW_OK);
+	assert_int_equal(journal_read(f->c.state_fd, 2, &j), 0);
+	assert_false(j.for_run);
+	j.holder = dead_pid();
+	assert_int_equal(journal_write(f->c.state_fd, &j), 0);
+	journal_clear(&j);
+	fx_ctx(f);
+	fk_reset_counters(f->k);
+	assert_int_equal(detach(f, GPU, &O), SW_OK);
+	assert_true(f->c.already);
+	assert_int_equal(f->k->writes, 0);
+	fx_free(f);
+}
+
+/* An attach finds an interrupted attach of a vmrun that died: it finishes it. */
+static void test_interrupted_attach_finished_by_next_attach(void **state)
+{
+	struct fx *f = fx_new(fake_lab_host);
+	char *before = fk_snapshot(f->root);
+	struct journal j = { 0 };
+
+	(void)state;
+	assert_int_equal(detach(f, GPU, &O), SW_OK);
+	fk_reset_counters(f->k);
+	fk_fail_write(f->k, 2, FK_HANG);
+	assert_int_equal(attach(f, GPU, &O), SW_STUCK);
+	assert_int_equal(journal_read(f->c.state_fd, 2, &j), 0);
+	assert_int_equal(j.state, JOURNAL_IN_PROGRESS);
+	/* While its vmrun lives, it is its to finish. */
+	fx_ctx(f);
+	fk_reset_counters(f->k);
+	assert_int_equal(attach(f, GPU, &O), SW_NEEDS_RESTORE);
+	assert_contains(f->c.why, "(it is still alive)");
+	j.pid = j.holder = dead_pid();
+	assert_int_equal(journal_write(f->c.state_fd, &j), 0);
+	journal_clear(&j);
+	fx_ctx(f);
+	assert_int_equal(attach(f, GPU, &O), SW_OK);
+	assert_contains(f->progress, "was interrupted (that vmrun is gone): finishing it");
+	assert_false(has_journal(f, 2));
+	assert_snapshot(f, before, "after the next attach finished it");
+	free(before);
+	fx_free(f);
+}
+
+/* The guard's restore takes back only what its run left. */
+static void test_restore_only_holder(void **state)
+{
+	struct fx *f = fx_new(fake_lab_host);
+	char *before = fk_snapshot(f->root);
+	struct switch_opts only = O;
+	pid_t gone = dead_pid();
+
+	(void)state;
+	left_by_run(f, gone, 0, 0);
+	only.only_holder = gone + 100000 > 4194304 ? 1 : gone + 100000;
+	assert_int_equal(switch_restore(&f->c, 2, &only), SW_OK);
+	assert_contains(f->progress, "not pid");
+	assert_true(has_journal(f, 2));
+	assert_driver(f, GPU, "vfio-pci");
+	only.only_holder = gone;
+	assert_int_equal(switch_restore(&f->c, 2, &only), SW_OK);
+	assert_false(has_journal(f, 2));
+	assert_snapshot(f, before, "after the holder's restore");
+	free(before);
+	fx_free(f);
+}
+
 /* The one table of statuses: each name round-trips and exits as the README documents. */
 static void test_status_exits(void **state)
 {
@@ -1427,6 +1585,11 @@ int main(void)
 		cmocka_unit_test(test_owner),
 		cmocka_unit_test(test_restore_dry_run),
 		cmocka_unit_test(test_attach_goes_on_after_one_failure),
+		cmocka_unit_test(test_stale_run_healed_by_next_detach),
+		cmocka_unit_test(test_stale_run_not_healed_when_alive_or_not_ours),
+		cmocka_unit_test(test_manual_detach_is_not_stale),
+		cmocka_unit_test(test_interrupted_attach_finished_by_next_attach),
+		cmocka_unit_test(test_restore_only_holder),
 		cmocka_unit_test(test_status_exits),
 		cmocka_unit_test(test_lock_busy),
 	};

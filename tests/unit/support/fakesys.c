@@ -253,6 +253,7 @@ void fake_add_proc(const char *root, int pid, const char *comm, uid_t uid, const
 	fake_write(root, path, buf);
 	snprintf(path, sizeof(path), "proc/%d/cgroup", pid);
 	fake_write(root, path, cgroup);
+	fake_proc_stat(root, pid, comm, 1000ULL + (unsigned)pid);
 	snprintf(path, sizeof(path), "proc/%d/fd", pid);
 	fake_mkdir(root, path);
 	for (int i = 0; fd_targets && fd_targets[i]; i++) {
@@ -265,6 +266,19 @@ void fake_add_proc(const char *root, int pid, const char *comm, uid_t uid, const
 		snprintf(path, sizeof(path), "proc/%d/fd/%d", pid, i + 3);
 		fake_symlink(root, path, target);
 	}
+}
+
+void fake_proc_stat(const char *root, int pid, const char *comm, unsigned long long start)
+{
+	char path[64], buf[512];
+
+	/* Fields 1-3, then 4-21 (ppid ... itrealvalue), then 22: starttime; a comm with a space
+	 * and a ')' as the kernel would print it. */
+	snprintf(path, sizeof(path), "proc/%d/stat", pid);
+	snprintf(buf, sizeof(buf), "%d (%s) S 1 %d %d 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 %llu "
+		 "1000000 200 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n", pid,
+		 comm, pid, pid, start);
+	fake_write(root, path, buf);
 }
 
 void fake_lab_host(const char *root)

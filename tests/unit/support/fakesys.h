@@ -34,6 +34,9 @@ void fake_add_devchild(const char *root, const char *addr, const char *sub);
  * targets point into the tree). */
 void fake_add_proc(const char *root, int pid, const char *comm, uid_t uid, const char *cgroup,
 		   const char *const *fd_targets);
+/* /proc/PID/stat for a running process that started start clock ticks after boot (what
+ * procstat.h reads): the process is alive in the tree. */
+void fake_proc_stat(const char *root, int pid, const char *comm, unsigned long long start);
 /* A typical two-GPU host: virtio GPU at 00:02.0 (group 1, boot_vga 1), root port 00:01.0
  * (group 2) with bochs 01:00.0 + HDA 01:00.1 (group 2), a NIC 00:03.0 (group 3). */
 void fake_lab_host(const char *root);
