@@ -52,6 +52,15 @@ static bool name_ok(const char *s, size_t cap)
 	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") == n;
 }
 
+/* A device's sysfs name: "0000:00:02.0", "simple-framebuffer.0". */
+static bool dev_name_ok(const char *s, size_t cap)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	return n && n < cap && name_is_safe(s) &&
+	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.:") == n;
+}
+
 static json_object *hex4(unsigned v)
 {
 	char id[8];
@@ -72,6 +81,27 @@ static json_object *dev_to_json(const struct switch_dev *d)
 	json_object_object_add(o, "override", json_object_new_string(d->orig_override));
 	json_object_object_add(o, "ours", json_object_new_boolean(d->ours));
 	json_object_object_add(o, "phase", json_object_new_string(switch_phase_name(d->phase)));
+	return o;
+}
+
+/* {"to_fb": 1, "to_device": "0000:00:02.0", "from_device": "0000:01:00.0", "moved": true,
+ *  "consoles": [[1, 0], [2, 0]]}: each console and the framebuffer it was on. */
+static json_object *console_to_json(const struct console_move *m)
+{
+	json_object *o = json_object_new_object(), *v = json_object_new_array();
+
+	json_object_object_add(o, "to_fb", json_object_new_int(m->to_fb));
+	json_object_object_add(o, "to_device", json_object_new_string(m->to_dev));
+	json_object_object_add(o, "from_device", json_object_new_string(m->from_dev));
+	json_object_object_add(o, "moved", json_object_new_boolean(m->moved));
+	for (size_t i = 0; i < m->n; i++) {
+		json_object *pair = json_object_new_array();
+
+		json_object_array_add(pair, json_object_new_int(m->v[i].console));
+		json_object_array_add(pair, json_object_new_int(m->v[i].fb));
+		json_object_array_add(v, pair);
+	}
+	json_object_object_add(o, "consoles", v);
 	return o;
 }
 
@@ -97,6 +127,8 @@ static json_object *journal_to_json(const struct journal *j)
 	for (size_t i = 0; i < j->plan.n_modules; i++)
 		json_object_array_add(mods, json_object_new_string(j->plan.modules[i]));
 	json_object_object_add(o, "modules_unloaded", mods);
+	if (j->plan.console.needed)
+		json_object_object_add(o, "console", console_to_json(&j->plan.console));
 	return o;
 }
 
@@ -214,9 +246,46 @@ static int header_from_json(json_object *o, int group, struct journal *j)
 	return 0;
 }
 
+static int console_from_json(json_object *o, struct console_move *m)
+{
+	json_object *v, *fr;
+	int64_t to;
+	size_t n;
+
+	if (!json_object_is_type(o, json_type_object) || !get_int(o, "to_fb", &to) || to < 0 ||
+	    to >= 32 || !dev_name_ok(get_str(o, "from_device"), sizeof(m->from_dev)) || !json_object_object_get_ex(o, "consoles", &v) ||
+	    !json_object_is_type(v, json_type_array) || (n = json_object_array_length(v)) == 0 ||
+	    n > CONSOLE_MAX)
+		return -EBADMSG;
+	m->needed = true;
+	m->to_fb = (int)to;
+	snprintf(m->from_dev, sizeof(m->from_dev), "%s", get_str(o, "from_device"));
+	if (dev_name_ok(get_str(o, "to_device"), sizeof(m->to_dev)))
+		snprintf(m->to_dev, sizeof(m->to_dev), "%s", get_str(o, "to_device"));
+	m->moved = json_object_object_get_ex(o, "moved", &fr) && json_object_get_boolean(fr);
+	for (size_t i = 0; i < n; i++) {
+		json_object *pair = json_object_array_get_idx(v, i), *c, *f;
+		int64_t con, fb;
+
+		if (!json_object_is_type(pair, json_type_array) || json_object_array_length(pair) != 2)
+			return -EBADMSG;
+		c = json_object_array_get_idx(pair, 0);
+		f = json_object_array_get_idx(pair, 1);
+		if (!json_object_is_type(c, json_type_int) || !json_object_is_type(f, json_type_int))
+			return -EBADMSG;
+		con = json_object_get_int64(c);
+		fb = json_object_get_int64(f);
+		if (con < 1 || con > CONSOLE_MAX || fb < 0 || fb >= 32)
+			return -EBADMSG;
+		m->v[m->n].console = (unsigned char)con;
+		m->v[m->n++].fb = (unsigned char)fb;
+	}
+	return 0;
+}
+
 static int journal_from_json(json_object *o, int group, struct journal *j)
 {
-	json_object *devs, *mods;
+	json_object *devs, *mods, *con;
 	size_t n;
 	int r = header_from_json(o, group, j);
 
@@ -245,6 +314,8 @@ static int journal_from_json(json_object *o, int group, struct journal *j)
 			return -EBADMSG;
 		snprintf(j->plan.modules[j->plan.n_modules++], sizeof(j->plan.modules[0]), "%s", s);
 	}
+	if (json_object_object_get_ex(o, "console", &con) && console_from_json(con, &j->plan.console) < 0)
+		return -EBADMSG;
 	return 0;
 }
 

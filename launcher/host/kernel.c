@@ -4,11 +4,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libkmod.h>
+#include <linux/fb.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -162,9 +164,59 @@ static void real_sleep_ms(void *data, unsigned ms)
 		;
 }
 
+/* A registered framebuffer's node: fb (>= 0) itself, else the first one there is. */
+static int open_fb(const struct sysroot *s, int fb)
+{
+	char name[32];
+
+	for (int i = fb >= 0 ? fb : 0; i < 32; i++) {
+		int fd;
+
+		snprintf(name, sizeof(name), "fb%d", i);
+		fd = s->dev_fd < 0 ? -1 : openat(s->dev_fd, name, O_RDWR | O_CLOEXEC | O_NOCTTY);
+		if (fd >= 0)
+			return fd;
+		if (fb >= 0)
+			return -errno;
+	}
+	return -ENODEV;
+}
+
+static int real_con2fb_get(void *data, const struct sysroot *s, unsigned console, int *ret_fb)
+{
+	struct fb_con2fbmap m = { .console = console };
+	int fd = open_fb(s, -1), r = 0;
+
+	(void)data;
+	if (fd < 0)
+		return fd;
+	if (ioctl(fd, FBIOGET_CON2FBMAP, &m) < 0)
+		r = -errno;
+	else
+		*ret_fb = (int)m.framebuffer;
+	safe_close(fd);
+	return r;
+}
+
+static int real_con2fb_set(void *data, const struct sysroot *s, unsigned console, int fb)
+{
+	struct fb_con2fbmap m = { .console = console, .framebuffer = (unsigned)fb };
+	int fd = open_fb(s, fb), r = 0;
+
+	(void)data;
+	if (fd < 0)
+		return fd;
+	if (ioctl(fd, FBIOPUT_CON2FBMAP, &m) < 0)
+		r = -errno;
+	safe_close(fd);
+	return r;
+}
+
 const struct kernel_ops kernel_real = {
 	.sysfs_write = real_sysfs_write,
 	.module_unload = real_module_unload,
 	.module_load = real_module_load,
 	.sleep_ms = real_sleep_ms,
+	.con2fb_get = real_con2fb_get,
+	.con2fb_set = real_con2fb_set,
 };

@@ -23,6 +23,12 @@ struct kernel_ops {
 	int (*module_load)(void *data, const struct sysroot *s, const char *module);
 	/* Sleep between polls of sysfs (tests make it advance a fake clock). */
 	void (*sleep_ms)(void *data, unsigned ms);
+	/*
+	 * fbcon's map of text consoles (1..63) to framebuffers, through the ioctls on /dev/fbN
+	 * (FBIOGET_CON2FBMAP / FBIOPUT_CON2FBMAP), any registered framebuffer's node: 0 or -errno.
+	 */
+	int (*con2fb_get)(void *data, const struct sysroot *s, unsigned console, int *ret_fb);
+	int (*con2fb_set)(void *data, const struct sysroot *s, unsigned console, int fb);
 	void *data;
 };
 

@@ -555,7 +555,6 @@ enum switch_status switch_plan_detach(struct switch_ctx *c, const struct pci_add
 	struct devnode_set nodes = { 0 };
 	enum module_state vfio;
 	enum switch_status st;
-	bool console = false;
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
@@ -573,12 +572,16 @@ enum switch_status switch_plan_detach(struct switch_ctx *c, const struct pci_add
 	/* Holders first: naming the display server on the GPU is the most useful answer. */
 	if (!st)
 		st = check_holders(c, &p);
-	if (!st && (r = console_on_nodes(c->s, &nodes, &console)) < 0)
+	/* A plan made for `vmrun check` has no kernel_ops of its own: it only reads. */
+	if (!st && (r = console_plan(c->s, c->k ? c->k : &kernel_real, &nodes, &p.console)) < 0)
 		st = refuse(c, SW_REFUSED, "console", "cannot tell whether %s drives the text console (%s)",
 			  p.gpu.name, strerror(-r));
-	if (!st && console)
-		st = refuse(c, SW_REFUSED, "console", "%s drives the text console (fbcon on /dev/fb0); unbind fbcon "
-			  "or move the console to the other GPU first", p.gpu.name);
+	if (!st && p.console.needed && p.console.to_fb < 0)
+		st = refuse(c, SW_REFUSED, "console", "%s drives the text console (fbcon on /dev/fb%u) "
+			    "and no other framebuffer can take it: boot with the console on the host "
+			    "GPU's framebuffer (the fbcon=map: kernel option; `vmrun setup` proposes it), "
+			    "or unbind fbcon (echo 0 > /sys/class/vtconsole/vtcon1/bind)", p.gpu.name,
+			    p.console.v[0].fb);
 	devnode_set_clear(&nodes);
 	*ret = p; /* even when refused: the caller shows the holders */
 	return st;
@@ -638,6 +641,26 @@ static enum switch_status reload_modules(struct switch_ctx *c, struct switch_pla
 	return SW_OK;
 }
 
+/* The consoles back on the GPU's framebuffer once it is home. A GPU whose driver made no
+ * framebuffer leaves them where they are, which is said, not failed: the text console works. */
+static void consoles_back(struct switch_ctx *c, struct journal *j)
+{
+	struct console_move *m = &j->plan.console;
+	char why[256], list[192];
+	int fb = -1, r;
+
+	if (!m->moved)
+		return;
+	console_list_text(m, list, sizeof(list));
+	r = console_move_back(c->s, c->k, m, 3000, &fb, why, sizeof(why));
+	if (r == 0)
+		progress(c, "text consoles %s back on fb%d (%s)", list, fb, m->from_dev);
+	else
+		progress(c, "text consoles %s stay on fb%d: %s", list, m->to_fb, why);
+	m->moved = false;
+	(void)journal_sync(c, j);
+}
+
 static bool skip_dev(const struct switch_dev *d, bool only_moved)
 {
 	return !d->ours || (only_moved && d->phase == PHASE_PLANNED);
@@ -682,6 +705,8 @@ static enum switch_status all_to_host(struct switch_ctx *c, const struct switch_
 		else
 			st = one;
 	}
+	if (!st)
+		consoles_back(c, j);
 	return st;
 }
 
@@ -766,12 +791,36 @@ static enum switch_status verify_vfio_node(struct switch_ctx *c, const struct sw
 	}
 }
 
+/* The text consoles off the GPU's framebuffer, before its driver lets go of it. Journaled as
+ * moved first: a crash halfway through still moves them back. */
+static enum switch_status consoles_away(struct switch_ctx *c, struct journal *j)
+{
+	struct console_move *m = &j->plan.console;
+	char why[256], list[192];
+	enum switch_status st;
+
+	if (!m->needed)
+		return SW_OK;
+	m->moved = true;
+	st = journal_sync(c, j);
+	if (st)
+		return st;
+	if (console_move_away(c->s, c->k, m, why, sizeof(why)) < 0)
+		return fail(c, SW_FAILED, "moving the text console off %s: %s", j->plan.gpu.name, why);
+	console_list_text(m, list, sizeof(list));
+	progress(c, "text consoles %s moved from fb%u (%s) to fb%d (%s)", list, m->v[0].fb,
+		 m->from_dev, m->to_fb, m->to_dev);
+	return SW_OK;
+}
+
 static enum switch_status detach_steps(struct switch_ctx *c, const struct switch_opts *o,
 				       struct journal *j)
 {
 	enum switch_status st;
 
 	st = ensure_vfio(c);
+	if (!st)
+		st = consoles_away(c, j);
 	if (!st)
 		st = unload_modules(c, j);
 	for (size_t i = 0; !st && i < j->plan.n_devs; i++) {

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "console.h"
 #include "holders.h"
 #include "iommu.h"
 #include "pcidev.h"
@@ -51,6 +52,7 @@ struct switch_plan {
 	char modules[SWITCH_MAX_MODULES][32]; /* vendor modules to unload (and reload on attach) */
 	size_t n_modules;
 	struct holder_set holders;   /* everything found holding the group's nodes */
+	struct console_move console; /* text consoles on the group's framebuffers, moved away */
 };
 
 void switch_plan_clear(struct switch_plan *p);

@@ -218,6 +218,17 @@ static void check_group(struct checks *c, const struct plan_group *g)
 			   g->check && streq(g->check, "devices") ? "list only GPUs under pci: (their "
 			   "audio and USB functions come along by themselves); `vmrun gpus` shows them" :
 			   NULL, "%s", g->why);
+	if (!g->status && sw->console.needed && sw->console.to_fb >= 0) {
+		char fix[128], cons[192];
+
+		console_list_text(&sw->console, cons, sizeof(cons));
+		snprintf(fix, sizeof(fix), "for good: boot with fbcon=map:%d (`vmrun setup` proposes it)",
+			 sw->console.to_fb);
+		checks_add(c, "console", VERDICT_WARN, 0, fix, "%s: the text console (fbcon, consoles "
+			   "%s) is on its framebuffer fb%u: it moves to fb%d (%s) while the VM runs, and "
+			   "back after", sw->gpu.name, cons, sw->console.v[0].fb, sw->console.to_fb,
+			   sw->console.to_dev);
+	}
 	if (sw->gpu.boot_vga == 1)
 		checks_add(c, "boot-vga", VERDICT_WARN, 0, "use the other GPU as the boot display in the "
 		     "firmware setup", "%s: is the boot display (boot_vga=1): the console and a boot "

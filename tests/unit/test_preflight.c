@@ -418,6 +418,28 @@ static void test_not_a_gpu(void **state)
 	assert_int_equal(f->ck.count[VERDICT_FAIL], 1); /* not also "pass it too" */
 }
 
+/* The text console on the GPU: check says it moves (not "ready" with a detach that refuses),
+ * and without another framebuffer it fails as the detach would. */
+static void test_console_on_gpu(void **state)
+{
+	struct fx *f = *state;
+	const struct check_item *it;
+
+	fake_add_devchild(f->root, "0000:01:00.0", "graphics/fb0");
+	fake_write(f->root, "sys/class/vtconsole/vtcon1/name", "(M) frame buffer device\n");
+	fake_write(f->root, "sys/class/vtconsole/vtcon1/bind", "1\n");
+	check(f, HEAD "pci:\n  - address: \"01:00.0\"\n");
+	it = expect(f, "console", VERDICT_FAIL, "0000:01:00.0 drives the text console (fbcon on "
+		    "/dev/fb0) and no other framebuffer can take it", 4);
+	(void)it;
+	fake_add_devchild(f->root, "0000:00:02.0", "graphics/fb2");
+	check(f, HEAD "pci:\n  - address: \"01:00.0\"\n");
+	it = expect(f, "console", VERDICT_WARN, "0000:01:00.0: the text console (fbcon, consoles "
+		    "1-63) is on its framebuffer fb0: it moves to fb2 (0000:00:02.0) while the VM "
+		    "runs, and back after", 0);
+	assert_non_null(strstr(it->fix, "fbcon=map:2"));
+}
+
 static void test_memlock_need(void **state)
 {
 	struct fx *f = *state;
@@ -571,6 +593,7 @@ int main(void)
 		T(test_bridge),      T(test_rom),                 T(test_memory),
 		T(test_kvm),         T(test_kvm_group),           T(test_iommu_only_with_pci),
 		T(test_not_a_gpu),   T(test_memlock_need),        T(test_name_clash),
+		T(test_console_on_gpu),
 		T(test_vm_dir),      T(test_pinning),             T(test_share_checks),
 	};
 	return cmocka_run_group_tests_name("preflight", tests, NULL, NULL);

@@ -335,6 +335,27 @@ static void test_cmdline_has_options(void **state)
 	}
 }
 
+/* The text console on the passthrough GPU's framebuffer: fbcon=map: goes with the IOMMU options,
+ * unless the command line maps the consoles itself. */
+static void test_console_map(void **state)
+{
+	struct fx *f = *state;
+
+	fake_add_devchild(f->root, "0000:01:00.0", "graphics/fb0");
+	fake_add_devchild(f->root, "0000:00:02.0", "graphics/fb2");
+	fake_write(f->root, "sys/class/vtconsole/vtcon1/name", "(M) frame buffer device\n");
+	fake_write(f->root, "sys/class/vtconsole/vtcon1/bind", "1\n");
+	assert_int_equal(RUN(f, f->profile), 0);
+	assert_contains(f->out, "[proposed] Kernel options (IOMMU, text console)\n");
+	assert_contains(f->out, "the text console is on 0000:01:00.0's framebuffer fb0: fbcon=map:2 "
+				"keeps it on fb2 (0000:00:02.0) from boot");
+	assert_contains(f->out, "+GRUB_CMDLINE_LINUX_DEFAULT=\"quiet intel_iommu=on iommu=pt fbcon=map:2\"\n");
+	fake_write(f->root, "proc/cmdline", "root=/dev/sda1 ro quiet intel_iommu=on iommu=pt fbcon=map:0\n");
+	assert_int_equal(RUN(f, f->profile), 0);
+	assert_contains(f->out, "[already-done] IOMMU kernel options\n");
+	assert_null(strstr(f->out, "fbcon=map:2"));
+}
+
 static void test_kernel_install(void **state)
 {
 	struct fx *f = *state;
@@ -722,6 +743,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_no_boot_vga, setup_debian, teardown),
 		cmocka_unit_test_setup_teardown(test_propose_intel, setup_debian, teardown),
 		cmocka_unit_test_setup_teardown(test_propose_amd, setup_debian, teardown),
+		cmocka_unit_test_setup_teardown(test_console_map, setup_debian, teardown),
 		cmocka_unit_test_setup_teardown(test_apply_twice_then_undo, setup_debian, teardown),
 		cmocka_unit_test_setup_teardown(test_cmdline_has_options, setup_debian, teardown),
 		cmocka_unit_test_setup_teardown(test_kernel_install, setup_debian, teardown),

@@ -877,7 +877,8 @@ static void test_refuse_device_state(void **state)
 	expect_refusal(fake_lab_host, "0000:05:00.0", &O, SW_BAD_INPUT,
 		       (const char *const[]){ "0000:05:00.0", NULL });
 	expect_refusal(host_fbcon, GPU, &O, SW_REFUSED,
-		       (const char *const[]){ "console", NULL });
+		       (const char *const[]){ "drives the text console (fbcon on /dev/fb0)",
+					      "no other framebuffer can take it", "fbcon=map:", NULL });
 }
 
 /* The counterparts: what must NOT be refused. */
@@ -1332,6 +1333,116 @@ static void test_owner(void **state)
 	fx_free(f);
 }
 
+/* ---- the text console on the GPU: moved to the host GPU's framebuffer and back ---- */
+
+/* fbcon on the GPU's fb0 (it probed first), and the host GPU's framebuffer fb2. */
+static void host_fbcon_movable(const char *root)
+{
+	host_fbcon(root);
+	fake_add_devchild(root, "0000:00:02.0", "graphics/fb2");
+}
+
+static bool all_consoles_on(const struct fx *f, int fb, unsigned from, unsigned to)
+{
+	for (unsigned c = from; c <= to; c++)
+		if (f->k->con2fb[c] != fb)
+			return false;
+	return true;
+}
+
+static void test_console_moved_and_back(void **state)
+{
+	struct fx *f = fx_new(host_fbcon_movable);
+	char *before = fk_snapshot(f->root);
+	struct journal j = { 0 };
+
+	(void)state;
+	assert_int_equal(detach(f, GPU, &O), SW_OK);
+	assert_contains(f->progress, "text consoles 1-63 moved from fb0 (0000:01:00.0) to fb2 (0000:00:02.0)");
+	assert_true(all_consoles_on(f, 2, 1, 63));
+	assert_int_equal(journal_read(f->c.state_fd, 2, &j), 0);
+	assert_true(j.plan.console.moved);
+	assert_int_equal(j.plan.console.n, 63);
+	assert_string_equal(j.plan.console.from_dev, "0000:01:00.0");
+	journal_clear(&j);
+	/* Moved before the GPU's driver let go: the first change of the switch. */
+	assert_int_equal(f->k->writes > 0, true);
+	fx_ctx(f); /* a new vmrun gives it back: only the journal tells */
+	assert_int_equal(attach(f, GPU, &O), SW_OK);
+	assert_contains(f->progress, "text consoles 1-63 back on fb0 (0000:01:00.0)");
+	assert_true(all_consoles_on(f, 0, 1, 63));
+	assert_snapshot(f, before, "after the console went and came back");
+	free(before);
+	fx_free(f);
+}
+
+/* Only the consoles on the GPU move (fbcon=map: put 7-63 on the host GPU already). */
+static void test_console_only_those_on_the_gpu(void **state)
+{
+	struct fx *f = fx_new(host_fbcon_movable);
+
+	(void)state;
+	for (unsigned c = 7; c <= 63; c++)
+		f->k->con2fb[c] = 2;
+	assert_int_equal(detach(f, GPU, &O), SW_OK);
+	assert_contains(f->progress, "text consoles 1-6 moved from fb0");
+	assert_int_equal(f->k->con2fb_sets, 6);
+	assert_true(all_consoles_on(f, 2, 1, 63));
+	assert_int_equal(attach(f, GPU, &O), SW_OK);
+	assert_true(all_consoles_on(f, 0, 1, 6));
+	assert_true(all_consoles_on(f, 2, 7, 63));
+	fx_free(f);
+}
+
+/* A console that will not move fails the detach, which is rolled back whole; a crash after the
+ * move is undone by restore; a GPU that comes back without a framebuffer leaves them moved. */
+static void test_console_failures(void **state)
+{
+	struct fx *f = fx_new(host_fbcon_movable);
+	char *before = fk_snapshot(f->root);
+	char path[PATH_MAX];
+
+	(void)state;
+	f->k->con2fb_set_err = -EBUSY;
+	assert_int_equal(detach(f, GPU, &O), SW_FAILED);
+	assert_contains(f->c.why, "moving the text console off 0000:01:00.0: console 1 would not move to fb2");
+	assert_false(has_journal(f, 2));
+	assert_snapshot(f, before, "after a console that would not move");
+	f->k->con2fb_set_err = 0;
+
+	fx_ctx(f);
+	fk_reset_counters(f->k);
+	fk_fail_write(f->k, 3, FK_HANG);
+	assert_int_equal(detach(f, GPU, &O), SW_STUCK);
+	assert_true(all_consoles_on(f, 2, 1, 63));
+	fx_ctx(f);
+	assert_int_equal(switch_restore(&f->c, 2, &O), SW_OK);
+	assert_true(all_consoles_on(f, 0, 1, 63));
+	assert_snapshot(f, before, "after restore");
+
+	/* The GPU's framebuffer comes back under another number: found by its device. */
+	fx_ctx(f);
+	assert_int_equal(detach(f, GPU, &O), SW_OK);
+	snprintf(path, sizeof(path), "%s/sys/class/graphics/fb0", f->root);
+	assert_int_equal(unlink(path), 0);
+	fx_ctx(f);
+	assert_int_equal(attach(f, GPU, &O), SW_OK);
+	assert_contains(f->progress, "text consoles 1-63 back on fb1 (0000:01:00.0)");
+	assert_true(all_consoles_on(f, 1, 1, 63));
+	/* ... or with none at all: the consoles stay where they are, and it is said. */
+	fx_ctx(f);
+	assert_int_equal(detach(f, GPU, &O), SW_OK);
+	assert_contains(f->progress, "text consoles 1-63 moved from fb1 (0000:01:00.0) to fb2");
+	snprintf(path, sizeof(path), "%s/sys/class/graphics/fb1", f->root);
+	assert_int_equal(unlink(path), 0);
+	fx_ctx(f);
+	assert_int_equal(attach(f, GPU, &O), SW_OK);
+	assert_contains(f->progress, "text consoles 1-63 stay on fb2: 0000:01:00.0 has no framebuffer now");
+	assert_true(all_consoles_on(f, 2, 1, 63));
+	free(before);
+	fx_free(f);
+}
+
 /* ---- what a dead vmrun left: taken back by the next command, unasked ---- */
 
 /* A journal as a run (holder) left it: detached for a run, and the run is gone (or not). */
@@ -1585,6 +1696,9 @@ int main(void)
 		cmocka_unit_test(test_owner),
 		cmocka_unit_test(test_restore_dry_run),
 		cmocka_unit_test(test_attach_goes_on_after_one_failure),
+		cmocka_unit_test(test_console_moved_and_back),
+		cmocka_unit_test(test_console_only_those_on_the_gpu),
+		cmocka_unit_test(test_console_failures),
 		cmocka_unit_test(test_stale_run_healed_by_next_detach),
 		cmocka_unit_test(test_stale_run_not_healed_when_alive_or_not_ours),
 		cmocka_unit_test(test_manual_detach_is_not_stale),

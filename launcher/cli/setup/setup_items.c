@@ -20,6 +20,7 @@
 #include "console.h"
 #include "devnodes.h"
 #include "iommu.h"
+#include "kernel.h"
 #include "setup_edit.h"
 
 const char *regen_command(const struct setup *s, char *const **ret_argv)
@@ -107,24 +108,63 @@ static const char *const *iommu_opts(const struct setup *s)
 	return streq(vendor, "amd") ? amd : streq(vendor, "intel") ? intel : NULL;
 }
 
+/*
+ * fbcon=map:N when the text console is on a passthrough GPU's framebuffer (the card probed
+ * first, or the firmware boots on it): the switch moves it for each run, this keeps it on the
+ * host GPU's framebuffer from boot. "" when not needed (or the command line maps it already).
+ */
+static void console_opt(struct setup *s, const char *cmdline, struct item *it, char *buf, size_t cap)
+{
+	buf[0] = '\0';
+	if (cmdline && strstr(cmdline, "fbcon=map:"))
+		return; /* the administrator's own map stays */
+	for (size_t i = 0; i < s->n_pass && !buf[0]; i++) {
+		struct devnode_set nodes = { 0 };
+		struct console_move m;
+
+		if (devnodes_collect(s->c->root, s->pass[i], &nodes) == 0 &&
+		    console_plan(s->c->root, &kernel_real, &nodes, &m) == 0 && m.needed) {
+			if (m.to_fb >= 0) {
+				snprintf(buf, cap, "fbcon=map:%d", m.to_fb);
+				note(it, "the text console is on %s's framebuffer fb%u: fbcon=map:%d keeps "
+					 "it on fb%d (%s) from boot (framebuffer numbers follow the order "
+					 "the GPU drivers load in)", s->pass[i]->name, m.v[0].fb, m.to_fb,
+				     m.to_fb, m.to_dev);
+			} else {
+				note(it, "the text console is on %s's framebuffer and no other "
+					 "framebuffer exists to take it: load the host GPU's driver first",
+				     s->pass[i]->name);
+			}
+		}
+		devnode_set_clear(&nodes);
+	}
+}
+
 int item_iommu(struct setup *s, struct item *it)
 {
 	_cleanup_free_ char *cmdline = NULL;
-	const char *const *opts = iommu_opts(s);
-	char want[64];
+	const char *const *iommu = iommu_opts(s);
+	const char *opts[4] = { NULL };
+	char want[96], fbcon[32];
 	int r;
 
 	it->id = "iommu";
 	it->title = "IOMMU kernel options";
-	if (!opts) {
+	if (!iommu) {
 		it->status = IS_MANUAL;
 		note(it, "cannot tell the CPU vendor from /proc/cpuinfo: add intel_iommu=on iommu=pt "
 			 "(Intel) or amd_iommu=on iommu=pt (AMD) to the kernel command line");
 		return 0;
 	}
-	snprintf(want, sizeof(want), "%s %s", opts[0], opts[1]);
-	if (read_file_at(s->c->root->proc_fd, "cmdline", 65536, READ_TRUNCATE, &cmdline, NULL,
-			 NULL) >= 0 && setup_tokens_have_all(cmdline, opts)) {
+	(void)read_file_at(s->c->root->proc_fd, "cmdline", 65536, READ_TRUNCATE, &cmdline, NULL, NULL);
+	console_opt(s, cmdline, it, fbcon, sizeof(fbcon));
+	opts[0] = iommu[0];
+	opts[1] = iommu[1];
+	opts[2] = fbcon[0] ? fbcon : NULL;
+	if (fbcon[0])
+		it->title = "Kernel options (IOMMU, text console)";
+	snprintf(want, sizeof(want), "%s %s%s%s", opts[0], opts[1], fbcon[0] ? " " : "", fbcon);
+	if (cmdline && setup_tokens_have_all(cmdline, opts)) {
 		it->status = IS_DONE;
 		note(it, "the running kernel has %s (/proc/cmdline)", want);
 		return 0;

@@ -568,6 +568,35 @@ static void fk_sleep_ms(void *data, unsigned ms)
 	k->slept_ms += ms;
 }
 
+static int fk_con2fb_get(void *data, const struct sysroot *s, unsigned console, int *ret_fb)
+{
+	struct fake_kernel *k = data;
+
+	(void)s;
+	if (k->con2fb_get_err)
+		return k->con2fb_get_err;
+	if (console < 1 || console > 63)
+		return -EINVAL;
+	*ret_fb = k->con2fb[console];
+	return 0;
+}
+
+static int fk_con2fb_set(void *data, const struct sysroot *s, unsigned console, int fb)
+{
+	struct fake_kernel *k = data;
+	char p[PATH_MAX];
+
+	(void)s;
+	if (k->con2fb_set_err)
+		return k->con2fb_set_err;
+	pathf(p, sizeof(p), "%s/sys/class/graphics/fb%d", k->root, fb);
+	if (console < 1 || console > 63 || access(p, F_OK) < 0)
+		return -EINVAL;
+	k->con2fb[console] = fb;
+	k->con2fb_sets++;
+	return 0;
+}
+
 /* ---- setup ---- */
 
 void fk_prepare_root(const char *root)
@@ -628,6 +657,8 @@ struct fake_kernel *fk_new(const char *root)
 				      .module_unload = fk_module_unload,
 				      .module_load = fk_module_load,
 				      .sleep_ms = fk_sleep_ms,
+				      .con2fb_get = fk_con2fb_get,
+				      .con2fb_set = fk_con2fb_set,
 				      .data = k };
 	k->stuck_pid = 4242;
 	fk_module_provides(k, "vfio_pci", VFIO);

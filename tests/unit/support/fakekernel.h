@@ -43,6 +43,12 @@ struct fake_kernel {
 
 	bool mknod_failed; /* mknod of dev/vfio/<group> was refused (EPERM): test must skip */
 
+	/* fbcon's console -> framebuffer map (index 1..63; all 0 at first, as the kernel's
+	 * default); a set to a framebuffer not registered in the tree is -EINVAL. */
+	int con2fb[64];
+	unsigned con2fb_sets;
+	int con2fb_get_err, con2fb_set_err; /* negative errno to return, 0: none */
+
 	char wlog[16384];  /* "path <- value" per write */
 	char modlog[1024]; /* "-nvidia_drm -nvidia +nvidia ..." */
 

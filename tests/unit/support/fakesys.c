@@ -218,6 +218,17 @@ void fake_add_devchild(const char *root, const char *addr, const char *sub)
 
 	snprintf(path, sizeof(path), "sys/%s/%s", rel, sub);
 	fake_mkdir(root, path);
+	/* A framebuffer is registered in its class, and names its device, as sysfs has it. */
+	if (strncmp(sub, "graphics/fb", 11) == 0 && !strchr(sub + 9, '/')) {
+		char cls[64], target[700];
+
+		snprintf(path, sizeof(path), "sys/%s/%s/device", rel, sub);
+		snprintf(target, sizeof(target), "../../../%s", addr);
+		fake_symlink(root, path, target);
+		snprintf(cls, sizeof(cls), "sys/class/graphics/%s", sub + 9);
+		snprintf(target, sizeof(target), "../../%s/%s", rel, sub);
+		fake_symlink(root, cls, target);
+	}
 	free(rel);
 	/* Its node, a plain file standing in for the device: holders are matched by identity. */
 	dir = node_dir(sub, &name);
