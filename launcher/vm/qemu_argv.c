@@ -176,7 +176,8 @@ static void add_disk(struct argv *a, const struct vm_profile *p, size_t i, unsig
 
 /*
  * The disks, and in an install run the installation media after them: the first medium boots
- * (bootindex 0), then the first hard disk, so the installer's reboots come back to it.
+ * (bootindex 1), then the first hard disk (2), so the installer's reboots come back to it.
+ * Not 0: a direct kernel boot's option ROM (linuxboot) has that one, and QEMU refuses a second.
  */
 static void add_disks(struct argv *a, const struct vm_profile *p, const struct host_facts *h)
 {
@@ -186,7 +187,7 @@ static void add_disks(struct argv *a, const struct vm_profile *p, const struct h
 	for (size_t i = 0; i < p->n_disks; i++) {
 		bool hd = p->disks[i].media == VM_MEDIA_DISK;
 
-		add_disk(a, p, i, &sata_port, h->install && hd && first_hd ? 1 : -1);
+		add_disk(a, p, i, &sata_port, h->install && hd && first_hd ? 2 : -1);
 		first_hd &= !hd;
 	}
 	for (size_t i = 0; h->install && i < p->install.n_media; i++) {
@@ -198,7 +199,7 @@ static void add_disks(struct argv *a, const struct vm_profile *p, const struct h
 		sata_bus(p, &sata_port, bus, sizeof(bus));
 		add(a, "-device");
 		addf(a, "ide-cd,drive=vmrun-install%zu,id=vmrun-install%zu-dev,%s%s", i, i, bus,
-		     i == 0 ? ",bootindex=0" : "");
+		     i == 0 ? ",bootindex=1" : "");
 	}
 }
 

@@ -85,6 +85,8 @@ static const struct gcase cases[] = {
 	{ "matrix-pc", "tests/unit/golden/matrix-pc.yaml", FW_NONE, NULL, "/run/vmrun/matrix", gpu4, 1, VM_INSTALL_AUTO },
 	{ "share", "tests/unit/golden/share.yaml", FW_NONE, NULL, "/run/user/1000/vmrun/share", NULL, 0,
 	  VM_INSTALL_AUTO },
+	{ "install-kernel", "tests/unit/golden/install-kernel.yaml", FW_NONE, NULL, "/run/vmrun/ik",
+	  NULL, 0, VM_INSTALL_VNC },
 };
 
 static const struct fw_choice fw_plain = {
@@ -695,7 +697,7 @@ static void check_machine(struct rq *q, const struct vm_profile *p, const struct
 		expect_qom_bool(q, "/machine/system.flash1", "secure", true);
 }
 
-/* An install boots its first medium, then the first hard disk; a plain run sets no order. */
+/* An install boots its first medium (1), then the first hard disk (2); a plain run sets no order. */
 static void check_boot_order(struct rq *q, const struct vm_profile *p, bool install)
 {
 	bool first_hd = true;
@@ -707,7 +709,7 @@ static void check_boot_order(struct rq *q, const struct vm_profile *p, bool inst
 
 		snprintf(path, sizeof(path), "/machine/peripheral/vmrun-disk%zu-dev", i);
 		v = rq_qom_get(q, path, "bootindex");
-		assert_int_equal(json_object_get_int(v), install && hd && first_hd ? 1 : -1);
+		assert_int_equal(json_object_get_int(v), install && hd && first_hd ? 2 : -1);
 		json_object_put(v);
 		first_hd &= !hd;
 	}
@@ -717,7 +719,7 @@ static void check_boot_order(struct rq *q, const struct vm_profile *p, bool inst
 
 		snprintf(path, sizeof(path), "/machine/peripheral/vmrun-install%zu-dev", i);
 		v = rq_qom_get(q, path, "bootindex");
-		assert_int_equal(json_object_get_int(v), i == 0 ? 0 : -1);
+		assert_int_equal(json_object_get_int(v), i == 0 ? 1 : -1);
 		json_object_put(v);
 	}
 }
