@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "iommu.h"
+#include "isolate.h"
 #include "log.h"
 #include "names.h"
 #include "paths.h"
@@ -86,6 +87,27 @@ static int parse_timeout(const struct cli_args *a, struct switch_opts *so)
 	return 0;
 }
 
+/* Root's restore of everything: a cpu.isolate a killed run left in force goes too. */
+static void restore_isolation(struct cli *c, struct out *o, bool dry_run, struct priv_result *res)
+{
+	char why[512];
+
+	if (!isolate_pending(c->root))
+		return;
+	if (dry_run) {
+		on_progress(o, "cpu.isolate: would give the host's slices all their CPUs again");
+		return;
+	}
+	if (isolate_restore(c->root, why, sizeof(why)) < 0) {
+		if (!res->status) {
+			res->status = SW_FAILED;
+			snprintf(res->why, sizeof(res->why), "cpu.isolate: %s", why);
+		}
+		return;
+	}
+	on_progress(o, "cpu.isolate: the host's slices have all their CPUs again");
+}
+
 static int run_op(struct cli *c, const struct cli_args *a, enum priv_op op, const char *cmd)
 {
 	struct priv_request rq = { .op = op, .all_groups = op == PRIV_RESTORE && a->n_pos == 0 };
@@ -112,6 +134,8 @@ static int run_op(struct cli *c, const struct cli_args *a, enum priv_op op, cons
 		return EXIT_USAGE;
 	}
 	priv_call(&priv, &rq, &res);
+	if (rq.all_groups && !priv.helper)
+		restore_isolation(c, &o, rq.opts.dry_run, &res);
 	return finish(c, &o, cmd, rq.opts.dry_run, &res);
 }
 

@@ -88,6 +88,8 @@ struct run {
 	struct input_dev {
 		const char *path, *id, *what; /* the profile's path, the QOM id, "keyboard" */
 		bool present, granted;
+		dev_t rdev;       /* the node it is now (st_rdev and inode): a replug may reuse */
+		ino_t ino;        /* the same name, even the same number, for a new device */
 	} inputs[2];
 	size_t n_inputs;
 	unsigned keys_left, keys_sent; /* install: key presses still to send, and sent */
@@ -383,6 +385,18 @@ static void free_hugepages(struct run *r)
 
 /* ---- input: the user's access to the event devices, and their unplugging and replugging ---- */
 
+/* The device node a path leads to now: false when there is none. */
+static bool input_identity(const char *path, dev_t *rdev, ino_t *ino)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0 || !S_ISCHR(st.st_mode))
+		return false;
+	*rdev = st.st_rdev;
+	*ino = st.st_ino;
+	return true;
+}
+
 /* vm.json lists an input device from before its ACL is given until after it is taken back. */
 static void note_input(struct run *r, const char *path, bool on)
 {
@@ -435,7 +449,7 @@ static int prepare_inputs(struct run *r)
 		struct input_dev *d = &r->inputs[i];
 		char dir[PATH_MAX], *slash;
 
-		d->present = access(d->path, F_OK) == 0;
+		d->present = input_identity(d->path, &d->rdev, &d->ino);
 		if (!input_access(r, d, true))
 			return EXIT_NOT_READY;
 		if (r->inotify_fd < 0)
@@ -444,10 +458,15 @@ static int prepare_inputs(struct run *r)
 		slash = strrchr(dir, '/');
 		if (slash)
 			*slash = '\0';
-		/* udev replaces the by-id link on a replug; the event node itself comes and goes. */
+		/* udev replaces the by-id link on a replug; the event node itself comes and goes,
+		 * in its own directory: both are watched. */
 		if (r->inotify_fd >= 0)
 			(void)inotify_add_watch(r->inotify_fd, dir, IN_CREATE | IN_DELETE | IN_MOVED_TO |
 						IN_MOVED_FROM | IN_ATTRIB);
+		if (r->inotify_fd >= 0 && realpath(d->path, dir) && (slash = strrchr(dir, '/'))) {
+			*slash = '\0';
+			(void)inotify_add_watch(r->inotify_fd, dir, IN_CREATE | IN_DELETE | IN_ATTRIB);
+		}
 	}
 	return 0;
 }
@@ -496,7 +515,8 @@ static void input_del(struct run *r, struct input_dev *d)
 	    d->path);
 }
 
-/* Something changed in an input device's directory: each device gone or back. */
+/* Something changed in an input device's directory: each device gone, back, or replaced (gone
+ * and back before we looked: the same path, another node). */
 static void inputs_changed(struct run *r)
 {
 	char buf[4096];
@@ -507,15 +527,20 @@ static void inputs_changed(struct run *r)
 		return;
 	for (size_t i = 0; i < r->n_inputs; i++) {
 		struct input_dev *d = &r->inputs[i];
-		bool now = access(d->path, F_OK) == 0;
+		dev_t rdev = 0;
+		ino_t ino = 0;
+		bool now = input_identity(d->path, &rdev, &ino);
+		bool replaced = now && d->present && (rdev != d->rdev || ino != d->ino);
 
-		if (now == d->present)
+		if (now == d->present && !replaced)
 			continue;
+		if (d->present)
+			input_del(r, d);
 		d->present = now;
+		d->rdev = rdev;
+		d->ino = ino;
 		if (now)
 			input_add(r, d);
-		else
-			input_del(r, d);
 	}
 }
 
