@@ -167,6 +167,7 @@ static void real_sleep_ms(void *data, unsigned ms)
 /* A registered framebuffer's node: fb (>= 0) itself, else the first one there is. */
 static int open_fb(const struct sysroot *s, int fb)
 {
+	int first_err = -ENODEV;
 	char name[32];
 
 	for (int i = fb >= 0 ? fb : 0; i < 32; i++) {
@@ -178,8 +179,12 @@ static int open_fb(const struct sysroot *s, int fb)
 			return fd;
 		if (fb >= 0)
 			return -errno;
+		/* A node there that this process may not open (a user's, /dev/fb* being the video
+		 * group's) says more than "none" would. */
+		if (errno != ENOENT && errno != ENXIO && errno != ENODEV && first_err == -ENODEV)
+			first_err = -errno;
 	}
-	return -ENODEV;
+	return first_err;
 }
 
 static int real_con2fb_get(void *data, const struct sysroot *s, unsigned console, int *ret_fb)

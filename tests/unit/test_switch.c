@@ -1376,6 +1376,28 @@ static void test_console_moved_and_back(void **state)
 	fx_free(f);
 }
 
+/* A user's check cannot open /dev/fb*: the kernel's default map (all on fb0) is assumed, not
+ * "cannot tell" (which refused the user unit's run in the systemd lab). */
+static void test_console_map_unreadable(void **state)
+{
+	struct fx *f = fx_new(host_fbcon_movable);
+	struct pci_addr gpu = A(GPU);
+	struct switch_plan p;
+
+	(void)state;
+	f->k->con2fb_get_err = -EACCES;
+	assert_int_equal(switch_plan_detach(&f->c, &gpu, &O, &p), SW_OK);
+	assert_true(p.console.needed);
+	assert_int_equal(p.console.n, 63);
+	assert_int_equal(p.console.to_fb, 2);
+	switch_plan_clear(&p);
+	f->k->con2fb_get_err = -EIO; /* any other failure: the safety check cannot look */
+	assert_int_equal(switch_plan_detach(&f->c, &gpu, &O, &p), SW_REFUSED);
+	assert_contains(f->c.why, "cannot tell whether 0000:01:00.0 drives the text console");
+	switch_plan_clear(&p);
+	fx_free(f);
+}
+
 /* Only the consoles on the GPU move (fbcon=map: put 7-63 on the host GPU already). */
 static void test_console_only_those_on_the_gpu(void **state)
 {
@@ -1698,6 +1720,7 @@ int main(void)
 		cmocka_unit_test(test_attach_goes_on_after_one_failure),
 		cmocka_unit_test(test_console_moved_and_back),
 		cmocka_unit_test(test_console_only_those_on_the_gpu),
+		cmocka_unit_test(test_console_map_unreadable),
 		cmocka_unit_test(test_console_failures),
 		cmocka_unit_test(test_stale_run_healed_by_next_detach),
 		cmocka_unit_test(test_stale_run_not_healed_when_alive_or_not_ours),

@@ -154,7 +154,7 @@ upid=$!
 wait_until 5 sh -c "ls -l /proc/$upid/fd 2>/dev/null | grep -q alias-a"
 as alice "$VMRUN" detach $GPU >"$tmp/h.out" 2>&1; rc=$?
 assert_eq "$rc:$(home)" "3:$HOME_STATE" "a holder through a bind mount in alice's own mount namespace: refused (3), nothing changed"
-check "...naming the pid ($upid)" grep -q "pid $upid" "$tmp/h.out"
+check "...naming the pid ($upid)" grep -q "pid $upid" "$tmp/h.out" || diag "$(cat "$tmp/h.out")"
 kill "$upid"; wait "$upid" 2>/dev/null
 read -r maj min < <(stat -c '%t %T' "$card")
 mknod /tmp/alias-r c $((16#$maj)) $((16#$min))
@@ -162,18 +162,18 @@ sleep 300 </tmp/alias-r &
 rpid=$!
 "$VMRUN" detach $GPU >"$tmp/h.out" 2>&1; rc=$?
 assert_eq "$rc:$(home)" "3:$HOME_STATE" "a holder through a root mknod alias: refused (3), nothing changed"
-check "...naming the pid ($rpid)" grep -q "pid $rpid" "$tmp/h.out"
+check "...naming the pid ($rpid)" grep -q "pid $rpid" "$tmp/h.out" || diag "$(cat "$tmp/h.out")"
 kill "$rpid"; wait "$rpid" 2>/dev/null; rm -f /tmp/alias-r
 chmod 0660 "$card"
-"$VMRUN" detach $GPU >/dev/null 2>&1
+"$VMRUN" detach $GPU >"$tmp/d.out" 2>&1 || diag "detach for vfio-hold: $(cat "$tmp/d.out")"
 "$VMRUN_BUILD/tools/vfio-hold" "$G" $GPU >"$tmp/vfio.out" 2>&1 &
 vpid=$!
-wait_until 10 grep -q holding "$tmp/vfio.out"
+wait_until 10 grep -q holding "$tmp/vfio.out" || diag "vfio-hold: $(cat "$tmp/vfio.out")"
 check "vfio-hold holds only a device fd (no /dev/vfio/$G)" \
     sh -c "! ls -l /proc/$vpid/fd | grep -q '/dev/vfio/$G'"
 "$VMRUN" attach $GPU >"$tmp/h.out" 2>&1; rc=$?
 assert_eq "$rc:$(home)" "3:vfio-pci vfio-pci" "a process holding only the VFIO device fd: attach refused (3)"
-check "...naming the pid ($vpid)" grep -q "pid $vpid" "$tmp/h.out"
+check "...naming the pid ($vpid)" grep -q "pid $vpid" "$tmp/h.out" || diag "$(cat "$tmp/h.out")"
 kill "$vpid"; wait "$vpid" 2>/dev/null
 "$VMRUN" attach $GPU >/dev/null 2>&1
 assert_eq "$(home)" "$HOME_STATE" "after the device fd is closed, attach works"
@@ -206,7 +206,8 @@ assert_eq "$after" 268435456 "memlock 256 MiB raises alice's own shell's limit"
 # --- the allow file's groups and guards -------------------------------------------------------------
 printf -- '- {device: "%s", groups: [vmrun]}\n' $GPU >/etc/vmrun/allow.yaml
 for u in dave erin; do
-    as $u "$VMRUN" detach $GPU >/dev/null 2>&1; rc=$?
+    as $u "$VMRUN" detach $GPU >"$tmp/u.out" 2>&1; rc=$?
+    [[ $rc == 0 ]] || diag "$(cat "$tmp/u.out")"
     assert_eq "$rc:$(home)" "0:vfio-pci vfio-pci" "$u (group vmrun, $( [[ $u == dave ]] && echo primary || echo supplementary)) may detach"
     as $u "$VMRUN" attach $GPU >/dev/null 2>&1
 done
@@ -252,7 +253,8 @@ as bob "/tmp/$esc" 300 <"$card" &
 bpid=$!
 wait_until 5 test -e "/proc/$bpid/fd/0"
 "$VMRUN" gpus $GPU >"$tmp/g.out" 2>&1
-check "bob's escape-laden process name is printed escaped" grep -qF '\x1b]2;owned\x07' "$tmp/g.out"
+check "bob's escape-laden process name is printed escaped" grep -qF '\x1b]2;owned\x07' "$tmp/g.out" ||
+    diag "$(cat -v "$tmp/g.out")"
 check "...and no escape character reaches the terminal" sh -c "! grep -q \$'\\e' '$tmp/g.out'"
 kill "$bpid"; wait "$bpid" 2>/dev/null
 chmod 0660 "$card"

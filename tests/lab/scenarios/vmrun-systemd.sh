@@ -92,6 +92,10 @@ for _ in $(seq 1 1200); do
 done
 guest=$(as_alice vmrun status --json 2>/dev/null | jq -r '.vms[] | select(.name == "lab") | .qmp_status')
 assert_eq "$st" active "vmrun@lab became active (states seen:$seen)"
+if [[ $st != active ]]; then
+    diag "$(journalctl --no-pager -o cat _UID="$uid" 2>&1 | grep -v pulseaudio | tail -n 40)"
+    finish
+fi
 check "it was activating before (Type=notify: READY comes later)" grep -q activating <<<"$seen"
 assert_eq "$guest" running "when it became active the guest was running"
 status=$(prop vmrun@lab.service StatusText)
