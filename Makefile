@@ -194,6 +194,12 @@ demo: deps
 mutate: deps
 	tests/mutate/run
 
+# Speed, in the lab, as ratios against the floor and the tools people use (tests/bench/lab-bench.sh);
+# not part of `make check`: a benchmark reports, it does not pass or fail.
+bench: deps
+	$(MAKE) tests
+	VMRUN_BUILD=$(BUILD) tests/lab/lab tests/bench/lab-bench.sh
+
 clean:
 	rm -rf build build-asan
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "journal.h"
+#include "quirks.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -129,6 +130,14 @@ static json_object *journal_to_json(const struct journal *j)
 	json_object_object_add(o, "modules_unloaded", mods);
 	if (j->plan.console.needed)
 		json_object_object_add(o, "console", console_to_json(&j->plan.console));
+	if (j->plan.n_services) {
+		json_object *sv = json_object_new_array();
+
+		for (size_t i = 0; i < j->plan.n_services; i++)
+			json_object_array_add(sv, json_object_new_string(j->plan.services[i]));
+		json_object_object_add(o, "services", sv);
+		json_object_object_add(o, "services_stopped", json_object_new_boolean(j->plan.services_stopped));
+	}
 	return o;
 }
 
@@ -283,6 +292,30 @@ static int console_from_json(json_object *o, struct console_move *m)
 	return 0;
 }
 
+/* "services": ["nvidia-persistenced.service"], "services_stopped": true */
+static int services_from_json(json_object *o, struct switch_plan *p)
+{
+	json_object *sv, *st;
+
+	if (!json_object_object_get_ex(o, "services", &sv))
+		return 0;
+	if (!json_object_is_type(sv, json_type_array) ||
+	    json_object_array_length(sv) > SWITCH_MAX_SERVICES)
+		return -EBADMSG;
+	for (size_t i = 0; i < json_object_array_length(sv); i++) {
+		json_object *e = json_object_array_get_idx(sv, i);
+		const char *u = json_object_is_type(e, json_type_string) ? json_object_get_string(e) : NULL;
+
+		/* Only the units vmrun stops: the journal must not start anything else as root. */
+		if (!u || !quirk_stoppable_unit(u))
+			return -EBADMSG;
+		snprintf(p->services[p->n_services++], sizeof(p->services[0]), "%s", u);
+	}
+	p->services_stopped = json_object_object_get_ex(o, "services_stopped", &st) &&
+			      json_object_get_boolean(st);
+	return 0;
+}
+
 static int journal_from_json(json_object *o, int group, struct journal *j)
 {
 	json_object *devs, *mods, *con;
@@ -316,7 +349,7 @@ static int journal_from_json(json_object *o, int group, struct journal *j)
 	}
 	if (json_object_object_get_ex(o, "console", &con) && console_from_json(con, &j->plan.console) < 0)
 		return -EBADMSG;
-	return 0;
+	return services_from_json(o, &j->plan);
 }
 
 int journal_read(int dirfd, int group, struct journal *ret)

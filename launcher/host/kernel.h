@@ -29,6 +29,8 @@ struct kernel_ops {
 	 */
 	int (*con2fb_get)(void *data, const struct sysroot *s, unsigned console, int *ret_fb);
 	int (*con2fb_set)(void *data, const struct sysroot *s, unsigned console, int fb);
+	/* Stop or start a systemd unit of the host's (systemctl, waited for): 0 or -errno. */
+	int (*service)(void *data, const struct sysroot *s, const char *unit, bool start);
 	void *data;
 };
 

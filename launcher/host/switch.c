@@ -38,6 +38,7 @@
 #include "log.h"
 #include "modules.h"
 #include "procstat.h"
+#include "quirks.h"
 #include "util.h"
 
 #define VFIO "vfio-pci"
@@ -433,6 +434,18 @@ static enum switch_status check_member(struct switch_ctx *c, const struct switch
 	return check_device_state(c, f);
 }
 
+/* A vendor service to stop for the switch, listed once; false when the list is full. */
+static bool plan_service(struct switch_plan *p, const char *unit)
+{
+	for (size_t i = 0; i < p->n_services; i++)
+		if (streq(p->services[i], unit))
+			return true;
+	if (p->n_services == SWITCH_MAX_SERVICES)
+		return false;
+	snprintf(p->services[p->n_services++], sizeof(p->services[0]), "%s", unit);
+	return true;
+}
+
 static enum switch_status check_holders(struct switch_ctx *c, struct switch_plan *p)
 {
 	size_t len = 0, n = 0;
@@ -444,6 +457,11 @@ static enum switch_status check_holders(struct switch_ctx *c, struct switch_plan
 		if (!holder_blocks(h, p->n_modules > 0)) {
 			progress(c, "note: %s has %s open; it will lose the device, ignoring",
 				 holder_describe(h, who, sizeof(who)), h->node);
+			continue;
+		}
+		if (quirk_stoppable_unit(h->unit) && plan_service(p, h->unit)) {
+			progress(c, "note: %s holds %s: %s is stopped for the switch and started "
+				 "again after", holder_describe(h, who, sizeof(who)), h->node, h->unit);
 			continue;
 		}
 		if (len < sizeof(c->why))
@@ -661,6 +679,24 @@ static void consoles_back(struct switch_ctx *c, struct journal *j)
 	(void)journal_sync(c, j);
 }
 
+/* Started again on every way back, after the devices: it takes the GPUs it finds. */
+static void start_services(struct switch_ctx *c, struct journal *j)
+{
+	if (!j->plan.services_stopped)
+		return;
+	for (size_t i = 0; i < j->plan.n_services; i++) {
+		int r = c->k->service(c->k->data, c->s, j->plan.services[i], true);
+
+		if (r < 0)
+			progress(c, "starting %s again failed: %s (systemctl start %s)", j->plan.services[i],
+				 strerror(-r), j->plan.services[i]);
+		else
+			progress(c, "started %s again", j->plan.services[i]);
+	}
+	j->plan.services_stopped = false;
+	(void)journal_sync(c, j);
+}
+
 static bool skip_dev(const struct switch_dev *d, bool only_moved)
 {
 	return !d->ours || (only_moved && d->phase == PHASE_PLANNED);
@@ -707,6 +743,7 @@ static enum switch_status all_to_host(struct switch_ctx *c, const struct switch_
 	}
 	if (!st)
 		consoles_back(c, j);
+	start_services(c, j);
 	return st;
 }
 
@@ -813,6 +850,52 @@ static enum switch_status consoles_away(struct switch_ctx *c, struct journal *j)
 	return SW_OK;
 }
 
+/* Whether a process of unit still holds one of the group's nodes. */
+static bool unit_still_holds(struct switch_ctx *c, const struct journal *j, const char *unit,
+			     pid_t *ret_pid)
+{
+	struct devnode_set nodes = { 0 };
+	struct holder_set hs = { 0 };
+	bool held = false;
+
+	for (size_t i = 0; i < j->plan.n_devs; i++)
+		(void)devnodes_collect(c->s, &j->plan.devs[i].fn, &nodes);
+	if (holders_find(c->s, &nodes, &hs) == 0)
+		for (size_t i = 0; i < hs.n && !held; i++)
+			if (streq(hs.v[i].unit, unit) && holder_blocks(&hs.v[i], j->plan.n_modules > 0)) {
+				held = true;
+				*ret_pid = hs.v[i].pid;
+			}
+	holder_set_clear(&hs);
+	devnode_set_clear(&nodes);
+	return held;
+}
+
+/* The vendor services that held the GPU, stopped; journaled as stopped first, so that a crash
+ * in between still starts them again. */
+static enum switch_status stop_services(struct switch_ctx *c, struct journal *j)
+{
+	enum switch_status st;
+
+	if (!j->plan.n_services)
+		return SW_OK;
+	j->plan.services_stopped = true;
+	st = journal_sync(c, j);
+	for (size_t i = 0; !st && i < j->plan.n_services; i++) {
+		const char *unit = j->plan.services[i];
+		pid_t pid = 0;
+		int r = c->k->service(c->k->data, c->s, unit, false);
+
+		if (r < 0)
+			return fail(c, SW_FAILED, "stopping %s failed: %s", unit, strerror(-r));
+		if (unit_still_holds(c, j, unit, &pid))
+			return fail(c, SW_HELD, "%s was stopped, but its pid %d still holds the GPU", unit,
+				    (int)pid);
+		progress(c, "stopped %s (it held the GPU); it starts again when the GPU is back", unit);
+	}
+	return st;
+}
+
 static enum switch_status detach_steps(struct switch_ctx *c, const struct switch_opts *o,
 				       struct journal *j)
 {
@@ -821,6 +904,8 @@ static enum switch_status detach_steps(struct switch_ctx *c, const struct switch
 	st = ensure_vfio(c);
 	if (!st)
 		st = consoles_away(c, j);
+	if (!st)
+		st = stop_services(c, j);
 	if (!st)
 		st = unload_modules(c, j);
 	for (size_t i = 0; !st && i < j->plan.n_devs; i++) {

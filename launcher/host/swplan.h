@@ -43,6 +43,7 @@ struct switch_dev {
 };
 
 #define SWITCH_MAX_MODULES 4
+#define SWITCH_MAX_SERVICES 4
 
 struct switch_plan {
 	int group;
@@ -53,6 +54,10 @@ struct switch_plan {
 	size_t n_modules;
 	struct holder_set holders;   /* everything found holding the group's nodes */
 	struct console_move console; /* text consoles on the group's framebuffers, moved away */
+	char services[SWITCH_MAX_SERVICES][128]; /* vendor services holding it, stopped for the
+	                                         * switch and started again on the way back */
+	size_t n_services;
+	bool services_stopped;       /* journaled before the first stop */
 };
 
 void switch_plan_clear(struct switch_plan *p);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "preflight.h"
+#include "quirks.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -199,6 +200,13 @@ static void check_group(struct checks *c, const struct plan_group *g)
 	for (size_t k = 0; k < sw->holders.n; k++) {
 		const struct holder *h = &sw->holders.v[k];
 		bool blocks = holder_blocks(h, sw->n_modules > 0);
+
+		if (blocks && quirk_stoppable_unit(h->unit)) {
+			checks_add(c, "holders", VERDICT_WARN, 0, NULL, "%s: %s holds %s: %s is stopped "
+				   "for the run and started again after", h->function,
+				   holder_describe(h, who, sizeof(who)), h->node, h->unit);
+			continue;
+		}
 
 		blocking |= blocks;
 		if (blocks)

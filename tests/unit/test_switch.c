@@ -1064,19 +1064,27 @@ static void test_nvidia_two_gpus(void **state)
 	}
 }
 
-static void test_nvidia_persistenced_holds(void **state)
+/* nvidia-persistenced alone keeps the stack busy: it is stopped, the modules go, and on the
+ * way back it is started once the modules and the GPU are back. */
+static void test_nvidia_persistenced_stopped(void **state)
 {
 	struct fx *f = nvidia_fx(nvidia_persistenced);
-	char *before = fk_snapshot(f->root);
 
 	(void)state;
-	assert_int_equal(detach(f, GPU, &O), SW_HELD);
-	assert_contains(f->c.why, "pid 900");
-	assert_contains(f->c.why, "nvidia-persistenced.service");
-	assert_contains(f->c.why, "/dev/nvidiactl");
-	expect_nothing_changed(f, before);
+	if (detach(f, GPU, &O) != SW_OK)
+		fail_msg("detach: %s", f->c.why);
+	assert_string_equal(f->k->svclog, "stop nvidia-persistenced.service");
+	assert_contains(f->progress, "note: pid 900");
+	assert_true(f->k->unloads > 0);
+	assert_stack_loaded(f, false);
+	assert_driver(f, GPU, "vfio-pci");
+	fx_ctx(f);
+	assert_int_equal(attach(f, GPU, &O), SW_OK);
 	assert_stack_loaded(f, true);
-	free(before);
+	assert_driver(f, GPU, "nvidia");
+	assert_string_equal(f->k->svclog, "stop nvidia-persistenced.service, start nvidia-persistenced.service");
+	/* Started after the modules came back: the last line of the way back. */
+	assert_non_null(strstr(strstr(f->progress, "reloaded module"), "started nvidia-persistenced.service again"));
 	fx_free(f);
 }
 
@@ -1465,6 +1473,76 @@ static void test_console_failures(void **state)
 	fx_free(f);
 }
 
+/* ---- a vendor service holding the GPU: stopped for the switch, started again ---- */
+
+static void host_persistenced(const char *root)
+{
+	fake_lab_host(root);
+	fake_add_proc(root, 300, "nvidia-persiste", 0, "0::/system.slice/nvidia-persistenced.service\n",
+		      (const char *const[]){ "/dev/dri/card1", NULL });
+}
+
+static void host_persistenced_and_xorg(const char *root)
+{
+	host_persistenced(root);
+	fake_add_proc(root, 812, "Xorg", 0, "0::/system.slice/display-manager.service\n",
+		      (const char *const[]){ "/dev/dri/card1", NULL });
+}
+
+static void test_service_stopped_and_started(void **state)
+{
+	struct fx *f = fx_new(host_persistenced);
+	struct journal j = { 0 };
+
+	(void)state;
+	assert_int_equal(detach(f, GPU, &O), SW_OK);
+	assert_string_equal(f->k->svclog, "stop nvidia-persistenced.service");
+	assert_contains(f->progress, "stopped nvidia-persistenced.service (it held the GPU)");
+	assert_int_equal(journal_read(f->c.state_fd, 2, &j), 0);
+	assert_int_equal(j.plan.n_services, 1);
+	assert_true(j.plan.services_stopped);
+	journal_clear(&j);
+	fx_ctx(f);
+	assert_int_equal(attach(f, GPU, &O), SW_OK);
+	assert_string_equal(f->k->svclog, "stop nvidia-persistenced.service, start nvidia-persistenced.service");
+	assert_contains(f->progress, "started nvidia-persistenced.service again");
+	fx_free(f);
+}
+
+static void test_service_failures(void **state)
+{
+	struct fx *f = fx_new(host_persistenced);
+	char *before = fk_snapshot(f->root);
+	struct journal j = { 0 };
+
+	(void)state;
+	/* It stops, but its process stays: refused, rolled back, and started again. */
+	f->k->service_keeps = true;
+	assert_int_equal(detach(f, GPU, &O), SW_HELD);
+	assert_contains(f->c.why, "nvidia-persistenced.service was stopped, but its pid 300 still holds the GPU");
+	assert_string_equal(f->k->svclog, "stop nvidia-persistenced.service, start nvidia-persistenced.service");
+	assert_false(has_journal(f, 2));
+	assert_snapshot(f, before, "after a service that would not let go");
+	/* Another holder as well: refused for that one alone, and nothing is stopped. */
+	fx_free(f);
+	f = fx_new(host_persistenced_and_xorg);
+	assert_int_equal(detach(f, GPU, &O), SW_HELD);
+	assert_contains(f->c.why, "pid 812 Xorg");
+	assert_null(strstr(f->c.why, "nvidia-persiste"));
+	assert_string_equal(f->k->svclog, "");
+	/* A journal naming any other unit is not one of ours: nothing would start it as root. */
+	fx_free(f);
+	f = fx_new(host_persistenced);
+	assert_int_equal(detach(f, GPU, &O), SW_OK);
+	assert_int_equal(journal_read(f->c.state_fd, 2, &j), 0);
+	snprintf(j.plan.services[0], sizeof(j.plan.services[0]), "evil.service");
+	assert_int_equal(journal_write(f->c.state_fd, &j), 0);
+	journal_clear(&j);
+	assert_int_equal(journal_read(f->c.state_fd, 2, &j), -EBADMSG);
+	free(before);
+	fx_free(f);
+}
+
 /* ---- what a dead vmrun left: taken back by the next command, unasked ---- */
 
 /* A journal as a run (holder) left it: detached for a run, and the run is gone (or not). */
@@ -1709,7 +1787,7 @@ int main(void)
 		cmocka_unit_test(test_attach_refused_while_vm_runs),
 		cmocka_unit_test(test_nvidia_single),
 		cmocka_unit_test(test_nvidia_two_gpus),
-		cmocka_unit_test(test_nvidia_persistenced_holds),
+		cmocka_unit_test(test_nvidia_persistenced_stopped),
 		cmocka_unit_test(test_nvidia_unload_fails),
 		cmocka_unit_test(test_nvidia_reload_fails),
 		cmocka_unit_test(test_nvidia_fails_everywhere),
@@ -1722,6 +1800,8 @@ int main(void)
 		cmocka_unit_test(test_console_only_those_on_the_gpu),
 		cmocka_unit_test(test_console_map_unreadable),
 		cmocka_unit_test(test_console_failures),
+		cmocka_unit_test(test_service_stopped_and_started),
+		cmocka_unit_test(test_service_failures),
 		cmocka_unit_test(test_stale_run_healed_by_next_detach),
 		cmocka_unit_test(test_stale_run_not_healed_when_alive_or_not_ours),
 		cmocka_unit_test(test_manual_detach_is_not_stale),

@@ -65,6 +65,7 @@ killed() {
         "$VMRUN" restore >/dev/null 2>&1
     fi
     log=$(cat "$(rundir "$who")/guard.log" 2>/dev/null)
+    grep -q "QEMU ended unexpectedly" "$tmp/run.out" && diag "the run had ended by itself: $(tail -n 4 "$tmp/run.out")"
     check "$who, $where: guard.log names the dead vmrun (pid $vpid)" \
         grep -q "its vmrun (pid $vpid) ended without giving back" <<<"$log"
     check "$who, $where: guard.log says it is all back" grep -q "everything is back on the host" <<<"$log"
@@ -75,6 +76,9 @@ killed() {
 
 export VMRUN_DEBUG_WRITE_DELAY_MS=60 # root's own sysfs writes: a kill lands inside a switch
 for who in root alice; do
+    # QEMU runs as the run's user and writes the guest's serial log.
+    rm -f "$tmp"/hang/serial.log "$tmp"/off/serial.log
+    [[ $who == alice ]] && chown -R alice "$tmp/hang" "$tmp/off"
     # During the detach: root's writes are slowed, so 300 ms in is mid-switch; alice's helper
     # finishes a switch it started on its own, and the guard waits for the group's lock.
     start "$who"
@@ -115,6 +119,8 @@ unset VMRUN_DEBUG_WRITE_DELAY_MS
 
 # --- the guard killed too: the journal stays; the next run gives the GPU back first ---------
 for who in root alice; do
+    rm -f "$tmp"/hang/serial.log "$tmp"/off/serial.log
+    [[ $who == alice ]] && chown -R alice "$tmp/hang" "$tmp/off"
     start "$who"
     if wait_until 120 guest_running; then
         gpid=$(jq -r .guard_pid "$(rundir "$who")/vm.json")

@@ -597,6 +597,53 @@ static int fk_con2fb_set(void *data, const struct sysroot *s, unsigned console, 
 	return 0;
 }
 
+/* The processes whose cgroup names unit, gone with it. */
+static void kill_unit(struct fake_kernel *k, const char *unit)
+{
+	char dir[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	pathf(dir, sizeof(dir), "%s/proc", k->root);
+	d = opendir(dir);
+	while (d && (de = readdir(d))) {
+		char path[PATH_MAX], buf[1024] = "", cmd[PATH_MAX + 16];
+		FILE *f;
+
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		pathf(path, sizeof(path), "%s/%s/cgroup", dir, de->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (!fgets(buf, sizeof(buf), f))
+			buf[0] = '\0';
+		fclose(f);
+		if (strstr(buf, unit)) {
+			pathf(cmd, sizeof(cmd), "rm -rf '%s/%s'", dir, de->d_name);
+			if (system(cmd) != 0)
+				abort();
+		}
+	}
+	if (d)
+		closedir(d);
+}
+
+static int fk_service(void *data, const struct sysroot *s, const char *unit, bool start)
+{
+	struct fake_kernel *k = data;
+	size_t len = strlen(k->svclog);
+
+	(void)s;
+	snprintf(k->svclog + len, sizeof(k->svclog) - len, "%s%s %s", len ? ", " : "",
+		 start ? "start" : "stop", unit);
+	if (k->service_err)
+		return k->service_err;
+	if (!start && !k->service_keeps)
+		kill_unit(k, unit);
+	return 0;
+}
+
 /* ---- setup ---- */
 
 void fk_prepare_root(const char *root)
@@ -659,6 +706,7 @@ struct fake_kernel *fk_new(const char *root)
 				      .sleep_ms = fk_sleep_ms,
 				      .con2fb_get = fk_con2fb_get,
 				      .con2fb_set = fk_con2fb_set,
+				      .service = fk_service,
 				      .data = k };
 	k->stuck_pid = 4242;
 	fk_module_provides(k, "vfio_pci", VFIO);

@@ -49,6 +49,12 @@ struct fake_kernel {
 	unsigned con2fb_sets;
 	int con2fb_get_err, con2fb_set_err; /* negative errno to return, 0: none */
 
+	/* systemctl: "stop U" / "start U" per call; a stop removes the unit's processes from the
+	 * tree's /proc (their cgroup names it) unless service_keeps is set. */
+	char svclog[512];
+	int service_err;
+	bool service_keeps;
+
 	char wlog[16384];  /* "path <- value" per write */
 	char modlog[1024]; /* "-nvidia_drm -nvidia +nvidia ..." */
 
