@@ -39,6 +39,12 @@ as() { # as USER CMD...: the user's uid, gid and groups, a clean environment
     setpriv --reuid="$u" --regid="$(id -g "$u")" --init-groups env -i PATH="$PATH" \
         HOME="/home/$u" USER="$u" XDG_RUNTIME_DIR="/tmp/$u-run" "$@"
 }
+as_exec() { # as_exec USER CMD... &: as `as`, but the background job becomes CMD, so $! is its pid
+    local u=$1; shift
+    mkdir -p "/tmp/$u-run" && chown "$u" "/tmp/$u-run" && chmod 0700 "/tmp/$u-run"
+    exec setpriv --reuid="$u" --regid="$(id -g "$u")" --init-groups env -i PATH="$PATH" \
+        HOME="/home/$u" USER="$u" XDG_RUNTIME_DIR="/tmp/$u-run" "$@"
+}
 as_cmd() { # the same as a command line for script(1)
     printf 'setpriv --reuid=%s --regid=%s --init-groups env -i PATH=%q HOME=/home/%s USER=%s XDG_RUNTIME_DIR=/tmp/%s-run %s' \
         "$1" "$(id -g "$1")" "$PATH" "$1" "$1" "$1" "$2"
@@ -149,7 +155,7 @@ if [[ ! -e $card ]]; then
 fi
 check "the GPU's card $card is there for the holder tests" test -e "$card"
 chmod 0666 "$card"   # so alice can hold it, as a desktop user in group video would
-as alice unshare -rm sh -c "touch /tmp/alias-a; mount --bind $card /tmp/alias-a; exec sleep 300 </tmp/alias-a" &
+as_exec alice unshare -rm sh -c "touch /tmp/alias-a; mount --bind $card /tmp/alias-a; exec sleep 300 </tmp/alias-a" &
 upid=$!
 wait_until 5 sh -c "ls -l /proc/$upid/fd 2>/dev/null | grep -q alias-a"
 as alice "$VMRUN" detach $GPU >"$tmp/h.out" 2>&1; rc=$?
@@ -249,9 +255,9 @@ esc=$'\e]2;owned\a'
 cp /bin/sleep "/tmp/$esc"
 chmod 0755 "/tmp/$esc"
 chmod 0666 "$card"
-as bob "/tmp/$esc" 300 <"$card" &
+as_exec bob "/tmp/$esc" 300 <"$card" &
 bpid=$!
-wait_until 5 test -e "/proc/$bpid/fd/0"
+wait_until 5 grep -qF "$esc" "/proc/$bpid/comm"
 "$VMRUN" gpus $GPU >"$tmp/g.out" 2>&1
 check "bob's escape-laden process name is printed escaped" grep -qF '\x1b]2;owned\x07' "$tmp/g.out" ||
     diag "$(cat -v "$tmp/g.out")"
