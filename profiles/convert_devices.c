@@ -10,6 +10,8 @@ static const char *const disk_if_names[] = { [VM_DISK_VIRTIO] = "virtio", [VM_DI
 static const char *const net_names[] = { [VM_NET_NONE] = "none", [VM_NET_USER] = "user",
 					 [VM_NET_BRIDGE] = "bridge" };
 static const char *const media_names[] = { [VM_MEDIA_DISK] = "disk", [VM_MEDIA_CDROM] = "cdrom" };
+static const char *const after_names[] = { [VM_AFTER_AUTO] = "auto", [VM_AFTER_HOST] = "host",
+					   [VM_AFTER_VFIO] = "vfio-pci" };
 static const char *const format_names[] = { "raw", "qcow2" };
 
 #define NAME_OF(table, v) ((unsigned)(v) < ARRAY_SIZE(table) ? table[v] : NULL)
@@ -248,13 +250,14 @@ int convert_usb(struct load_ctx *c, const struct cy_profile *y, struct vm_profil
 static int convert_pci_one(struct load_ctx *c, size_t i, const struct cy_pci *y, struct vm_pci *d,
 			   const struct vm_pci *before)
 {
-	char addr[PATH_MAX_LEN], rom[PATH_MAX_LEN], grp[PATH_MAX_LEN];
+	char addr[PATH_MAX_LEN], rom[PATH_MAX_LEN], grp[PATH_MAX_LEN], after[PATH_MAX_LEN];
 	const char *s;
 	int r;
 
 	(void)snprintf(addr, sizeof(addr), "pci[%zu].address", i);
 	(void)snprintf(rom, sizeof(rom), "pci[%zu].rom", i);
 	(void)snprintf(grp, sizeof(grp), "pci[%zu].group", i);
+	(void)snprintf(after, sizeof(after), "pci[%zu].after", i);
 	if ((r = val_required(c, addr, y->address, &s)) < 0)
 		return r;
 	if (pci_addr_parse(s, &d->address) < 0)
@@ -265,7 +268,8 @@ static int convert_pci_one(struct load_ctx *c, size_t i, const struct cy_pci *y,
 			return pfail(c, line_of(c, addr, true), addr,
 				    "duplicate PCI address %s, already pci[%zu]", QUOTE(s), j);
 	d->whole_group = true;
-	if ((r = val_bool(c, grp, y->group, &d->whole_group)) < 0)
+	if ((r = val_bool(c, grp, y->group, &d->whole_group)) < 0 ||
+	    (r = GET_ENUM(c, after, y->after, after_names, &d->after)) < 0)
 		return r;
 	return val_path(c, rom, y->rom, true, &d->rom);
 }

@@ -19,6 +19,9 @@ enum vm_rtc { VM_RTC_UTC, VM_RTC_LOCALTIME };
 enum vm_display { VM_DISPLAY_NONE, VM_DISPLAY_GTK, VM_DISPLAY_SPICE, VM_DISPLAY_VNC };
 enum vm_net_type { VM_NET_NONE, VM_NET_USER, VM_NET_BRIDGE };
 enum vm_media { VM_MEDIA_DISK, VM_MEDIA_CDROM };
+/* Where a GPU goes when a run ends (pci[N].after); AUTO: back to the host, unless its driver
+ * cannot take it back safely (host/quirks.h), when it stays on vfio-pci. */
+enum vm_pci_after { VM_AFTER_AUTO, VM_AFTER_HOST, VM_AFTER_VFIO };
 /* The installer's display (install.display); AUTO: gtk in a desktop session, vnc otherwise. */
 enum vm_install_display { VM_INSTALL_AUTO, VM_INSTALL_VNC, VM_INSTALL_GTK, VM_INSTALL_SPICE };
 
@@ -90,6 +93,7 @@ struct vm_pci {
 	struct pci_addr address; /* parsed strictly */
 	char *rom;               /* optional romfile path */
 	bool whole_group;        /* key "group", default true: the device's IOMMU group goes with it */
+	enum vm_pci_after after; /* key "after", default auto */
 };
 
 struct vm_network {

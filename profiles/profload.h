@@ -135,7 +135,7 @@ struct cy_looking_glass {
 	char *resolution, *hdr, *size;
 };
 struct cy_pci {
-	char *address, *rom, *group;
+	char *address, *rom, *group, *after;
 };
 struct cy_network {
 	char *type, *bridge, *mac, *model;

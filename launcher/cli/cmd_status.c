@@ -24,6 +24,8 @@ static bool alive(pid_t pid)
 /* What a journal says about its group now. */
 static const char *switch_state(const struct journal *j)
 {
+	if (j->state == JOURNAL_DONE && j->op == JOURNAL_DETACH && j->kept)
+		return "kept"; /* on vfio-pci between runs (pci[N].after) */
 	if (j->state == JOURNAL_DONE)
 		return j->op == JOURNAL_DETACH ? "detached" : "attached";
 	if (alive(j->pid))
@@ -101,7 +103,8 @@ static void print_text(json_object *switches, const struct vm_entry *vms, size_t
 		printf("IOMMU group %d (%s): %s%s\n", json_object_get_int(g),
 		       json_object_object_get_ex(e, "gpu", &gpu) ? json_object_get_string(gpu) : "?",
 		       state, streq(state, "restore-pending") || streq(state, "invalid-journal") ?
-		       " — run `vmrun restore`" : "");
+		       " — run `vmrun restore`" : streq(state, "kept") ? " on vfio-pci between runs "
+		       "— `vmrun attach` gives it back" : "");
 	}
 	for (size_t i = 0; i < n_vms; i++) {
 		const struct vm_entry *e = &vms[i];

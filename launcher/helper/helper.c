@@ -159,7 +159,8 @@ int helper_identify(struct caller *c)
 
 /* ---- the request ---- */
 
-/* --dry-run (any operation), --run (detach: for a run), --holder=PID (restore: only that
+/* --dry-run (any operation), --run (detach: for a run), --keep (detach: kept on vfio-pci
+ * between runs), --holder=PID (restore: only that
  * vmrun's journal), each at most once. */
 static int parse_flag(const char *arg, struct priv_request *rq, char *why, size_t cap)
 {
@@ -172,6 +173,10 @@ static int parse_flag(const char *arg, struct priv_request *rq, char *why, size_
 	}
 	if (strcmp(arg, "--run") == 0 && rq->op == PRIV_DETACH && !rq->opts.for_run) {
 		rq->opts.for_run = true;
+		return 0;
+	}
+	if (strcmp(arg, "--keep") == 0 && rq->op == PRIV_DETACH && !rq->opts.keep) {
+		rq->opts.keep = true;
 		return 0;
 	}
 	if (strncmp(arg, "--holder=", 9) == 0 && rq->op == PRIV_RESTORE && !rq->opts.only_holder &&
@@ -192,8 +197,8 @@ int helper_parse(int argc, char **argv, struct priv_request *rq, char *why, size
 	char *end;
 
 	memset(rq, 0, sizeof(*rq));
-	if (argc < 3 || argc > 5 || strlen(argv[1]) > 16 || strlen(argv[2]) > 255) {
-		snprintf(why, cap, "usage: vmrun-helper detach ADDRESS [--run] [--dry-run] | attach "
+	if (argc < 3 || argc > 6 || strlen(argv[1]) > 16 || strlen(argv[2]) > 255) {
+		snprintf(why, cap, "usage: vmrun-helper detach ADDRESS [--run] [--keep] [--dry-run] | attach "
 			 "ADDRESS [--dry-run] | restore ADDRESS [--holder=PID] [--dry-run] | memlock "
 			 "BYTES | hugepages|hugepages-free KIB:COUNT | input|input-revoke PATH");
 		return -EINVAL;

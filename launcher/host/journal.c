@@ -82,6 +82,8 @@ static json_object *dev_to_json(const struct switch_dev *d)
 	json_object_object_add(o, "override", json_object_new_string(d->orig_override));
 	json_object_object_add(o, "ours", json_object_new_boolean(d->ours));
 	json_object_object_add(o, "phase", json_object_new_string(switch_phase_name(d->phase)));
+	if (d->reset_set) /* what reset_method goes back to */
+		json_object_object_add(o, "reset_method", json_object_new_string(d->orig_reset));
 	return o;
 }
 
@@ -120,6 +122,7 @@ static json_object *journal_to_json(const struct journal *j)
 	json_object_object_add(o, "holder", json_object_new_int(j->holder));
 	json_object_object_add(o, "holder_start", json_object_new_int64((int64_t)j->holder_start));
 	json_object_object_add(o, "for_run", json_object_new_boolean(j->for_run));
+	json_object_object_add(o, "kept", json_object_new_boolean(j->kept));
 	json_object_object_add(o, "owner_uid", json_object_new_int64(j->owner));
 	json_object_object_add(o, "started", json_object_new_int64(j->started));
 	for (size_t i = 0; i < j->plan.n_devs; i++)
@@ -198,10 +201,16 @@ static int parse_role(const char *s, enum group_role *ret)
 	return -EBADMSG;
 }
 
+/* A reset_method list as the kernel writes it: "flr bus", "default". */
+static bool reset_list_ok(const char *s, size_t cap)
+{
+	return s[0] && strlen(s) < cap && strspn(s, "abcdefghijklmnopqrstuvwxyz_ ") == strlen(s);
+}
+
 static int dev_from_json(json_object *o, struct switch_dev *d)
 {
 	const char *addr = get_str(o, "address"), *drv = get_str(o, "driver");
-	const char *ovr = get_str(o, "override");
+	const char *ovr = get_str(o, "override"), *reset = get_str(o, "reset_method");
 	json_object *ours;
 
 	memset(d, 0, sizeof(*d));
@@ -211,8 +220,13 @@ static int dev_from_json(json_object *o, struct switch_dev *d)
 	    parse_hex16(get_str(o, "vendor"), &d->fn.vendor) < 0 ||
 	    parse_hex16(get_str(o, "device"), &d->fn.device) < 0 ||
 	    parse_role(get_str(o, "role"), &d->role) < 0 ||
-	    !json_object_object_get_ex(o, "ours", &ours) || !json_object_is_type(ours, json_type_boolean))
+	    !json_object_object_get_ex(o, "ours", &ours) || !json_object_is_type(ours, json_type_boolean) ||
+	    (reset && !reset_list_ok(reset, sizeof(d->orig_reset))))
 		return -EBADMSG;
+	if (reset) {
+		d->reset_set = true;
+		snprintf(d->orig_reset, sizeof(d->orig_reset), "%s", reset);
+	}
 	pci_addr_format(&d->fn.addr, d->fn.name);
 	snprintf(d->orig_driver, sizeof(d->orig_driver), "%s", drv);
 	snprintf(d->orig_override, sizeof(d->orig_override), "%s", ovr);
@@ -245,11 +259,13 @@ static int header_from_json(json_object *o, int group, struct journal *j)
 	j->pid = (pid_t)pid;
 	j->holder = (pid_t)holder;
 	j->owner = (uid_t)owner;
-	/* Both are optional: a journal from before they existed reads as "unknown", "not a run". */
+	/* These are optional: a journal from before they existed reads as "unknown", "not a run". */
 	if (get_int(o, "holder_start", &v) && v > 0)
 		j->holder_start = (uint64_t)v;
 	if (json_object_object_get_ex(o, "for_run", &fr) && json_object_is_type(fr, json_type_boolean))
 		j->for_run = json_object_get_boolean(fr);
+	if (json_object_object_get_ex(o, "kept", &fr) && json_object_is_type(fr, json_type_boolean))
+		j->kept = json_object_get_boolean(fr);
 	j->plan.group = group;
 	pci_addr_format(&j->plan.gpu.addr, j->plan.gpu.name);
 	return 0;

@@ -29,6 +29,9 @@ struct journal {
 	bool for_run;    /* detached for a run (vmrun NAME), which gives it back when it ends;
 	                  * a run that died without doing so left it stale. Not for `vmrun detach`,
 	                  * whose group stays on vfio-pci by design */
+	bool kept;       /* kept on vfio-pci between runs (a profile's pci[N].after, or a driver
+	                  * that cannot take the GPU back): the owner's runs use it as it is,
+	                  * nothing gives it back but `vmrun attach` or `vmrun restore` */
 	uid_t owner;     /* who the group was detached for: only they (or root) give it back */
 	int64_t started; /* epoch seconds */
 	struct switch_plan plan; /* group, gpu.name, devs[].fn.{addr,name,vendor,device}, modules */

@@ -139,6 +139,7 @@ static int read_misc(int dfd, struct pci_function *f)
 	r = read_optional(dfd, "reset_method", f->reset_method, sizeof(f->reset_method));
 	if (r < 0)
 		return r;
+	f->has_reset_method = faccessat(dfd, "reset_method", F_OK, 0) == 0;
 	f->boot_vga = -1;
 	r = read_optional(dfd, "boot_vga", buf, sizeof(buf));
 	if (r < 0)

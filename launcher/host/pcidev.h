@@ -24,6 +24,7 @@ struct pci_function {
 	int iommu_group;                /* -1 when the device has none (IOMMU off) */
 	int boot_vga;                   /* 1, 0, or -1 when the attribute is absent */
 	char reset_method[128];         /* "" when absent (old kernel or no method) */
+	bool has_reset_method;          /* the attribute exists (Linux 5.15+): "" means none */
 	char devpath[512];              /* path under /sys, e.g. devices/pci0000:00/.../0000:01:00.0 */
 	char parent[PCI_ADDR_STR_MAX];  /* upstream PCI function (a port or bridge), "" on a root bus */
 	char vendor_name[PCI_NAME_MAX]; /* from pci.ids, "" when unknown */

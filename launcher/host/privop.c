@@ -143,6 +143,7 @@ static void do_switch(const struct sysroot *s, const struct kernel_ops *k,
 	safe_close(c.state_fd);
 	snprintf(res->why, sizeof(res->why), "%s", res->status ? c.why : "");
 	res->already = c.already;
+	res->kept = c.kept || (rq->op == PRIV_DETACH && rq->opts.keep && !res->status);
 	if (res->status || rq->op != PRIV_DETACH || rq->opts.dry_run)
 		return;
 	if (rq->caller != 0)
@@ -406,6 +407,7 @@ char *priv_report_result(const struct priv_result *res)
 	json_object_object_add(r, "exit", json_object_new_int(switch_status_exit(res->status)));
 	json_object_object_add(r, "message", json_object_new_string(res->why));
 	json_object_object_add(r, "already", json_object_new_boolean(res->already));
+	json_object_object_add(r, "kept", json_object_new_boolean(res->kept));
 	json_object_object_add(r, "group", json_object_new_int(res->group));
 	for (size_t i = 0; i < res->n_vfio; i++)
 		json_object_array_add(vfio, json_object_new_string(pci_addr_format(&res->vfio[i], a)));
@@ -432,6 +434,8 @@ static int parse_result(json_object *r, struct priv_result *res)
 		return -EBADMSG;
 	snprintf(res->why, sizeof(res->why), "%s", json_object_get_string(msg));
 	res->already = json_object_get_boolean(al);
+	res->kept = json_object_object_get_ex(r, "kept", &al) && json_object_is_type(al, json_type_boolean) &&
+		    json_object_get_boolean(al);
 	res->group = json_object_get_int(gr);
 	if (json_object_object_get_ex(r, "count", &cnt) && json_object_is_type(cnt, json_type_int) &&
 	    json_object_get_int64(cnt) >= 0)

@@ -57,6 +57,7 @@ struct priv_result {
 	enum switch_status status;
 	char why[1024];
 	bool already;          /* detach: the group was already on vfio-pci; nothing was done */
+	bool kept;             /* detach: the group is kept on vfio-pci between runs */
 	int group;             /* -1 when none was reached */
 	struct pci_addr vfio[JOURNAL_MAX_DEVS]; /* detach: the group's functions now on vfio-pci */
 	size_t n_vfio;

@@ -278,7 +278,7 @@ static enum switch_status journal_sync(struct switch_ctx *c, struct journal *j)
 }
 
 static enum switch_status journal_begin(struct switch_ctx *c, struct journal *j, enum journal_op op,
-					bool for_run)
+					bool for_run, bool kept)
 {
 	j->op = op;
 	j->state = JOURNAL_IN_PROGRESS;
@@ -286,7 +286,8 @@ static enum switch_status journal_begin(struct switch_ctx *c, struct journal *j,
 	j->holder = c->holder > 0 ? c->holder : j->pid;
 	j->holder_start = 0;
 	(void)proc_start_time(c->s->proc_fd, j->holder, &j->holder_start);
-	j->for_run = for_run;
+	j->for_run = for_run && !kept; /* a kept group is not the run's to give back */
+	j->kept = kept;
 	j->owner = c->owner;
 	j->started = (int64_t)time(NULL);
 	return journal_sync(c, j);
@@ -378,6 +379,84 @@ static enum switch_status dev_bind(struct switch_ctx *c, const struct switch_opt
 	if (!st)
 		d->phase = PHASE_HOST;
 	return st;
+}
+
+/* ---- the GPU's reset: vendor-reset ---- */
+
+/*
+ * AMD's Polaris, Vega and Navi 10 have no FLR, and a bus reset leaves them hung for the next
+ * run; the vendor-reset module resets them through the kernel's device_specific method, which
+ * since Linux 5.15 the device's reset_method must name (vendor-reset's README). Chosen for the
+ * run when vendor-reset is loaded, and what was there put back after.
+ */
+static bool wants_vendor_reset(const struct switch_ctx *c, const struct pci_function *f,
+			       enum group_role role)
+{
+	char path[96];
+
+	if (role != ROLE_GPU || f->vendor != 0x1002 || strncmp(f->reset_method, "device_specific", 15) == 0)
+		return false;
+	snprintf(path, sizeof(path), "bus/pci/devices/%s/reset_method", f->name);
+	return faccessat(c->s->sys_fd, "module/vendor_reset", F_OK, 0) == 0 &&
+	       faccessat(c->s->sys_fd, path, F_OK, 0) == 0;
+}
+
+static int read_reset(const struct switch_ctx *c, const struct switch_dev *d, char *buf, size_t cap)
+{
+	char path[96];
+
+	snprintf(path, sizeof(path), "bus/pci/devices/%s/reset_method", d->fn.name);
+	return read_attr_at(c->s->sys_fd, path, buf, cap);
+}
+
+/* Not a reason to stop the run: the kernel's own reset stays, and check said what it is. */
+static enum switch_status reset_for_run(struct switch_ctx *c, const struct switch_opts *o,
+					struct journal *j, struct switch_dev *d)
+{
+	char path[96], got[128] = "";
+	enum switch_status st;
+	int r;
+
+	snprintf(d->orig_reset, sizeof(d->orig_reset), "%s",
+		 d->fn.reset_method[0] ? d->fn.reset_method : "default");
+	d->reset_set = true;
+	st = journal_sync(c, j);
+	if (st)
+		return st;
+	snprintf(path, sizeof(path), "bus/pci/devices/%s/reset_method", d->fn.name);
+	r = kwrite(c, o, path, "device_specific");
+	if (r == -ETIMEDOUT)
+		return write_failed(c, r, d->fn.name, path);
+	if (r >= 0 && read_reset(c, d, got, sizeof(got)) >= 0 && streq(got, "device_specific")) {
+		progress(c, "%s: reset by vendor-reset while the VM has it (reset_method "
+			 "device_specific, was %s)", d->fn.name, d->orig_reset);
+		return SW_OK;
+	}
+	progress(c, "%s: vendor-reset is loaded, but the kernel did not take device_specific for "
+		 "reset_method (%s): its own reset (%s) stays", d->fn.name, r < 0 ? strerror(-r) :
+		 got, d->orig_reset);
+	d->reset_set = false;
+	return journal_sync(c, j);
+}
+
+/* On every way back: reset_method as it was. A failure is said, not fatal: the GPU matters. */
+static void reset_back(struct switch_ctx *c, const struct switch_opts *o, struct switch_dev *d)
+{
+	char path[96], got[128] = "";
+	int r;
+
+	if (!d->reset_set)
+		return;
+	snprintf(path, sizeof(path), "bus/pci/devices/%s/reset_method", d->fn.name);
+	r = kwrite(c, o, path, d->orig_reset);
+	if (r >= 0 && (streq(d->orig_reset, "default") ||
+		       (read_reset(c, d, got, sizeof(got)) >= 0 && streq(got, d->orig_reset)))) {
+		d->reset_set = false;
+		return;
+	}
+	progress(c, "%s: reset_method could not be put back to '%s' (%s), ignoring", d->fn.name,
+		 d->orig_reset, r < 0 ? strerror(-r) : got);
+	d->reset_set = false;
 }
 
 /* ---- planning ---- */
@@ -530,7 +609,8 @@ static enum switch_status plan_members(struct switch_ctx *c, const struct switch
 		if (st)
 			break;
 		*d = (struct switch_dev){ .fn = *f, .role = role, .ours = !streq(f->driver, VFIO),
-					  .phase = PHASE_PLANNED };
+					  .phase = PHASE_PLANNED,
+					  .reset_wanted = wants_vendor_reset(c, f, role) };
 		snprintf(d->orig_driver, sizeof(d->orig_driver), "%s", f->driver);
 		snprintf(d->orig_override, sizeof(d->orig_override), "%s", f->driver_override);
 		/* An override of vfio-pci is ours to clear, not the user's to keep. */
@@ -711,6 +791,7 @@ static enum switch_status all_to_host(struct switch_ctx *c, const struct switch_
 	for (size_t i = j->plan.n_devs; !st && i-- > 0;) {
 		if (skip_dev(&j->plan.devs[i], only_moved))
 			continue;
+		reset_back(c, o, &j->plan.devs[i]);
 		st = dev_release(c, o, &j->plan.devs[i]);
 		if (!st)
 			st = journal_sync(c, j);
@@ -919,6 +1000,8 @@ static enum switch_status detach_steps(struct switch_ctx *c, const struct switch
 		if (!st)
 			progress(c, "%s: %s -> vfio-pci", d->fn.name, d->orig_driver[0] ? d->orig_driver :
 				 "no driver");
+		if (!st && d->reset_wanted)
+			st = reset_for_run(c, o, j, d);
 	}
 	if (!st)
 		st = verify_vfio_node(c, o, j->plan.group);
@@ -948,17 +1031,35 @@ static enum switch_status roll_back(struct switch_ctx *c, const struct switch_op
 	return st;
 }
 
+static enum switch_status check_vfio_holders(struct switch_ctx *c, const struct journal *j);
+
+/* A run's detach of a kept group: it is the run's to use unless a VM has it open now. */
+static enum switch_status use_kept(struct switch_ctx *c, const struct journal *j)
+{
+	enum switch_status st = check_vfio_holders(c, j);
+
+	if (st)
+		return st;
+	progress(c, "IOMMU group %d is kept on vfio-pci between runs: using it as it is",
+		 j->plan.group);
+	return SW_OK;
+}
+
 /* A journal we have: an interrupted switch waits for restore; a finished detach is "already". */
-static enum switch_status detach_journaled(struct switch_ctx *c, const struct journal *j)
+static enum switch_status detach_journaled(struct switch_ctx *c, const struct switch_opts *o,
+					   const struct journal *j)
 {
 	enum switch_status st = check_interrupted(c, j);
 
 	if (st || j->op != JOURNAL_DETACH)
 		return st;
 	c->already = true;
+	c->kept = j->kept;
 	if (c->owner != 0 && j->owner != c->owner)
 		return fail(c, SW_HELD, "IOMMU group %d is already on vfio-pci for another user's VM "
 			    "(uid %u); it is not handed over", j->plan.group, (unsigned)j->owner);
+	if (j->kept && o->for_run)
+		return use_kept(c, j);
 	progress(c, "IOMMU group %d is already detached (since pid %d)", j->plan.group, (int)j->holder);
 	return SW_OK;
 }
@@ -1007,13 +1108,13 @@ static enum switch_status detach_locked(struct switch_ctx *c, const struct pci_a
 			return st;
 		j = (struct journal){ 0 };
 	} else if (r == 0) {
-		st = detach_journaled(c, &j);
+		st = detach_journaled(c, o, &j);
 		journal_clear(&j);
 		return st;
 	}
 	st = switch_plan_detach(c, gpu, o, &j.plan);
 	if (!st)
-		st = journal_begin(c, &j, JOURNAL_DETACH, o->for_run);
+		st = journal_begin(c, &j, JOURNAL_DETACH, o->for_run, o->keep);
 	if (st) {
 		switch_plan_clear(&j.plan);
 		return st;
@@ -1101,7 +1202,7 @@ static enum switch_status journal_from_sysfs(struct switch_ctx *c, const struct 
 	return st;
 }
 
-static enum switch_status check_vfio_holders(struct switch_ctx *c, struct journal *j)
+static enum switch_status check_vfio_holders(struct switch_ctx *c, const struct journal *j)
 {
 	struct devnode_set nodes = { 0 };
 	struct holder_set hs = { 0 };
@@ -1167,6 +1268,12 @@ static enum switch_status may_restore(struct switch_ctx *c, const struct switch_
 		*skip = true;
 		return SW_OK;
 	}
+	/* A kept group stays on vfio-pci when its run ends, however it ends. */
+	if (o->only_holder > 0 && j->kept && j->op == JOURNAL_DETACH && j->state == JOURNAL_DONE) {
+		progress(c, "IOMMU group %d is kept on vfio-pci between runs: left there", j->plan.group);
+		*skip = true;
+		return SW_OK;
+	}
 	if (j->for_run && j->state == JOURNAL_DONE && holder_alive(c, j) &&
 	    j->holder != (c->holder > 0 ? c->holder : getpid()))
 		return fail(c, SW_BUSY, "IOMMU group %d belongs to a running VM (vmrun pid %d), which "
@@ -1221,7 +1328,7 @@ static enum switch_status attach_locked(struct switch_ctx *c, const struct switc
 		journal_clear(&j);
 		return st;
 	}
-	st = journal_begin(c, &j, JOURNAL_ATTACH, false);
+	st = journal_begin(c, &j, JOURNAL_ATTACH, false, false);
 	if (!st) {
 		st = all_to_host(c, o, &j, false);
 		if (st == SW_FAILED || st == SW_STUCK)

@@ -40,6 +40,8 @@ struct switch_opts {
 	unsigned lock_timeout_ms;    /* waiting for another vmrun on the same group; default 60000 */
 	bool for_run;                /* detach: for a run, which gives the group back when it ends
 	                              * (journal.h's for_run) */
+	bool keep;                   /* detach: the group stays on vfio-pci after the run (journal.h's
+	                              * kept); a run's detach of a kept group uses it as it is */
 	pid_t only_holder;           /* restore: only a journal whose holder is this pid (a run
 	                              * that died); another's is left alone. 0: any */
 };
@@ -60,6 +62,7 @@ struct switch_ctx {
 	const char *check;           /* which check refused ("holders", "group-viable", "console",
 	                              * ...; the ids `vmrun check` reports), NULL otherwise */
 	bool already;                /* detach found the group already detached: nothing was done */
+	bool kept;                   /* detach: the group is kept on vfio-pci (journal.h's kept) */
 	int stuck_pid;
 };
 

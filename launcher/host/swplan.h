@@ -40,6 +40,10 @@ struct switch_dev {
 	char orig_override[64];
 	bool ours;                   /* false: already on vfio-pci before us, left alone */
 	enum switch_phase phase;
+	bool reset_wanted;           /* planned: vendor-reset's device_specific for the run */
+	bool reset_set;              /* journaled before the write: reset_method is ours to put
+	                              * back, to orig_reset */
+	char orig_reset[128];        /* reset_method as it was (the kernel's "default" if empty) */
 };
 
 #define SWITCH_MAX_MODULES 4

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "paths.h"
 #include "profile_path.h"
+#include "quirks.h"
 #include "text.h"
 #include "util.h"
 #include "xdg.h"
@@ -67,6 +68,27 @@ static struct plan_group *group_for(struct plan *pl, int group)
 	return NULL;
 }
 
+/* pci[N].after: the profile's word, else whether the GPU's host driver can take it back. */
+static void plan_keep(const struct plan *pl, const struct vm_pci *d, struct plan_group *g)
+{
+	char rel[128] = "";
+
+	g->keep = false;
+	g->keep_why = NULL;
+	if (d->after == VM_AFTER_VFIO) {
+		g->keep = true;
+		g->keep_why = "the profile asks for it (after: vfio-pci)";
+		return;
+	}
+	if (d->after == VM_AFTER_HOST)
+		return;
+	(void)read_attr_at(pl->s->proc_fd, "sys/kernel/osrelease", rel, sizeof(rel));
+	for (size_t k = 0; k < g->sw.n_devs; k++)
+		if (pci_addr_eq(&g->sw.devs[k].fn.addr, &g->gpu) &&
+		    quirk_keep_on_vfio(g->sw.devs[k].orig_driver, rel, &g->keep_why))
+			g->keep = true;
+}
+
 /* Each IOMMU group of the profile's devices, planned by the switch itself (dry). */
 static int plan_groups(struct plan *pl)
 {
@@ -111,6 +133,7 @@ static int plan_groups(struct plan *pl)
 		for (size_t k = 0; k < g->sw.n_devs; k++)
 			pci_names_fill(names, &g->sw.devs[k].fn);
 		pci_names_fill(names, &g->sw.gpu);
+		plan_keep(pl, &p->pci[i], g);
 		pl->n_groups++;
 	}
 	return 0;

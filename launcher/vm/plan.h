@@ -23,6 +23,8 @@ struct plan_group {
 	enum switch_status status; /* the switch's verdict: SW_OK, or why it would refuse */
 	const char *check;         /* the check that refused ("holders", "console", ...) */
 	char why[1024];
+	bool keep;                 /* stays on vfio-pci after the run (pci[N].after, or a quirk) */
+	const char *keep_why;      /* why, in a few words: the quirk's reason, or the profile's key */
 };
 
 /* How the run is asked for: `vmrun PROFILE` (all false), `vmrun install [--no-gpu] PROFILE`. */

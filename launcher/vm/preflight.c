@@ -181,6 +181,32 @@ static void check_firmware(struct checks *c, const struct sysroot *s, uid_t uid,
 /* ---- the GPUs ---- */
 
 /* The group as the switch planned it: its verdict goes to the check that refused. */
+/* How the kernel resets the GPU between runs; none at all is the AMD "reset bug". */
+static void check_reset(struct checks *c, const struct plan_group *g)
+{
+	const struct switch_plan *sw = &g->sw;
+
+	for (size_t i = 0; i < sw->n_devs; i++) {
+		const struct switch_dev *d = &sw->devs[i];
+
+		if (d->role != ROLE_GPU)
+			continue;
+		if (d->reset_wanted)
+			ok(c, "reset", "%s: reset by vendor-reset during runs (reset_method "
+			   "device_specific; now %s)", d->fn.name, d->fn.reset_method[0] ?
+			   d->fn.reset_method : "none");
+		else if (d->fn.has_reset_method && !d->fn.reset_method[0])
+			checks_add(c, "reset", VERDICT_WARN, 0, "AMD Polaris, Vega, Navi 10: load the "
+				   "vendor-reset module (vmrun then uses its device_specific reset); "
+				   "else keep the GPU on vfio-pci between runs (pci[N].after: vfio-pci) "
+				   "and reboot to reset it", "%s: the kernel has no way to reset it "
+				   "(reset_method is empty): a guest reboot or the next run may find it "
+				   "hung", d->fn.name);
+		else if (d->fn.reset_method[0])
+			ok(c, "reset", "%s: the kernel resets it by %s", d->fn.name, d->fn.reset_method);
+	}
+}
+
 static void check_group(struct checks *c, const struct plan_group *g)
 {
 	const struct switch_plan *sw = &g->sw;
@@ -237,6 +263,10 @@ static void check_group(struct checks *c, const struct plan_group *g)
 			   "back after", sw->gpu.name, cons, sw->console.v[0].fb, sw->console.to_fb,
 			   sw->console.to_dev);
 	}
+	check_reset(c, g);
+	if (g->keep)
+		ok(c, "after", "%s stays on vfio-pci after each run (%s); `vmrun attach %s` gives it "
+		   "back", sw->gpu.name, g->keep_why, sw->gpu.name);
 	if (sw->gpu.boot_vga == 1)
 		checks_add(c, "boot-vga", VERDICT_WARN, 0, "use the other GPU as the boot display in the "
 		     "firmware setup", "%s: is the boot display (boot_vga=1): the console and a boot "

@@ -63,10 +63,10 @@ static void fail(struct priv_result *res, enum switch_status st, const char *why
 	snprintf(res->why, sizeof(res->why), "%s", why);
 }
 
-/* The helper's argv: OP ARG [--run | --holder=PID] [--dry-run]; only what it parses strictly,
- * nothing else. */
+/* The helper's argv: OP ARG [--run] [--keep] | [--holder=PID] [--dry-run]; only what it parses
+ * strictly, nothing else. */
 static void helper_args(const struct priv_request *rq, char *arg, size_t cap, char *flag,
-			size_t flag_cap, char *argv[6])
+			size_t flag_cap, char *argv[7])
 {
 	size_t n = 3;
 
@@ -83,6 +83,8 @@ static void helper_args(const struct priv_request *rq, char *arg, size_t cap, ch
 	argv[2] = arg;
 	if (rq->op == PRIV_DETACH && rq->opts.for_run)
 		argv[n++] = (char *)"--run";
+	if (rq->op == PRIV_DETACH && rq->opts.keep)
+		argv[n++] = (char *)"--keep";
 	if (rq->op == PRIV_RESTORE && rq->opts.only_holder > 0) {
 		snprintf(flag, flag_cap, "--holder=%d", (int)rq->opts.only_holder);
 		argv[n++] = flag;
@@ -135,7 +137,7 @@ static void read_report(struct priv *p, int fd, struct priv_result *res, bool *g
 
 static void via_helper(struct priv *p, const struct priv_request *rq, struct priv_result *res)
 {
-	char path[PATH_MAX], arg[272], flag[32], *argv[6];
+	char path[PATH_MAX], arg[272], flag[32], *argv[7];
 	bool got = false;
 	int sv[2], status;
 	pid_t pid;

@@ -705,7 +705,8 @@ static bool switched_as_planned(const struct plan *pl, const struct priv_result 
 
 static int detach_group(struct run *r, const struct plan_group *g)
 {
-	struct priv_request rq = { .op = PRIV_DETACH, .addr = g->gpu, .opts.for_run = true };
+	struct priv_request rq = { .op = PRIV_DETACH, .addr = g->gpu, .opts.for_run = true,
+				   .opts.keep = g->keep };
 	struct priv_result res;
 	char a[PCI_ADDR_STR_MAX];
 
@@ -714,6 +715,17 @@ static int detach_group(struct run *r, const struct plan_group *g)
 	if (res.status) {
 		log_err("%s: %s", a, res.why);
 		return switch_status_exit(res.status);
+	}
+	/* A kept group is used as it is and left on vfio-pci after: not this run's to give back. */
+	if (res.kept) {
+		if (!switched_as_planned(r->pl, &res)) {
+			log_err("%s: IOMMU group %d is kept on vfio-pci, but not every function QEMU "
+				"would get is on it", a, res.group);
+			return EXIT_NOT_READY;
+		}
+		say(r, "gpu-kept", "IOMMU group %d stays on vfio-pci after the run: %s; `vmrun attach "
+		    "%s` gives it back", res.group, g->keep_why ? g->keep_why : "it was kept", a);
+		return 0;
 	}
 	/* A group someone else detached is theirs to give back, not this run's. */
 	if (res.already) {
@@ -760,7 +772,7 @@ static int raise_memlock(struct run *r)
 	struct priv_request rq = { .op = PRIV_MEMLOCK, .bytes = r->pl->p->memory + (1ULL << 30) };
 	struct priv_result res;
 
-	if (!r->vi.n_groups)
+	if (!r->pl->n_groups)
 		return 0;
 	priv_call(&r->priv, &rq, &res);
 	if (res.status) {

@@ -39,12 +39,16 @@ static int parse(const char *const *args, struct priv_request *rq, char *why)
 
 static void test_parse(void **state)
 {
-	static const struct { const char *args[7]; const char *why; } bad[] = {
+	static const struct { const char *args[8]; const char *why; } bad[] = {
 		{ { "h", "detach", NULL }, "usage" },
 		{ { "h", "detach", "0000:01:00.0", "extra", NULL }, "is not an option of detach" },
 		{ { "h", "detach", "0000:01:00.0", "--dry-run", "x", NULL }, "is not an option" },
 		{ { "h", "detach", "0000:01:00.0", "--dry-run", "--dry-run", NULL }, "is not an option" },
-		{ { "h", "detach", "0000:01:00.0", "--run", "--dry-run", "x" }, "usage" },
+		{ { "h", "detach", "0000:01:00.0", "--run", "--dry-run", "x", NULL }, "is not an option" },
+		{ { "h", "detach", "0000:01:00.0", "--run", "--keep", "--dry-run", "x" }, "usage" },
+		{ { "h", "detach", "0000:01:00.0", "--keep", "--keep", NULL }, "is not an option" },
+		{ { "h", "attach", "0000:01:00.0", "--keep", NULL }, "is not an option of attach" },
+		{ { "h", "restore", "0000:01:00.0", "--keep", NULL }, "is not an option of restore" },
 		{ { "h", "attach", "0000:01:00.0", "--run", NULL }, "is not an option of attach" },
 		{ { "h", "detach", "0000:01:00.0", "--holder=5", NULL }, "is not an option" },
 		{ { "h", "restore", "0000:01:00.0", "--holder=0", NULL }, "is not an option" },
@@ -87,6 +91,11 @@ static void test_parse(void **state)
 						NULL }, &rq, why), 0);
 	assert_true(rq.opts.for_run);
 	assert_true(rq.opts.dry_run);
+	assert_false(rq.opts.keep);
+	assert_int_equal(parse((const char *const[]){ "h", "detach", "01:00.0", "--run", "--keep",
+						"--dry-run", NULL }, &rq, why), 0);
+	assert_true(rq.opts.for_run);
+	assert_true(rq.opts.keep);
 	assert_int_equal(parse((const char *const[]){ "h", "restore", "01:00.0", "--holder=4194304",
 						NULL }, &rq, why), 0);
 	assert_int_equal(rq.opts.only_holder, 4194304);
@@ -250,7 +259,8 @@ static void test_sanitize(void **state)
 /* The report: what the helper sends is what the caller reads; anything else is refused. */
 static void test_report_round_trip(void **state)
 {
-	struct priv_result res = { .status = SW_HELD, .already = true, .group = 7, .n_vfio = 2 }, got;
+	struct priv_result res = { .status = SW_HELD, .already = true, .kept = true, .group = 7,
+				   .n_vfio = 2 }, got;
 	char msg[64], *line;
 
 	(void)state;
@@ -263,6 +273,7 @@ static void test_report_round_trip(void **state)
 	assert_int_equal(priv_report_parse(line, msg, sizeof(msg), &got), 2);
 	assert_int_equal(got.status, SW_HELD);
 	assert_true(got.already);
+	assert_true(got.kept);
 	assert_int_equal(got.group, 7);
 	assert_string_equal(got.why, res.why);
 	assert_int_equal(got.n_vfio, 2);

@@ -440,6 +440,25 @@ static void test_console_on_gpu(void **state)
 	assert_non_null(strstr(it->fix, "fbcon=map:2"));
 }
 
+/* How the GPU is reset between runs; none is said with its fix. A kept GPU is said too. */
+static void test_reset_and_after(void **state)
+{
+	struct fx *f = *state;
+	const struct check_item *it;
+
+	check(f, HEAD "pci:\n  - address: \"01:00.0\"\n");
+	expect(f, "reset", VERDICT_OK, "0000:01:00.0: the kernel resets it by bus", 0);
+	assert_null(find(f, "after", VERDICT_OK, NULL));
+	fake_write(f->root, "sys/bus/pci/devices/0000:01:00.0/reset_method", "\n");
+	check(f, HEAD "pci:\n  - address: \"01:00.0\"\n    after: vfio-pci\n");
+	it = expect(f, "reset", VERDICT_WARN, "0000:01:00.0: the kernel has no way to reset it "
+		    "(reset_method is empty)", 0);
+	assert_non_null(strstr(it->fix, "vendor-reset"));
+	expect(f, "after", VERDICT_OK, "0000:01:00.0 stays on vfio-pci after each run (the profile "
+	       "asks for it (after: vfio-pci)); `vmrun attach 0000:01:00.0` gives it back", 0);
+	expect_no_fail(f);
+}
+
 static void test_memlock_need(void **state)
 {
 	struct fx *f = *state;
@@ -594,6 +613,7 @@ int main(void)
 		T(test_kvm),         T(test_kvm_group),           T(test_iommu_only_with_pci),
 		T(test_not_a_gpu),   T(test_memlock_need),        T(test_name_clash),
 		T(test_console_on_gpu),
+		T(test_reset_and_after),
 		T(test_vm_dir),      T(test_pinning),             T(test_share_checks),
 	};
 	return cmocka_run_group_tests_name("preflight", tests, NULL, NULL);

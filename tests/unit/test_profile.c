@@ -89,6 +89,7 @@ static void test_example_win10(void **state)
 	assert_string_equal(pci_addr_format(&p->pci[0].address, a), "0000:01:00.0");
 	assert_null(p->pci[0].rom);
 	assert_true(p->pci[0].whole_group);
+	assert_int_equal(p->pci[0].after, VM_AFTER_AUTO);
 	assert_int_equal(p->rtc, VM_RTC_LOCALTIME);
 	assert_int_equal(p->network.type, VM_NET_USER);
 	assert_string_equal(p->network.model, "virtio-net-pci");
@@ -227,7 +228,7 @@ static void test_everything_else(void **state)
 		"firmware: {type: uefi, code: /fw/CODE.fd, vars: /fw/VARS.fd}\n"
 		"disks:\n  - {device: /dev/sdb, format: qcow2, readonly: true}\n"
 		"  - {path: /img/x.raw.qcow2.img}\n"
-		"pci:\n  - {address: \"01:00.1\", rom: /roms/gpu.rom, group: false}\n"
+		"pci:\n  - {address: \"01:00.1\", rom: /roms/gpu.rom, group: false, after: vfio-pci}\n"
 		"network: {type: bridge, bridge: br1, mac: \"52:54:00:AB:CD:EF\", model: e1000}\n"
 		"display: spice\nrtc: localtime\n"
 		"boot: {kernel: /boot/vmlinuz, initrd: /boot/initrd, cmdline: \"console=ttyS0,115200\"}\n"
@@ -247,6 +248,7 @@ static void test_everything_else(void **state)
 	assert_string_equal(pci_addr_format(&p->pci[0].address, a), "0000:01:00.1");
 	assert_string_equal(p->pci[0].rom, "/roms/gpu.rom");
 	assert_false(p->pci[0].whole_group);
+	assert_int_equal(p->pci[0].after, VM_AFTER_VFIO);
 	assert_string_equal(p->network.mac, "52:54:00:ab:cd:ef");
 	assert_string_equal(p->network.model, "e1000");
 	assert_int_equal(p->display, VM_DISPLAY_SPICE);
@@ -449,6 +451,7 @@ static const struct error_case error_cases[] = {
 	/* booleans and numbers */
 	{ "bool_word", HEAD "hide_kvm: yes\n", "hide_kvm", 3, "expected true or false, got \"yes\"" },
 	{ "bool_nested", HEAD "disks:\n  - path: /a\n    readonly: 1\n", "disks[0].readonly", 5, "expected true or false" },
+	{ "pci_after_enum", HEAD "pci:\n  - address: 01:00.0\n    after: vfio\n", "pci[0].after", 5, "expected one of auto, host, vfio-pci, got \"vfio\"" },
 	{ "pci_group_bool", HEAD "pci:\n  - address: 01:00.0\n    group: maybe\n", "pci[0].group", 5, "expected true or false" },
 	{ "cores_zero", HEAD "cpu:\n  cores: 0\n", "cpu.cores", 4, "expected a whole number from 1 to 1024, got \"0\"" },
 	{ "sockets_negative", HEAD "cpu:\n  sockets: -1\n", "cpu.sockets", 4, "expected a whole number" },

@@ -24,6 +24,7 @@
 #include "fakesys.h"
 #include "grouplock.h"
 #include "journal.h"
+#include "quirks.h"
 #include "switch.h"
 #include "util.h"
 #include "testskip.h"
@@ -143,12 +144,13 @@ static void assert_driver(const struct fx *f, const char *addr, const char *want
 }
 
 /* The raw attribute, newline stripped: "(null)" when cleared. */
-static void assert_override_raw(const struct fx *f, const char *addr, const char *want)
+static void assert_attr_raw(const struct fx *f, const char *addr, const char *attr,
+			    const char *want)
 {
 	char p[PATH_MAX], buf[128] = "";
 	FILE *fp;
 
-	snprintf(p, sizeof(p), "%s/sys/bus/pci/devices/%s/driver_override", f->root, addr);
+	snprintf(p, sizeof(p), "%s/sys/bus/pci/devices/%s/%s", f->root, addr, attr);
 	fp = fopen(p, "re");
 	assert_non_null(fp);
 	if (!fgets(buf, sizeof(buf), fp))
@@ -156,8 +158,10 @@ static void assert_override_raw(const struct fx *f, const char *addr, const char
 	fclose(fp);
 	buf[strcspn(buf, "\n")] = '\0';
 	if (strcmp(buf, want) != 0)
-		fail_msg("%s: driver_override '%s', expected '%s'", addr, buf, want);
+		fail_msg("%s: %s '%s', expected '%s'", addr, attr, buf, want);
 }
+
+#define assert_override_raw(f, addr, want) assert_attr_raw(f, addr, "driver_override", want)
 
 static void assert_contains(const char *hay, const char *needle)
 {
@@ -1697,6 +1701,169 @@ static void test_restore_only_holder(void **state)
 	fx_free(f);
 }
 
+/* A kept group (pci[N].after): on vfio-pci after its run, however the run ends; the owner's next
+ * run uses it as it is, unless a VM has it open; attach gives it back. */
+static void test_kept_between_runs(void **state)
+{
+	struct fx *f = fx_new(fake_lab_host);
+	char *before = fk_snapshot(f->root), *kept;
+	struct switch_opts run = O, only = O;
+	struct journal j = { 0 };
+
+	(void)state;
+	run.for_run = true;
+	run.keep = true;
+	f->c.owner = 1000;
+	assert_int_equal(detach(f, GPU, &run), SW_OK);
+	assert_false(f->c.already);
+	assert_driver(f, GPU, "vfio-pci");
+	assert_int_equal(journal_read(f->c.state_fd, 2, &j), 0);
+	assert_true(j.kept);
+	assert_false(j.for_run); /* not the run's to give back, so never stale */
+	j.holder = dead_pid();
+	assert_int_equal(journal_write(f->c.state_fd, &j), 0);
+	/* The run died: its guard's restore leaves a kept group where it is. */
+	fx_ctx(f);
+	only.only_holder = j.holder;
+	assert_int_equal(switch_restore(&f->c, 2, &only), SW_OK);
+	assert_contains(f->progress, "kept on vfio-pci between runs: left there");
+	assert_driver(f, GPU, "vfio-pci");
+	journal_clear(&j);
+	kept = fk_snapshot(f->root);
+	/* The next run (the profile now says nothing) uses it: nothing is written. */
+	fx_ctx(f);
+	f->c.owner = 1000;
+	fk_reset_counters(f->k);
+	run.keep = false;
+	assert_int_equal(detach(f, GPU, &run), SW_OK);
+	assert_true(f->c.already);
+	assert_true(f->c.kept);
+	assert_contains(f->progress, "kept on vfio-pci between runs: using it as it is");
+	assert_int_equal(f->k->writes, 0);
+	/* Another user's run does not get it. */
+	fx_ctx(f);
+	f->c.owner = 2000;
+	assert_int_equal(detach(f, GPU, &run), SW_HELD);
+	assert_contains(f->c.why, "another user's VM (uid 1000)");
+	/* A VM has it open: the next run is refused, naming it. */
+	fake_add_proc(f->root, 4000, "qemu-system-x86", 0, "0::/machine.slice/vm.scope\n",
+		      (const char *const[]){ "/dev/vfio/vfio", "/dev/vfio/2", NULL });
+	fx_ctx(f);
+	f->c.owner = 1000;
+	assert_int_equal(detach(f, GPU, &run), SW_HELD);
+	assert_contains(f->c.why, "pid 4000");
+	assert_int_equal(f->k->writes, 0);
+	assert_snapshot(f, kept, "after runs that used the kept group or were refused it");
+	fake_remove_proc(f->root, 4000);
+	/* The owner's attach gives it back. */
+	fx_ctx(f);
+	assert_int_equal(attach(f, GPU, &O), SW_OK);
+	assert_false(has_journal(f, 2));
+	assert_snapshot(f, before, "after the kept group was given back");
+	free(kept);
+	free(before);
+	fx_free(f);
+}
+
+/* ---- vendor-reset: reset_method device_specific for the run ---- */
+
+static void amd_host(const char *root)
+{
+	fake_add_dev(root, &(struct fake_dev){ "0000:00:02.0", NULL, 0x1af4, 0x1050, 0x030000,
+					       "virtio-pci", 1, 1, NULL });
+	fake_add_dev(root, &(struct fake_dev){ PORT, NULL, 0x1022, 0x1483, 0x060400, "pcieport", 2,
+					       -1, NULL });
+	fake_add_dev(root, &(struct fake_dev){ GPU, PORT, 0x1002, 0x67df, 0x030000, "amdgpu", 2, 0,
+					       "bus" });
+	fake_add_dev(root, &(struct fake_dev){ AUDIO, PORT, 0x1002, 0xaaf0, 0x040300,
+					       "snd_hda_intel", 2, -1, "flr bus" });
+	fake_add_devchild(root, GPU, "drm/card1");
+	fake_write(root, "proc/sys/kernel/osrelease", "6.1.0-fake\n");
+	fake_mkdir(root, "dev");
+	fake_write(root, "etc/passwd", "root:x:0:0:root:/root:/bin/sh\n");
+}
+
+static void amd_vendor_reset_host(const char *root)
+{
+	amd_host(root);
+	fake_mkdir(root, "sys/module/vendor_reset");
+}
+
+static const struct switch_dev *journal_dev(const struct journal *j, const char *addr)
+{
+	for (size_t i = 0; i < j->plan.n_devs; i++)
+		if (strcmp(j->plan.devs[i].fn.name, addr) == 0)
+			return &j->plan.devs[i];
+	static const struct switch_dev none;
+
+	fail_msg("%s is not in the journal", addr);
+	return &none;
+}
+
+/* Which drivers cannot take a GPU back, on which kernels. */
+static void test_keep_quirks(void **state)
+{
+	const char *why = NULL;
+
+	(void)state;
+	assert_true(quirk_keep_on_vfio("amdgpu", "5.10.0-26-amd64", &why));
+	assert_non_null(strstr(why, "before Linux 5.14"));
+	assert_false(quirk_keep_on_vfio("amdgpu", "5.14.0", NULL));
+	assert_false(quirk_keep_on_vfio("amdgpu", "6.1.0-13-amd64", NULL));
+	assert_false(quirk_keep_on_vfio("amdgpu", "weird", NULL)); /* not kept by guesswork */
+	assert_true(quirk_keep_on_vfio("radeon", "6.1.0", NULL));
+	assert_false(quirk_keep_on_vfio("nvidia", "4.19.0", NULL));
+	assert_false(quirk_keep_on_vfio(NULL, "4.19.0", NULL));
+	assert_true(quirk_stoppable_unit("nvidia-persistenced.service"));
+	assert_false(quirk_stoppable_unit("display-manager.service"));
+}
+
+static void test_vendor_reset(void **state)
+{
+	struct fx *f = fx_new(amd_vendor_reset_host);
+	char *before = fk_snapshot(f->root);
+	struct journal j = { 0 };
+
+	(void)state;
+	f->k->vendor_reset = true;
+	assert_int_equal(detach(f, GPU, &O), SW_OK);
+	assert_attr_raw(f, GPU, "reset_method", "device_specific");
+	assert_attr_raw(f, AUDIO, "reset_method", "flr bus"); /* only the GPU's */
+	assert_contains(f->progress, "reset by vendor-reset while the VM has it");
+	assert_int_equal(journal_read(f->c.state_fd, 2, &j), 0);
+	assert_true(journal_dev(&j, GPU)->reset_set);
+	assert_string_equal(journal_dev(&j, GPU)->orig_reset, "bus");
+	assert_false(journal_dev(&j, AUDIO)->reset_set);
+	journal_clear(&j);
+	/* Restore, as after a crash, reads it from the journal and puts it back. */
+	fx_ctx(f);
+	assert_int_equal(switch_restore(&f->c, 2, &O), SW_OK);
+	assert_attr_raw(f, GPU, "reset_method", "bus");
+	assert_snapshot(f, before, "after the vendor-reset run's restore");
+
+	/* The kernel does not take it (vendor-reset does not know this card): the run goes on
+	 * with the kernel's own reset, and nothing is left to put back. */
+	fx_ctx(f);
+	f->k->vendor_reset = false;
+	assert_int_equal(detach(f, GPU, &O), SW_OK);
+	assert_contains(f->progress, "did not take device_specific for reset_method");
+	assert_attr_raw(f, GPU, "reset_method", "bus");
+	assert_int_equal(journal_read(f->c.state_fd, 2, &j), 0);
+	assert_false(journal_dev(&j, GPU)->reset_set);
+	journal_clear(&j);
+	fx_ctx(f);
+	assert_int_equal(attach(f, GPU, &O), SW_OK);
+	assert_snapshot(f, before, "after a refused device_specific");
+	free(before);
+	fx_free(f);
+
+	/* Without vendor-reset, reset_method is never written. */
+	f = fx_new(amd_host);
+	assert_int_equal(detach(f, GPU, &O), SW_OK);
+	assert_null(strstr(f->k->wlog, "reset_method"));
+	fx_free(f);
+}
+
 /* The one table of statuses: each name round-trips and exits as the README documents. */
 static void test_status_exits(void **state)
 {
@@ -1807,6 +1974,9 @@ int main(void)
 		cmocka_unit_test(test_manual_detach_is_not_stale),
 		cmocka_unit_test(test_interrupted_attach_finished_by_next_attach),
 		cmocka_unit_test(test_restore_only_holder),
+		cmocka_unit_test(test_kept_between_runs),
+		cmocka_unit_test(test_vendor_reset),
+		cmocka_unit_test(test_keep_quirks),
 		cmocka_unit_test(test_status_exits),
 		cmocka_unit_test(test_lock_busy),
 	};

@@ -32,6 +32,10 @@ as_alice() {
     setpriv --reuid=alice --regid=alice --init-groups env -i PATH="$PATH" HOME=/home/alice \
         USER=alice XDG_RUNTIME_DIR=/tmp/alice-run "$@"
 }
+as_alice_exec() { # as a background job that is the command itself: $! is its pid
+    exec setpriv --reuid=alice --regid=alice --init-groups env -i PATH="$PATH" HOME=/home/alice \
+        USER=alice XDG_RUNTIME_DIR=/tmp/alice-run "$@"
+}
 tests/lab/tiny-guest "$tmp/hang" labhang hang 5
 tests/lab/tiny-guest "$tmp/off" labhang off 20
 chmod -R a+rX "$tmp"
@@ -44,7 +48,7 @@ start() {
     if [[ $1 == root ]]; then
         "$VMRUN" "$tmp/hang/labhang.yaml" >"$tmp/run.out" 2>&1 &
     else
-        as_alice "$VMRUN" "$tmp/hang/labhang.yaml" >"$tmp/run.out" 2>&1 &
+        as_alice_exec "$VMRUN" "$tmp/hang/labhang.yaml" >"$tmp/run.out" 2>&1 &
     fi
     vpid=$!
 }
@@ -157,6 +161,37 @@ assert_eq "$rc:$(home)" "0:vfio-pci vfio-pci" "a second detach finds it already 
 check "...saying so" grep -q "already detached" "$tmp/d.out"
 as_alice "$VMRUN" attach $GPU >/dev/null 2>&1
 assert_eq "$(home)" "$HOME_STATE" "alice's attach gives it back"
+
+# --- kept on vfio-pci between runs (pci[0].after: vfio-pci) ------------------------------------
+# The run leaves the group on vfio-pci, however it ends (its guard too); the next run uses it as
+# it is; only `vmrun attach` gives it back.
+chown -R root "$tmp/hang"
+sed -i 's|^  - address: "0000:01:00.0"$|&\n    after: vfio-pci|' "$tmp/hang/labhang.yaml"
+start root
+if wait_until 60 guest_running; then
+    check "kept: the run says the group stays on vfio-pci" grep -q "IOMMU group $G stays on vfio-pci after the run" "$tmp/run.out"
+    "$VMRUN" stop --force labhang >/dev/null 2>&1
+    wait "$vpid"; rc=$?
+    assert_eq "$rc:$(home)" "6:vfio-pci vfio-pci" "kept: after the run (stopped by force), the group is still on vfio-pci"
+    check "kept: ...and status says so" sh -c "'$VMRUN' status | grep -q 'kept on vfio-pci between runs'"
+    check "kept: no QEMU left" no_qemu
+else
+    fail "kept: the guest runs"; diag "$(cat "$tmp/run.out")"; kill -KILL "$vpid"; wait "$vpid"
+fi
+start root
+if wait_until 60 guest_running; then
+    check "kept: the next run uses the kept group as it is" grep -q "kept on vfio-pci between runs: using it as it is" "$tmp/run.out"
+    check "kept: ...without switching anything" sh -c "! grep -q -- '-> vfio-pci' '$tmp/run.out'"
+    kill -KILL "$vpid"; wait "$vpid" 2>/dev/null
+    sleep 3
+    assert_eq "$(home)" "vfio-pci vfio-pci" "kept: vmrun killed: its guard leaves the kept group on vfio-pci"
+    check "kept: ...and QEMU went with vmrun" no_qemu
+else
+    fail "kept: the guest runs again"; diag "$(cat "$tmp/run.out")"; kill -KILL "$vpid"; wait "$vpid"
+fi
+"$VMRUN" attach $GPU >"$tmp/a.out" 2>&1; rc=$?
+assert_eq "$rc:$(home)" "0:$HOME_STATE" "kept: vmrun attach gives it back"
+[[ $rc == 0 ]] || diag "$(cat "$tmp/a.out")"
 check "nothing left at the end" whole
 rm -rf "$tmp"
 finish

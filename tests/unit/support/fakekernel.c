@@ -297,6 +297,26 @@ static int write_override(struct fake_kernel *k, const char *addr, const char *v
 	return 0;
 }
 
+static int write_reset_method(struct fake_kernel *k, const char *addr, const char *value)
+{
+	char p[PATH_MAX], v[128];
+	FILE *f;
+
+	pathf(v, sizeof(v), "%s", value);
+	v[strcspn(v, "\n")] = '\0';
+	attr_path(k->root, addr, "reset_method", p, sizeof(p));
+	if (access(p, F_OK) < 0)
+		return -ENOENT;
+	if (!v[0] || (strstr(v, "device_specific") && !k->vendor_reset))
+		return -EINVAL; /* the kernel: "Unsupported reset method" */
+	f = fopen(p, "we");
+	if (!f)
+		die("fopen", p);
+	fprintf(f, "%s\n", v);
+	fclose(f);
+	return 0;
+}
+
 static int write_unbind(struct fake_kernel *k, const char *drv, const char *addr)
 {
 	char cur[64], rel[PATH_MAX];
@@ -351,6 +371,9 @@ static int apply_write(struct fake_kernel *k, const char *path, const char *valu
 	if (sscanf(path, "bus/pci/devices/%63[^/]/%31s", a, file) == 2 &&
 	    strcmp(file, "driver_override") == 0)
 		return write_override(k, a, value);
+	if (sscanf(path, "bus/pci/devices/%63[^/]/%31s", a, file) == 2 &&
+	    strcmp(file, "reset_method") == 0)
+		return write_reset_method(k, a, value);
 	if (sscanf(path, "bus/pci/drivers/%63[^/]/%31s", d, file) == 2) {
 		if (strcmp(file, "unbind") == 0)
 			return write_unbind(k, d, v);

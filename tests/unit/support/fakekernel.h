@@ -55,6 +55,10 @@ struct fake_kernel {
 	int service_err;
 	bool service_keeps;
 
+	/* reset_method: "device_specific" is taken only while vendor_reset is set (vendor-reset
+	 * loaded, hooking the device); other method lists are taken as written. */
+	bool vendor_reset;
+
 	char wlog[16384];  /* "path <- value" per write */
 	char modlog[1024]; /* "-nvidia_drm -nvidia +nvidia ..." */
 

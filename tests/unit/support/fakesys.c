@@ -279,6 +279,16 @@ void fake_add_proc(const char *root, int pid, const char *comm, uid_t uid, const
 	}
 }
 
+void fake_remove_proc(const char *root, int pid)
+{
+	char rel[64], *p;
+
+	snprintf(rel, sizeof(rel), "proc/%d", pid);
+	p = full(root, rel);
+	nftw(p, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(p);
+}
+
 void fake_proc_stat(const char *root, int pid, const char *comm, unsigned long long start)
 {
 	char path[64], buf[512];
