@@ -31,7 +31,9 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu17 $(WARN) -D_GNU_SOURCE -fno-strict-aliasing \
            $(shell pkg-config --cflags $(PKGS)) \
            -DVMRUN_LIBEXECDIR='"$(or $(PREFIX),/usr/local)/libexec/vmrun"'
-LDLIBS  += $(shell pkg-config --libs $(PKGS))
+# libkmod is opened when first needed (launcher/host/kmodlib.c), not linked: linked, it and what
+# it brings (libcrypto, libzstd, liblzma) were most of every start's cost.
+LDLIBS  += $(shell pkg-config --libs $(filter-out libkmod,$(PKGS)))
 ifeq ($(WERROR),1)
 CFLAGS  += -Werror
 endif

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libkmod.h>
 #include <linux/fb.h>
 #include <poll.h>
 #include <signal.h>
@@ -16,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kmodlib.h"
 #include "log.h"
 #include "util.h"
 
@@ -104,55 +104,58 @@ static void kmod_quiet(void *data, int priority, const char *file, int line, con
 	log_debug("libkmod: %s", buf);
 }
 
-static struct kmod_ctx *kmod_for(const struct sysroot *s)
+static struct kmod_ctx *kmod_for(const struct sysroot *s, const struct kmodlib **ret)
 {
 	struct kmod_ctx *ctx;
 
 	/* libkmod works on the running kernel only; a test root never reaches here. */
-	if (!streq(s->path, "/"))
+	*ret = streq(s->path, "/") ? kmodlib_get(NULL) : NULL;
+	if (!*ret)
 		return NULL;
-	ctx = kmod_new(NULL, NULL);
+	ctx = (*ret)->new(NULL, NULL);
 	if (ctx)
-		kmod_set_log_fn(ctx, kmod_quiet, NULL);
+		(*ret)->set_log_fn(ctx, kmod_quiet, NULL);
 	return ctx;
 }
 
 static int real_module_unload(void *data, const struct sysroot *s, const char *module)
 {
-	struct kmod_ctx *ctx = kmod_for(s);
+	const struct kmodlib *lib;
+	struct kmod_ctx *ctx = kmod_for(s, &lib);
 	struct kmod_module *m = NULL;
 	int r;
 
 	if (!ctx)
 		return -EOPNOTSUPP;
-	r = kmod_module_new_from_name(ctx, module, &m);
+	r = lib->module_new_from_name(ctx, module, &m);
 	if (r >= 0)
-		r = kmod_module_remove_module(m, 0);
-	kmod_module_unref(m);
-	kmod_unref(ctx);
+		r = lib->module_remove_module(m, 0);
+	lib->module_unref(m);
+	lib->unref(ctx);
 	return r;
 }
 
 static int real_module_load(void *data, const struct sysroot *s, const char *module)
 {
-	struct kmod_ctx *ctx = kmod_for(s);
-	struct kmod_list *list = NULL, *l;
+	const struct kmodlib *lib;
+	struct kmod_ctx *ctx = kmod_for(s, &lib);
+	struct kmod_list *list = NULL;
 	int r;
 
 	if (!ctx)
 		return -EOPNOTSUPP;
-	r = kmod_module_new_from_lookup(ctx, module, &list);
+	r = lib->module_new_from_lookup(ctx, module, &list);
 	if (r >= 0 && !list)
 		r = -ENOENT;
-	kmod_list_foreach(l, list) {
-		struct kmod_module *m = kmod_module_get_module(l);
+	for (struct kmod_list *l = list; l; l = lib->list_next(list, l)) {
+		struct kmod_module *m = lib->module_get_module(l);
 
 		if (r >= 0)
-			r = kmod_module_probe_insert_module(m, 0, NULL, NULL, NULL, NULL);
-		kmod_module_unref(m);
+			r = lib->module_probe_insert_module(m, 0, NULL, NULL, NULL, NULL);
+		lib->module_unref(m);
 	}
-	kmod_module_unref_list(list);
-	kmod_unref(ctx);
+	lib->module_unref_list(list);
+	lib->unref(ctx);
 	return r == -EEXIST ? 0 : r;
 }
 

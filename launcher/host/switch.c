@@ -156,7 +156,8 @@ static int cur_override(const struct switch_ctx *c, const struct pci_function *f
 static int wait_driver(struct switch_ctx *c, const struct pci_function *f, const char *want,
 		       unsigned timeout_ms, char *got, size_t cap)
 {
-	for (unsigned waited = 0;; waited += 20) {
+	/* Binding is usually done when the write returns: poll soon, then back off to 20 ms. */
+	for (unsigned waited = 0, step = 1;; waited += step, step = step * 2 > 20 ? 20 : step * 2) {
 		int r = cur_driver(c, f, got, cap);
 
 		if (r < 0)
@@ -165,7 +166,7 @@ static int wait_driver(struct switch_ctx *c, const struct pci_function *f, const
 			return 0;
 		if (waited >= timeout_ms)
 			return -ETIMEDOUT;
-		c->k->sleep_ms(c->k->data, 20);
+		c->k->sleep_ms(c->k->data, step);
 	}
 }
 
