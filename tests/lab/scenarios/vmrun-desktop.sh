@@ -31,6 +31,11 @@ session() { # the same session bus for every step: its address in /tmp/alice-bus
         USER=alice XDG_RUNTIME_DIR=/tmp/alice-run DISPLAY="$LAB_XORG_DISPLAY" \
         DBUS_SESSION_BUS_ADDRESS="$(cat /tmp/alice-bus 2>/dev/null)" "$@"
 }
+session_exec() { # as session, for a background job that is the command itself ($! its pid)
+    exec setpriv --reuid=alice --regid=alice --init-groups env -i PATH="$PATH" HOME=/home/alice \
+        USER=alice XDG_RUNTIME_DIR=/tmp/alice-run DISPLAY="$LAB_XORG_DISPLAY" \
+        DBUS_SESSION_BUS_ADDRESS="$(cat /tmp/alice-bus 2>/dev/null)" "$@"
+}
 # A session bus that lives for the whole scenario, as a desktop session's does.
 setpriv --reuid=alice --regid=alice --init-groups env -i PATH="$PATH" HOME=/home/alice \
     dbus-daemon --session --fork --nopidfile --print-address=1 >/tmp/alice-bus
@@ -56,7 +61,8 @@ assert_eq "$rc" 0 "vmrun desktop-entry lab exits 0"
 check "it wrote $entry" test -f "$entry"
 check "its Exec runs vmrun --notify" grep -q '^Exec=.*vmrun.* --notify' "$entry"
 
-notified() { grep -A3 'member=Notify' /tmp/notify.log | grep -q "$1"; }
+# dbus-monitor prints the call, then one argument a line: app, id, icon, summary, body, ...
+notified() { grep -A6 'member=Notify' /tmp/notify.log | grep -q "$1"; }
 running() { session "$VMRUN" status --json 2>/dev/null | jq -e '.vms[] | select(.name == "lab") | .qmp_status == "running"' >/dev/null; }
 
 # Launched as a desktop's menu launches it.
@@ -73,9 +79,9 @@ check "a notification says the guest shut down" wait_until 20 notified "the gues
 # The GPU held by one of alice's programs: the launcher's run refuses, and says who holds it.
 card=$(card_of $GPU)
 chmod 0666 "$card"
-session sleep 600 <"$card" &
+session_exec sleep 600 <"$card" &
 hpid=$!
-wait_until 5 test -e /proc/$hpid/fd/0
+wait_until 5 grep -qx sleep /proc/$hpid/comm
 session gio launch "$entry" >/tmp/gio2.out 2>&1
 check "a notification names the holder (pid $hpid sleep)" wait_until 30 notified "pid $hpid sleep"
 check "...as an error (critical urgency)" sh -c "grep -B2 -A12 'pid $hpid sleep' /tmp/notify.log | grep -q 'byte 2'"
