@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -41,58 +43,197 @@ static void debug_delay(void)
 
 /*
  * A sysfs write can block in the kernel for ever (NVIDIA unbind with clients left, vfio-pci
- * unbind while QEMU holds the device, snd_hda_intel with the card open). It is done in a
- * child so that vmrun itself always gets control back and can say what hung.
+ * unbind while QEMU holds the device, snd_hda_intel with the card open; even driver_override
+ * takes the device's lock, which a stuck remove holds). So every write is made by a writer
+ * child, and vmrun waits for its answer with a deadline: one that hangs is left to the kernel
+ * and vmrun gets control back to say what hung. One writer serves a whole switch and leaves
+ * after WRITER_IDLE_MS without work: a process start costs more than all of a switch's writes
+ * on a slow machine (`make bench`).
  */
+#define WRITER_IDLE_MS 2000
+#define WRITER_REQ_MAX 4352 /* a path under /sys and a value, with their NULs */
+
+static struct writer {
+	pid_t pid;
+	int pidfd, sock, sys_fd; /* sys_fd: the tree it writes in, as the caller passed it */
+	pid_t owner;             /* the process it writes for: a forked child (the guard) has none */
+} w = { .pid = 0, .pidfd = -1, .sock = -1, .sys_fd = -1 };
+
+/* In a process forked since (the guard), the parent's writer is not ours: forgotten, its fds
+ * (closed or not by then) left alone. */
+static void writer_forget_inherited(void)
+{
+	if (w.pid > 0 && w.owner != getpid())
+		w = (struct writer){ .pid = 0, .pidfd = -1, .sock = -1, .sys_fd = -1 };
+}
+
+static int write_attr(int sys_fd, const char *path, const char *value, size_t len)
+{
+	_cleanup_close_ int fd = openat(sys_fd, path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, value, len);
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EIO;
+}
+
+/* Requests are "PATH\0VALUE", one per packet; each answer is the write's 0 or -errno. */
+static _Noreturn void writer_main(int sock, int sys_fd)
+{
+	char buf[WRITER_REQ_MAX + 1];
+
+	for (;;) {
+		struct pollfd p = { .fd = sock, .events = POLLIN };
+		int r = poll(&p, 1, WRITER_IDLE_MS);
+		size_t plen;
+		ssize_t n;
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			_exit(0); /* idle: the parent starts another when it needs one */
+		n = recv(sock, buf, WRITER_REQ_MAX, 0);
+		if (n <= 0)
+			_exit(0);
+		buf[n] = '\0';
+		plen = strlen(buf);
+		r = (size_t)n > plen ? write_attr(sys_fd, buf, buf + plen + 1, (size_t)n - plen - 1)
+				     : -EINVAL;
+		if (send(sock, &r, sizeof(r), MSG_NOSIGNAL) != sizeof(r))
+			_exit(0);
+	}
+}
+
+static void writer_drop(bool kill_it)
+{
+	if (w.pid > 0 && kill_it)
+		(void)kill(w.pid, SIGKILL); /* delivered when (if) the write returns */
+	else if (w.pid > 0)
+		(void)waitpid(w.pid, NULL, WNOHANG);
+	w.sock = safe_close(w.sock);
+	w.pidfd = safe_close(w.pidfd);
+	w.pid = 0;
+	w.sys_fd = -1;
+}
+
+static int writer_start(int sys_fd)
+{
+	int sv[2], keep_a, keep_b;
+	pid_t parent = getpid();
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	w.pid = fork();
+	if (w.pid < 0) {
+		w.pid = 0;
+		safe_close(sv[0]);
+		safe_close(sv[1]);
+		return -errno;
+	}
+	if (w.pid == 0) {
+		/* Nothing of the parent's but the tree and the socket: a group lock's fd kept
+		 * here would hold the lock after the parent let it go. */
+		keep_a = sys_fd < sv[1] ? sys_fd : sv[1];
+		keep_b = sys_fd < sv[1] ? sv[1] : sys_fd;
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(0);
+		if (keep_a > 3)
+			(void)close_range(3, (unsigned)keep_a - 1, 0);
+		if (keep_b > keep_a + 1)
+			(void)close_range((unsigned)keep_a + 1, (unsigned)keep_b - 1, 0);
+		(void)close_range((unsigned)keep_b + 1, ~0U, 0);
+		writer_main(sv[1], sys_fd);
+	}
+	safe_close(sv[1]);
+	w.sock = sv[0];
+	w.sys_fd = sys_fd;
+	w.owner = parent;
+	w.pidfd = (int)syscall(SYS_pidfd_open, w.pid, 0);
+	return 0;
+}
+
+/* The writer for this tree, alive: a new one when there is none, it left, or the tree changed. */
+static int writer_get(int sys_fd)
+{
+	struct pollfd p;
+
+	writer_forget_inherited();
+	p = (struct pollfd){ .fd = w.pidfd, .events = POLLIN };
+	if (w.pid > 0 && (w.sys_fd != sys_fd || (w.pidfd >= 0 && poll(&p, 1, 0) > 0)))
+		writer_drop(w.sys_fd != sys_fd);
+	return w.pid > 0 ? 0 : writer_start(sys_fd);
+}
+
+static int writer_request(const char *path, const char *value, unsigned timeout_ms, int *answer)
+{
+	char req[WRITER_REQ_MAX];
+	size_t plen = strlen(path), vlen = strlen(value);
+	struct pollfd p = { .fd = w.sock, .events = POLLIN };
+	ssize_t n;
+	int r;
+
+	if (plen + 1 + vlen > sizeof(req))
+		return -ENAMETOOLONG;
+	memcpy(req, path, plen + 1);
+	memcpy(req + plen + 1, value, vlen);
+	if (send(w.sock, req, plen + 1 + vlen, MSG_NOSIGNAL) < 0)
+		return -EPIPE;
+	do
+		r = poll(&p, 1, (int)timeout_ms);
+	while (r < 0 && errno == EINTR);
+	if (r == 0)
+		return -ETIMEDOUT;
+	n = recv(w.sock, answer, sizeof(*answer), 0);
+	return n == sizeof(*answer) ? 0 : -EPIPE;
+}
+
+/* The end of a switch: the writer is told to leave (its socket closes) and is reaped. */
+static void real_idle(void *data)
+{
+	struct pollfd p;
+
+	writer_forget_inherited();
+	if (w.pid <= 0)
+		return;
+	p = (struct pollfd){ .fd = w.pidfd, .events = POLLIN };
+	w.sock = safe_close(w.sock);
+	if (w.pidfd >= 0)
+		while (poll(&p, 1, 1000) < 0 && errno == EINTR)
+			;
+	writer_drop(false);
+}
+
 static int real_sysfs_write(void *data, const struct sysroot *s, const char *path,
 			    const char *value, unsigned timeout_ms, int *ret_stuck_pid)
 {
-	_cleanup_close_ int pidfd = -1;
-	struct pollfd pfd;
-	int status, r;
-	pid_t pid;
+	int answer = 0, r;
 
 	if (s->sys_fd < 0)
 		return -ENOENT;
 	debug_delay();
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		size_t len = strlen(value);
-		int fd = openat(s->sys_fd, path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-		ssize_t n;
-
-		if (fd < 0)
-			_exit(errno & 0xff);
-		n = write(fd, value, len);
-		if (n < 0)
-			_exit(errno & 0xff);
-		_exit((size_t)n == len ? 0 : EIO);
+	/* A writer that left idle just as we asked never read the request: ask a new one. */
+	for (int attempt = 0; attempt < 2; attempt++) {
+		r = writer_get(s->sys_fd);
+		if (r < 0)
+			return r;
+		r = writer_request(path, value, timeout_ms, &answer);
+		if (r == -ETIMEDOUT) {
+			if (ret_stuck_pid)
+				*ret_stuck_pid = w.pid;
+			writer_drop(true);
+			return r;
+		}
+		if (r == 0)
+			return answer;
+		writer_drop(false);
+		if (r != -EPIPE)
+			return r;
 	}
-	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (pidfd < 0) {
-		r = -errno;
-		(void)kill(pid, SIGKILL);
-		(void)waitpid(pid, NULL, 0);
-		return r;
-	}
-	pfd = (struct pollfd){ .fd = pidfd, .events = POLLIN };
-	do
-		r = poll(&pfd, 1, (int)timeout_ms);
-	while (r < 0 && errno == EINTR);
-	if (r == 0) {
-		/* Still in the kernel: SIGKILL is delivered when (if) the write returns. */
-		(void)kill(pid, SIGKILL);
-		if (ret_stuck_pid)
-			*ret_stuck_pid = pid;
-		return -ETIMEDOUT;
-	}
-	if (waitpid(pid, &status, 0) < 0)
-		return -errno;
-	if (!WIFEXITED(status))
-		return -EINTR;
-	return -WEXITSTATUS(status);
+	return -EPIPE;
 }
 
 static void kmod_quiet(void *data, int priority, const char *file, int line, const char *fn,
@@ -261,6 +402,7 @@ static int real_service(void *data, const struct sysroot *s, const char *unit, b
 
 const struct kernel_ops kernel_real = {
 	.sysfs_write = real_sysfs_write,
+	.idle = real_idle,
 	.module_unload = real_module_unload,
 	.module_load = real_module_load,
 	.sleep_ms = real_sleep_ms,

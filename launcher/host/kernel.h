@@ -31,8 +31,11 @@ struct kernel_ops {
 	int (*con2fb_set)(void *data, const struct sysroot *s, unsigned console, int fb);
 	/* Stop or start a systemd unit of the host's (systemctl, waited for): 0 or -errno. */
 	int (*service)(void *data, const struct sysroot *s, const char *unit, bool start);
+	/* A switch is over: what it kept for its writes (the real writer process) can go.
+	 * Optional. */
+	void (*idle)(void *data);
 	void *data;
 };
 
-/* The real kernel: forked writes with a deadline, libkmod for modules. */
+/* The real kernel: writes by a child with a deadline, libkmod for modules. */
 extern const struct kernel_ops kernel_real;

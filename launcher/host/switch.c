@@ -1154,6 +1154,12 @@ static enum switch_status group_of(struct switch_ctx *c, const struct pci_addr *
 	return SW_OK;
 }
 
+static void switch_idle(struct switch_ctx *c)
+{
+	if (c->k && c->k->idle)
+		c->k->idle(c->k->data);
+}
+
 enum switch_status switch_detach(struct switch_ctx *c, const struct pci_addr *gpu,
 				 const struct switch_opts *o)
 {
@@ -1174,6 +1180,7 @@ enum switch_status switch_detach(struct switch_ctx *c, const struct pci_addr *gp
 	if (!st)
 		st = detach_locked(c, gpu, o, group);
 	safe_close(lock);
+	switch_idle(c);
 	return st;
 }
 
@@ -1360,6 +1367,7 @@ enum switch_status switch_attach(struct switch_ctx *c, const struct pci_addr *gp
 	if (!st)
 		st = attach_locked(c, o, gpu, group, false);
 	safe_close(lock);
+	switch_idle(c);
 	return st;
 }
 
@@ -1388,6 +1396,7 @@ enum switch_status switch_restore(struct switch_ctx *c, int group, const struct 
 		}
 		safe_close(lock);
 	}
+	switch_idle(c);
 	return st;
 }
 

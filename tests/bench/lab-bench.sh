@@ -20,16 +20,17 @@ HOME_STATE="bochs-drm snd_hda_intel"
 home() { echo "$(driver_of $GPU) $(driver_of $AUDIO)"; }
 D=/sys/bus/pci/devices
 
-now_us() { local t; t=$(date +%s%N); echo $((t / 1000)); }
+# (bash's own clock, EPOCHREALTIME, in timed(): a `date` child would add a process start, tens of
+# ms in the lab, to each time.)
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # timed NAME CMD...: RUNS timings of CMD in ms (one decimal), the GPU checked home after each.
 timed() {
     local name=$1 t0 t1 i
     shift
     for ((i = 0; i < RUNS; i++)); do
-        t0=$(now_us)
+        t0=${EPOCHREALTIME/./}
         "$@" >/dev/null 2>&1
-        t1=$(now_us)
+        t1=${EPOCHREALTIME/./}
         if [[ $(home) != "$HOME_STATE" ]]; then
             echo "bench: $name left the GPU on $(home)" >&2
             "$VMRUN" restore >/dev/null 2>&1; "$VMRUN" attach $GPU >/dev/null 2>&1
@@ -43,20 +44,21 @@ goal() { awk -v r="$1" -v op="$2" -v g="$3" 'BEGIN { ok = op == "<=" ? r <= g : 
 # --- the round trip ------------------------------------------------------------------------
 vmrun_rt() { "$VMRUN" detach $GPU && "$VMRUN" attach $GPU; }
 # The floor: what the kernel itself takes, from two fresh shells (as vmrun is two fresh processes):
-# each function to vfio-pci and back, each bind waited for by polling its driver link.
+# each function to vfio-pci and back, each bind waited for by polling its driver link with the
+# shell's own test (-ef: the same directory as the driver's), no other process started.
 raw_detach='for f in '"$GPU $AUDIO"'; do
     d=/sys/bus/pci/devices/$f
     echo vfio-pci >$d/driver_override
     [ -e $d/driver ] && echo $f >$d/driver/unbind
     echo $f >/sys/bus/pci/drivers_probe
-    until [ "$(basename "$(readlink $d/driver)")" = vfio-pci ]; do :; done
+    until [ $d/driver -ef /sys/bus/pci/drivers/vfio-pci ]; do :; done
 done'
 raw_attach='for f in '"$AUDIO $GPU"'; do
     d=/sys/bus/pci/devices/$f
     echo >$d/driver_override
     echo $f >$d/driver/unbind
     echo $f >/sys/bus/pci/drivers_probe
-    until [ -e $d/driver ] && [ "$(basename "$(readlink $d/driver)")" != vfio-pci ]; do :; done
+    until [ -e $d/driver ] && ! [ $d/driver -ef /sys/bus/pci/drivers/vfio-pci ]; do :; done
 done'
 raw_rt() { sh -c "$raw_detach" && sh -c "$raw_attach"; }
 driverctl_rt() {

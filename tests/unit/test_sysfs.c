@@ -7,9 +7,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "fakesys.h"
+#include "kernel.h"
 #include "pciaddr.h"
 #include "names.h"
 #include "sysroot.h"
@@ -125,12 +131,75 @@ static void test_names(void **state)
 	assert_false(name_is_safe(""));
 }
 
+/* The writer's children, from /proc/self/task/TID/children: their pids, space-separated. */
+static void children(char *buf, size_t cap)
+{
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/children", (long)syscall(SYS_gettid));
+	buf[0] = '\0';
+	f = fopen(path, "re");
+	if (f) {
+		if (!fgets(buf, (int)cap, f))
+			buf[0] = '\0';
+		fclose(f);
+	}
+	buf[strcspn(buf, " \n")] = '\0'; /* the first */
+}
+
+/* The real writes: one writer child for a switch's writes, a deadline for a write that blocks
+ * (a FIFO with no reader blocks its open as a stuck unbind would), gone when the switch is. */
+static void test_real_writer(void **state)
+{
+	char *root = fake_root_new(), path[PATH_MAX], first[32], again[32], buf[16] = "";
+	struct sysroot *s;
+	int stuck = 0, fd, st;
+	FILE *f;
+
+	(void)state;
+	fake_write(root, "sys/dev/attr", "");
+	assert_int_equal(sysroot_open(root, &s), 0);
+	assert_int_equal(kernel_real.sysfs_write(NULL, s, "dev/attr", "vfio-pci", 5000, &stuck), 0);
+	snprintf(path, sizeof(path), "%s/sys/dev/attr", root);
+	f = fopen(path, "re");
+	assert_non_null(f);
+	assert_non_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	assert_string_equal(buf, "vfio-pci");
+	children(first, sizeof(first));
+	assert_true(first[0] != '\0');
+	assert_int_equal(kernel_real.sysfs_write(NULL, s, "dev/attr", "x", 5000, &stuck), 0);
+	children(again, sizeof(again));
+	assert_string_equal(again, first); /* the same writer */
+	assert_int_equal(kernel_real.sysfs_write(NULL, s, "dev/none", "x", 5000, &stuck), -ENOENT);
+
+	snprintf(path, sizeof(path), "%s/sys/dev/fifo", root);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(kernel_real.sysfs_write(NULL, s, "dev/fifo", "x", 200, &stuck), -ETIMEDOUT);
+	assert_true(stuck > 0);
+	/* The next write has a writer of its own at once. */
+	assert_int_equal(kernel_real.sysfs_write(NULL, s, "dev/attr", "y", 5000, NULL), 0);
+	fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* lets the stuck open return */
+	assert_true(fd >= 0);
+	assert_int_equal(waitpid(stuck, &st, 0), stuck);
+	assert_true(WIFSIGNALED(st));
+	close(fd);
+
+	kernel_real.idle(NULL);
+	errno = 0;
+	assert_int_equal(waitpid(-1, &st, WNOHANG), -1); /* no writer, no zombie */
+	assert_int_equal(errno, ECHILD);
+	sysroot_free(s);
+	fake_root_free(root);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_addr_accepts), cmocka_unit_test(test_addr_rejects),
 		cmocka_unit_test(test_read_attr),    cmocka_unit_test(test_links),
-		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_names),       cmocka_unit_test(test_real_writer),
 	};
 	return cmocka_run_group_tests_name("sysfs", tests, NULL, NULL);
 }
