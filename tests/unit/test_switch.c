@@ -1857,8 +1857,14 @@ static void test_vendor_reset(void **state)
 	free(before);
 	fx_free(f);
 
-	/* Without vendor-reset, reset_method is never written. */
+	/* Without vendor-reset, reset_method is never written; nor for another vendor's GPU. */
 	f = fx_new(amd_host);
+	assert_int_equal(detach(f, GPU, &O), SW_OK);
+	assert_null(strstr(f->k->wlog, "reset_method"));
+	fx_free(f);
+	f = fx_new(fake_lab_host);
+	fake_mkdir(f->root, "sys/module/vendor_reset");
+	f->k->vendor_reset = true;
 	assert_int_equal(detach(f, GPU, &O), SW_OK);
 	assert_null(strstr(f->k->wlog, "reset_method"));
 	fx_free(f);

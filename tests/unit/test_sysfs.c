@@ -131,7 +131,7 @@ static void test_names(void **state)
 	assert_false(name_is_safe(""));
 }
 
-/* The writer's children, from /proc/self/task/TID/children: their pids, space-separated. */
+/* This thread's children, from /proc/self/task/TID/children: their pids, one space after each. */
 static void children(char *buf, size_t cap)
 {
 	char path[64];
@@ -145,7 +145,7 @@ static void children(char *buf, size_t cap)
 			buf[0] = '\0';
 		fclose(f);
 	}
-	buf[strcspn(buf, " \n")] = '\0'; /* the first */
+	buf[strcspn(buf, "\n")] = '\0';
 }
 
 /* The real writes: one writer child for a switch's writes, a deadline for a write that blocks
@@ -171,7 +171,7 @@ static void test_real_writer(void **state)
 	assert_true(first[0] != '\0');
 	assert_int_equal(kernel_real.sysfs_write(NULL, s, "dev/attr", "x", 5000, &stuck), 0);
 	children(again, sizeof(again));
-	assert_string_equal(again, first); /* the same writer */
+	assert_string_equal(again, first); /* the same writer, and only it, zombies included */
 	assert_int_equal(kernel_real.sysfs_write(NULL, s, "dev/none", "x", 5000, &stuck), -ENOENT);
 
 	snprintf(path, sizeof(path), "%s/sys/dev/fifo", root);
