@@ -43,11 +43,18 @@ else
     fail "Xorg (safe) started"
 fi
 
-# --- the console GPU without Xorg: refused, untouched ---
+# --- the console GPU without Xorg, and no other framebuffer to take the console: refused,
+# untouched (with the bochs GPU's framebuffer there, detach moves the consoles to it instead:
+# vmrun-systemd tests that way round) ---
+"$VMRUN" detach $GPU >/dev/null 2>&1
+others=$(for f in /sys/class/graphics/fb*; do [[ -e $f/device && $(basename "$(readlink -f "$f/device")") != "$HOST" ]] && basename "$f"; done)
+assert_eq "$others" "" "with the bochs GPU on vfio-pci, the virtio GPU's is the only framebuffer"
 "$VMRUN" detach $HOST >"$tmp/out" 2>&1; rc=$?
 assert_eq "$rc" 4 "detaching the GPU that carries the console exits 4"
 check "the refusal says it drives the console" grep -q "drives the text console" "$tmp/out"
 assert_eq "$(driver_of $HOST)" virtio-pci "the console GPU stays on virtio-pci"
+"$VMRUN" attach $GPU >/dev/null 2>&1
+assert_eq "$(state)" "$HOME_STATE" "the bochs GPU is back for what follows"
 
 # --- the virtio device behind the 9p root: refused, untouched ---
 ninep=$(for d in /sys/bus/pci/devices/*; do [[ $(cat "$d/device") == 0x1009 && $(cat "$d/vendor") == 0x1af4 ]] && basename "$d"; done | head -n1)

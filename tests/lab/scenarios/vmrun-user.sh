@@ -124,7 +124,8 @@ hostile "is not a number of bytes" memlock 12abc
 hostile "more than this machine's memory" memlock 99999999999999999
 hostile "unknown operation 'frobnicate'" frobnicate $GPU
 hostile "usage: vmrun-helper" detach
-hostile "usage: vmrun-helper" detach $GPU extra
+hostile "'extra' is not an option of detach" detach $GPU extra
+hostile "usage: vmrun-helper" detach $GPU --run --keep --dry-run extra
 hostile "is not a PCI address" restore ../../etc
 hostile "unknown operation ''" "" ""
 assert_eq "$(home)" "$HOME_STATE" "hostile requests changed nothing"
