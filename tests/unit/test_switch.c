@@ -1092,6 +1092,32 @@ static void test_nvidia_persistenced_stopped(void **state)
 	fx_free(f);
 }
 
+/* Another program on /dev/nvidiactl (not a service vmrun may stop): the modules cannot go, so the
+ * detach is refused, naming it, with nothing changed. */
+static void nvidia_smi_holds_ctl(const char *root)
+{
+	nvidia_host(root);
+	fake_add_proc(root, 901, "nvidia-smi", 1000, "0::/user.slice/user-1000.slice/session-2.scope\n",
+		      (const char *const[]){ "/dev/nvidiactl", NULL });
+}
+
+static void test_nvidia_ctl_holder_blocks(void **state)
+{
+	struct fx *f = nvidia_fx(nvidia_smi_holds_ctl);
+	char *before = fk_snapshot(f->root);
+
+	(void)state;
+	assert_int_equal(detach(f, GPU, &O), SW_HELD);
+	assert_contains(f->c.why, "pid 901");
+	assert_contains(f->c.why, "/dev/nvidiactl");
+	assert_int_equal(f->k->writes, 0);
+	assert_int_equal(f->k->unloads, 0);
+	assert_string_equal(f->k->svclog, "");
+	assert_snapshot(f, before, "after a refused detach");
+	free(before);
+	fx_free(f);
+}
+
 /* An unload failing at any module of the stack: what was unloaded is reloaded, GPU back. */
 static void test_nvidia_unload_fails(void **state)
 {
@@ -1961,6 +1987,7 @@ int main(void)
 		cmocka_unit_test(test_nvidia_single),
 		cmocka_unit_test(test_nvidia_two_gpus),
 		cmocka_unit_test(test_nvidia_persistenced_stopped),
+		cmocka_unit_test(test_nvidia_ctl_holder_blocks),
 		cmocka_unit_test(test_nvidia_unload_fails),
 		cmocka_unit_test(test_nvidia_reload_fails),
 		cmocka_unit_test(test_nvidia_fails_everywhere),
