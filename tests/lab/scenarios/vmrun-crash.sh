@@ -20,7 +20,7 @@ export VMRUN_DEBUG_WRITE_DELAY_MS=$DELAY
 kill_at() {
     "$VMRUN" "$1" $GPU >/dev/null 2>&1 &
     local pid=$!
-    sleep "$(printf '0.%03d' "$2")"
+    sleep "$(printf '%d.%03d' $(($2 / 1000)) $(($2 % 1000)))"
     kill -KILL $pid 2>/dev/null
     wait $pid 2>/dev/null
 }
@@ -43,7 +43,8 @@ phase() {
 bad=0 runs=0
 declare -A landed=()
 for op in detach attach; do
-    for ms in 0 20 40 60 80 100 130 160 190 220 260 300 340 380 420 480 540 600 700 900 1200; do
+    # The last offsets land after the switch even on a slow run (each write waits DELAY first).
+    for ms in 0 20 40 60 80 100 130 160 190 220 260 300 340 380 420 480 540 600 700 900 1200 1800 2600; do
         if [[ $op == attach ]]; then
             "$VMRUN" detach $GPU >/dev/null 2>&1 || { fail "setup detach before killing attach at ${ms}ms"; continue; }
         fi
