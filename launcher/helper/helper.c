@@ -1,22 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 #include "helper.h"
 
-#include "devacl.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include "devacl.h"
@@ -26,105 +19,22 @@
 #include "pcidev.h"
 #include "util.h"
 
-/* ---- the clean state ---- */
-
-static void sanitize_signals(void)
-{
-	sigset_t all;
-
-	sigfillset(&all);
-	(void)sigprocmask(SIG_SETMASK, &all, NULL);
-	for (int sig = 1; sig < NSIG; sig++)
-		(void)signal(sig, SIG_DFL); /* SIGKILL/SIGSTOP and the libc-internal ones refuse: fine */
-}
-
-static void sanitize_limits(void)
-{
-	static const struct { int res; rlim_t value; } limits[] = {
-		{ RLIMIT_FSIZE, RLIM_INFINITY }, { RLIMIT_CPU, RLIM_INFINITY },
-		{ RLIMIT_DATA, RLIM_INFINITY },  { RLIMIT_AS, RLIM_INFINITY },
-		{ RLIMIT_NPROC, RLIM_INFINITY }, { RLIMIT_RTTIME, RLIM_INFINITY },
-		{ RLIMIT_NOFILE, 4096 },         { RLIMIT_STACK, 8 << 20 },
-		{ RLIMIT_CORE, 0 },
-	};
-	const struct itimerval off = { 0 };
-
-	(void)setitimer(ITIMER_REAL, &off, NULL);
-	(void)setitimer(ITIMER_VIRTUAL, &off, NULL);
-	(void)setitimer(ITIMER_PROF, &off, NULL);
-	for (size_t i = 0; i < ARRAY_SIZE(limits); i++) {
-		struct rlimit rl = { limits[i].value, limits[i].value }, cur;
-
-		/* Without CAP_SYS_RESOURCE (a restricted container) a hard limit cannot be
-		 * raised: then at least the soft one goes up to it. */
-		if (setrlimit(limits[i].res, &rl) < 0 && getrlimit(limits[i].res, &cur) == 0) {
-			rl.rlim_max = cur.rlim_max;
-			rl.rlim_cur = limits[i].value < cur.rlim_max ? limits[i].value : cur.rlim_max;
-			(void)setrlimit(limits[i].res, &rl);
-		}
-	}
-	(void)setpriority(PRIO_PROCESS, 0, 0);
-}
-
-static void sanitize_fds(void)
-{
-	for (int fd = 0; fd <= 2; fd++)
-		if (fcntl(fd, F_GETFD) < 0) {
-			int n = open("/dev/null", O_RDWR);
-
-			if (n >= 0 && n != fd) {
-				(void)dup2(n, fd);
-				(void)close(n);
-			}
-		}
-	(void)close_range(3, ~0U, 0);
-}
-
-void helper_sanitize(void)
-{
-	sanitize_signals();
-	sanitize_limits();
-	sanitize_fds();
-	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	if (chdir("/") < 0)
-		_exit(EXIT_ERROR);
-	umask(022);
-}
-
-int helper_become_root(void)
-{
-	if (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
-		return -errno;
-	return 0;
-}
-
-int helper_leave_cgroup(void)
-{
-	char pid[24];
-	int fd = open("/sys/fs/cgroup/cgroup.procs", O_WRONLY | O_CLOEXEC);
-	int r = 0;
-
-	if (fd < 0)
-		return -errno;
-	snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
-	if (write(fd, pid, strlen(pid)) < 0)
-		r = -errno;
-	safe_close(fd);
-	return r;
-}
-
 /* ---- who calls ---- */
 
 void caller_clear(struct caller *c)
 {
 	strv_free(c->groups);
 	c->groups = NULL;
+	free(c->gids);
+	c->gids = NULL;
+	c->n_gids = 0;
 }
 
+/* The kernel's facts first (ids, groups, parent), so that a caller without a passwd entry
+ * still has them for the report's check; then the names the allow file uses. */
 int helper_identify(struct caller *c)
 {
 	long max = sysconf(_SC_NGROUPS_MAX);
-	_cleanup_free_ gid_t *gids = NULL;
 	struct passwd *pw;
 	size_t k = 0;
 	int n;
@@ -133,22 +43,23 @@ int helper_identify(struct caller *c)
 	c->uid = getuid();
 	c->gid = getgid();
 	c->pid = getppid();
+	if (max <= 0 || max > 65536)
+		max = 65536;
+	c->gids = calloc((size_t)max + 1, sizeof(*c->gids));
+	c->groups = calloc((size_t)max + 2, sizeof(*c->groups));
+	if (!c->gids || !c->groups)
+		return -ENOMEM;
+	n = getgroups((int)max, c->gids);
+	if (n < 0)
+		return -errno;
+	c->gids[n++] = c->gid; /* the primary group counts too */
+	c->n_gids = (size_t)n;
 	pw = getpwuid(c->uid);
 	if (!pw || !pw->pw_name || strlen(pw->pw_name) >= sizeof(c->user))
 		return -ENOENT;
 	snprintf(c->user, sizeof(c->user), "%s", pw->pw_name);
-	if (max <= 0 || max > 65536)
-		max = 65536;
-	gids = calloc((size_t)max + 1, sizeof(*gids));
-	c->groups = calloc((size_t)max + 2, sizeof(*c->groups));
-	if (!gids || !c->groups)
-		return -ENOMEM;
-	n = getgroups((int)max, gids);
-	if (n < 0)
-		return -errno;
-	gids[n++] = c->gid; /* the primary group counts too */
-	for (int i = 0; i < n; i++) {
-		struct group *gr = getgrgid(gids[i]);
+	for (size_t i = 0; i < c->n_gids; i++) {
+		struct group *gr = getgrgid(c->gids[i]);
 
 		if (gr && gr->gr_name && !(c->groups[k] = strdup(gr->gr_name)))
 			return -ENOMEM;
@@ -255,9 +166,11 @@ int helper_parse(int argc, char **argv, struct priv_request *rq, char *why, size
 	return 0;
 }
 
-/* An input device is allowed when an entry naming the same event device permits the caller. */
+/* An input device is allowed when an entry naming the same event device permits the caller;
+ * the device number it was allowed as goes with the request, to be checked again at the
+ * grant (a replug in between may put another device at the path). */
 static int authorize_input(const struct sysroot *s, const struct caller *c,
-			   const struct allow_list *l, const struct priv_request *rq, char *why,
+			   const struct allow_list *l, struct priv_request *rq, char *why,
 			   size_t cap)
 {
 	const char *const *groups = (const char *const *)c->groups;
@@ -270,8 +183,10 @@ static int authorize_input(const struct sysroot *s, const struct caller *c,
 	}
 	for (size_t i = 0; i < l->n; i++)
 		if (l->v[i].input && allow_entry_permits(&l->v[i], c->user, groups) &&
-		    input_node(s, l->v[i].input, lrel, sizeof(lrel), &listed) == 0 && listed == want)
+		    input_node(s, l->v[i].input, lrel, sizeof(lrel), &listed) == 0 && listed == want) {
+			rq->input_rdev = want;
 			return 0;
+		}
 	snprintf(why, cap, "user %s may not use %.200s: /etc/vmrun/allow.yaml lists no such input "
 		 "device for them (an administrator adds - {input: %.200s, users: [%s]})", c->user,
 		 rq->path, rq->path, c->user);
@@ -279,7 +194,7 @@ static int authorize_input(const struct sysroot *s, const struct caller *c,
 }
 
 int helper_authorize(const struct sysroot *s, const struct caller *c, const struct allow_list *l,
-		     const struct priv_request *rq, char *why, size_t cap)
+		     struct priv_request *rq, char *why, size_t cap)
 {
 	const char *const *groups = (const char *const *)c->groups;
 	char name[PCI_ADDR_STR_MAX];
@@ -287,6 +202,8 @@ int helper_authorize(const struct sysroot *s, const struct caller *c, const stru
 
 	if (c->uid == 0 || rq->op == PRIV_INPUT_REVOKE) /* taking back one's own entry is harmless */
 		return 0;
+	if (rq->op == PRIV_HUGEPAGES || rq->op == PRIV_HUGEPAGES_FREE)
+		rq->huge_quota = allow_hugepages_quota(l, c->user, groups);
 	if (rq->op == PRIV_MEMLOCK || rq->op == PRIV_HUGEPAGES || rq->op == PRIV_HUGEPAGES_FREE) {
 		for (size_t i = 0; i < l->n; i++)
 			if (allow_entry_permits(&l->v[i], c->user, groups))
@@ -315,52 +232,38 @@ int helper_authorize(const struct sysroot *s, const struct caller *c, const stru
 	return -EPERM;
 }
 
-/* ---- the report ---- */
 
-static int out_fd = -1;
-static bool out_socket;
+/* ---- the vmrun a run's requests come from ---- */
 
-void report_init(void)
+/* A file root installed: owned by root, writable by nobody else. */
+static bool root_installed(const char *path, struct stat *st)
 {
+	return stat(path, st) == 0 && S_ISREG(st->st_mode) && st->st_uid == 0 &&
+	       !(st->st_mode & (S_IWGRP | S_IWOTH));
+}
+
+int helper_find_vmrun(struct priv_request *rq)
+{
+	static const char *const beside[] = { "/../../bin/vmrun", "/vmrun" };
+	char self[PATH_MAX], path[PATH_MAX + 32], *slash;
 	struct stat st;
-	int fd;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 
-	if (fstat(STDOUT_FILENO, &st) < 0)
-		return;
-	if (S_ISSOCK(st.st_mode)) {
-		out_fd = STDOUT_FILENO;
-		out_socket = true;
-		return;
+	if (n <= 0)
+		return -ENOENT;
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	if (!slash)
+		return -ENOENT;
+	*slash = '\0';
+	for (size_t i = 0; i < ARRAY_SIZE(beside); i++) {
+		snprintf(path, sizeof(path), "%s%s", self, beside[i]);
+		if (root_installed(path, &st)) {
+			rq->run_exe.set = true;
+			rq->run_exe.dev = st.st_dev;
+			rq->run_exe.ino = st.st_ino;
+			return 0;
+		}
 	}
-	/* A new open file description of the same pipe, terminal or file, non-blocking: the
-	 * caller's own (shared) description keeps its flags. A pipe nobody reads opens ENXIO:
-	 * then there is nobody to tell. */
-	fd = open("/proc/self/fd/1", O_WRONLY | O_NONBLOCK | O_APPEND | O_NOCTTY | O_CLOEXEC);
-	if (fd >= 0)
-		out_fd = fd;
-}
-
-void report_line(const char *line)
-{
-	size_t len = strlen(line);
-	char buf[4096];
-
-	if (out_fd < 0 || len + 1 > sizeof(buf))
-		return;
-	memcpy(buf, line, len);
-	buf[len++] = '\n';
-	/* One write: it lands whole or (a full pipe, ^S on a terminal) not at all. */
-	if (out_socket)
-		(void)send(out_fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-	else
-		(void)write(out_fd, buf, len);
-}
-
-void report_progress(void *data, const char *msg)
-{
-	_cleanup_free_ char *line = priv_report_progress(msg);
-
-	(void)data;
-	if (line)
-		report_line(line);
+	return -ENOENT;
 }

@@ -77,6 +77,8 @@ static enum switch_status admit(int argc, char **argv, struct caller *c, struct 
 	}
 	if (helper_authorize(s, c, l, rq, why, cap) < 0)
 		return SW_REFUSED;
+	if (rq->op == PRIV_INPUT)
+		(void)helper_find_vmrun(rq); /* none: every input request is refused */
 	rq->caller = c->uid;
 	rq->caller_gid = c->gid;
 	rq->caller_pid = c->pid;
@@ -93,10 +95,11 @@ int main(int argc, char **argv)
 	int r;
 
 	helper_sanitize();
-	report_init();
 	log_set_fn(NULL);
-	/* The caller's identity comes from the kernel, before we change our own. */
+	/* The caller's identity comes from the kernel, before we change our own; the report goes
+	 * through a relay with the caller's own rights, or nowhere. */
 	r = helper_identify(&c);
+	report_init(c.gids ? &c : NULL);
 	if (r < 0) {
 		snprintf(res.why, sizeof(res.why), "cannot tell who is calling (uid %u): %s",
 			 (unsigned)getuid(), strerror(-r));
@@ -115,8 +118,12 @@ int main(int argc, char **argv)
 		caller_clear(&c);
 		return finish(&res);
 	}
-	(void)helper_leave_cgroup();
-	if (sysroot_open("/", &s) < 0) {
+	r = helper_leave_cgroup();
+	helper_sanitize_sched(); /* the caller's cgroup may have narrowed the CPUs */
+	if (r < 0) {
+		snprintf(res.why, sizeof(res.why), "cannot leave the caller's cgroup (which they "
+			 "could freeze halfway through a switch): refusing");
+	} else if (sysroot_open("/", &s) < 0) {
 		snprintf(res.why, sizeof(res.why), "cannot open /");
 	} else {
 		res.status = admit(argc, argv, &c, &l, &rq, s, res.why, sizeof(res.why));

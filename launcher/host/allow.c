@@ -19,6 +19,7 @@
 struct raw_entry {
 	char *device;
 	char *input;
+	char *hugepages;
 	char **users;
 	unsigned users_count;
 	char **groups;
@@ -34,6 +35,8 @@ static const cyaml_schema_field_t entry_fields[] = {
 			       device, 1, 64),
 	CYAML_FIELD_STRING_PTR("input", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_entry,
 			       input, 1, 255),
+	CYAML_FIELD_STRING_PTR("hugepages", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
+			       struct raw_entry, hugepages, 1, 24),
 	CYAML_FIELD_SEQUENCE("users", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_entry,
 			     users, &name_schema, 0, ALLOW_MAX_NAMES),
 	CYAML_FIELD_SEQUENCE("groups", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct raw_entry,
@@ -144,6 +147,13 @@ int allow_parse(const char *text, size_t len, struct allow_list *ret, char *err,
 			r = -EINVAL;
 			break;
 		}
+		if (raw[i].hugepages && (allow_parse_size(raw[i].hugepages, &a->hugepages) < 0 ||
+					 !a->hugepages)) {
+			snprintf(err, errlen, "entry %u: hugepages '%s' is not a size like 16G or 512M",
+				 i + 1, raw[i].hugepages);
+			r = -EINVAL;
+			break;
+		}
 		a->users = copy_names(raw[i].users, raw[i].users_count, "user", err, errlen);
 		a->groups = a->users ? copy_names(raw[i].groups, raw[i].groups_count, "group", err, errlen) : NULL;
 		l.n++;
@@ -216,4 +226,41 @@ bool allow_entry_permits(const struct allow_entry *e, const char *user, const ch
 			if (streq(*g, *mine))
 				return true;
 	return false;
+}
+
+uint64_t allow_hugepages_quota(const struct allow_list *l, const char *user,
+			       const char *const *groups)
+{
+	uint64_t max = 0;
+
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].hugepages > max && allow_entry_permits(&l->v[i], user, groups))
+			max = l->v[i].hugepages;
+	return max;
+}
+
+int allow_parse_size(const char *text, uint64_t *ret)
+{
+	static const char units[] = "KMGT";
+	unsigned long long n;
+	const char *u;
+	char *end;
+
+	if (!text || text[0] < '0' || text[0] > '9')
+		return -EINVAL;
+	errno = 0;
+	n = strtoull(text, &end, 10);
+	if (errno)
+		return -EINVAL;
+	if (*end) {
+		if (end[1] || !(u = strchr(units, *end)))
+			return -EINVAL;
+		for (const char *p = units; p <= u; p++) {
+			if (n > (UINT64_MAX >> 10))
+				return -EINVAL;
+			n <<= 10;
+		}
+	}
+	*ret = n;
+	return 0;
 }

@@ -7,12 +7,16 @@
  *   - {input: /dev/input/by-id/usb-Logitech_USB_Keyboard-event-kbd, users: [alice]}
  * A listed device allows its whole IOMMU group; a listed input device, access to that event
  * device during the user's runs (input: in a profile); nothing else is allowed. Every entry
- * also lets its users have their VM's memory locked and hugepages made.
+ * also lets its users have their VM's memory locked and hugepages made; an entry's
+ * `hugepages: 16G` caps how much the hugepage pools may be grown for each of its users at
+ * once (a user in several entries gets the largest cap; with none, only the memory the host
+ * has available bounds it).
  */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "pciaddr.h"
@@ -25,6 +29,7 @@ struct allow_entry {
 	struct pci_addr device; /* a GPU, when has_device */
 	bool has_device;
 	char *input;            /* or an input event device's path (/dev/input/...) */
+	uint64_t hugepages;     /* bytes; 0: the entry sets no cap */
 	char **users;  /* NULL-terminated */
 	char **groups; /* NULL-terminated */
 };
@@ -45,3 +50,8 @@ int allow_load(int dir_fd, const char *name, struct allow_list *ret, char *err, 
 void allow_list_clear(struct allow_list *l);
 /* Does the entry let this user (name, and the groups they are in) use it? */
 bool allow_entry_permits(const struct allow_entry *e, const char *user, const char *const *groups);
+/* The user's hugepage cap in bytes: the largest of their entries' (0: no entry sets one). */
+uint64_t allow_hugepages_quota(const struct allow_list *l, const char *user,
+			       const char *const *groups);
+/* "16G", "512M", "1048576K", "2147483648": bytes in *ret (binary units). -EINVAL otherwise. */
+int allow_parse_size(const char *text, uint64_t *ret);

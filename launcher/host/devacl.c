@@ -3,12 +3,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -38,6 +40,17 @@ struct acl {
 	size_t n;
 };
 
+static int open_in_root(int root_fd, const char *rel)
+{
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC,
+				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+	int fd = (int)syscall(SYS_openat2, root_fd, rel, &how, sizeof(how));
+
+	if (fd < 0 && errno == ENOSYS) /* before Linux 5.6: the checks after it still hold */
+		fd = openat(root_fd, rel, O_PATH | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
 int input_node(const struct sysroot *s, const char *path, char *rel, size_t cap, dev_t *rdev)
 {
 	char buf[PATH_MAX], *real;
@@ -46,10 +59,11 @@ int input_node(const struct sysroot *s, const char *path, char *rel, size_t cap,
 
 	if (strncmp(path, "/dev/input/", 11) != 0 || strstr(path, "/.."))
 		return -ENODEV;
-	/* Resolved under the sysroot's /dev: the link's target is relative (../eventN). */
-	fd = openat(s->dev_fd, path + 5, O_PATH | O_CLOEXEC);
+	/* Resolved inside the sysroot, absolute links too (udev's are relative, ../eventN; an
+	 * administrator's may be absolute), never through a /proc magic link. */
+	fd = open_in_root(s->root_fd, path + 1);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	snprintf(buf, sizeof(buf), "/proc/self/fd/%d", fd);
 	real = realpath(buf, NULL);
 	if (fstat(fd, &st) < 0 || !real) {
@@ -170,8 +184,8 @@ static bool has_named(const struct acl *a)
 	return false;
 }
 
-/* The node itself, not following a link: an O_PATH fd. */
-static int open_node(const struct sysroot *s, const char *rel, struct stat *st)
+/* The node itself, not following a link: an O_PATH fd, on the device rdev (any when 0). */
+static int open_node(const struct sysroot *s, const char *rel, dev_t rdev, struct stat *st)
 {
 	int fd = openat(s->dev_fd, rel, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 
@@ -181,15 +195,19 @@ static int open_node(const struct sysroot *s, const char *rel, struct stat *st)
 		safe_close(fd);
 		return -ENODEV;
 	}
+	if (rdev && st->st_rdev != rdev) {
+		safe_close(fd);
+		return -ESTALE;
+	}
 	return fd;
 }
 
-int devacl_grant(const struct sysroot *s, const char *rel, uid_t uid)
+int devacl_grant(const struct sysroot *s, const char *rel, dev_t rdev, uid_t uid)
 {
 	struct acl a;
 	struct acl_entry *e;
 	struct stat st;
-	int fd = open_node(s, rel, &st), r;
+	int fd = open_node(s, rel, rdev, &st), r;
 
 	if (fd < 0)
 		return fd;
@@ -211,15 +229,18 @@ int devacl_grant(const struct sysroot *s, const char *rel, uid_t uid)
 	return r;
 }
 
-int devacl_revoke(const struct sysroot *s, const char *rel, uid_t uid)
+int devacl_revoke(const struct sysroot *s, const char *rel, dev_t rdev, uid_t uid)
 {
 	struct acl a;
 	struct acl_entry *e, *g;
 	struct stat st;
-	int fd = open_node(s, rel, &st), r;
+	int fd = open_node(s, rel, rdev, &st), r;
 
+	/* Unplugged, or the name is another device now: the entry went with the node. */
+	if (fd == -ENOENT || fd == -ESTALE)
+		return 0;
 	if (fd < 0)
-		return fd == -ENOENT ? 0 : fd; /* unplugged: nothing left to take back */
+		return fd;
 	r = acl_read(fd, &st, &a);
 	if (r == 0 && (e = find(&a, ACL_USER, uid))) {
 		*e = a.e[--a.n];
@@ -245,7 +266,7 @@ bool devacl_has(const struct sysroot *s, const char *rel, uid_t uid)
 {
 	struct acl a;
 	struct stat st;
-	int fd = open_node(s, rel, &st);
+	int fd = open_node(s, rel, 0, &st);
 	bool has;
 
 	if (fd < 0)

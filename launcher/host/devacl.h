@@ -18,8 +18,13 @@
  * -ENODEV when it is not an input event device.
  */
 int input_node(const struct sysroot *s, const char *path, char *rel, size_t cap, dev_t *rdev);
-int devacl_grant(const struct sysroot *s, const char *rel, uid_t uid);
-/* Remove uid's entry; with no named entry left the ACL goes and the mode is what it was. */
-int devacl_revoke(const struct sysroot *s, const char *rel, uid_t uid);
+/*
+ * Give uid rw- on dev/rel, which must be the character device rdev: -ESTALE when the name is
+ * now another device (replugged between the check and the grant), and nothing is changed.
+ */
+int devacl_grant(const struct sysroot *s, const char *rel, dev_t rdev, uid_t uid);
+/* Remove uid's entry (when dev/rel is still rdev; 0 when the node is gone); with no named
+ * entry left the ACL goes and the mode is what it was. */
+int devacl_revoke(const struct sysroot *s, const char *rel, dev_t rdev, uid_t uid);
 /* Whether uid has its own entry (for tests and checks). */
 bool devacl_has(const struct sysroot *s, const char *rel, uid_t uid);

@@ -10,14 +10,12 @@
 
 #include "util.h"
 
-int group_lock(int dirfd, int group, unsigned timeout_ms, int *ret_fd)
+int state_lock(int dirfd, const char *name, unsigned timeout_ms, int *ret_fd)
 {
 	struct timespec tick = { 0, 50 * 1000000L };
-	char name[64];
 	unsigned waited = 0;
 	int fd;
 
-	snprintf(name, sizeof(name), "group-%d.lock", group);
 	fd = openat(dirfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
@@ -33,4 +31,12 @@ int group_lock(int dirfd, int group, unsigned timeout_ms, int *ret_fd)
 	}
 	*ret_fd = fd;
 	return 0;
+}
+
+int group_lock(int dirfd, int group, unsigned timeout_ms, int *ret_fd)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "group-%d.lock", group);
+	return state_lock(dirfd, name, timeout_ms, ret_fd);
 }

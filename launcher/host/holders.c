@@ -93,6 +93,26 @@ static void identify_nodes(struct scan *sc)
 }
 
 /* The node a stat'ed file is, or -1. */
+/*
+ * What another process's fd or mapping is, without asking its file system: a FUSE daemon of
+ * the user's could otherwise leave the scan (and with it root's switch, holding the group's
+ * lock) waiting for ever on a GETATTR it never answers. The type, device and inode numbers
+ * the kernel has cached are all the scan compares.
+ */
+static int stat_cached(int dirfd, const char *name, struct stat *st)
+{
+	struct statx sx;
+
+	if (statx(dirfd, name, AT_STATX_DONT_SYNC, STATX_TYPE | STATX_INO, &sx) < 0)
+		return -errno;
+	memset(st, 0, sizeof(*st));
+	st->st_mode = sx.stx_mode;
+	st->st_ino = sx.stx_ino;
+	st->st_dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+	st->st_rdev = makedev(sx.stx_rdev_major, sx.stx_rdev_minor);
+	return 0;
+}
+
 static int match_stat(const struct scan *sc, const struct stat *st)
 {
 	bool chr = S_ISCHR(st->st_mode);
@@ -252,7 +272,7 @@ static int scan_fds(struct worker *w, pid_t pid, int piddir)
 			int node;
 
 			off += de->d_reclen;
-			if (de->d_name[0] == '.' || fstatat(fddir, de->d_name, &st, 0) < 0)
+			if (de->d_name[0] == '.' || stat_cached(fddir, de->d_name, &st) < 0)
 				continue; /* closed meanwhile */
 			if ((st.st_mode & S_IFMT) == 0) {
 				r = anon_fd(sc, pid, piddir, fddir, de->d_name);
@@ -317,7 +337,7 @@ static int mapped_node(struct worker *w, int piddir, const char *range, dev_t de
 			node = (int)i;
 	/* Not the node's own inode: map_files says what device it is (an alias of ours?). */
 	snprintf(path, sizeof(path), "map_files/%s", range);
-	if (node < 0 && sc->map_files && fstatat(piddir, path, &st, 0) == 0)
+	if (node < 0 && sc->map_files && stat_cached(piddir, path, &st) == 0)
 		node = match_stat(sc, &st);
 	w->seen[slot] = (struct seen){ dev, ino, node };
 	w->n_seen++;
@@ -517,6 +537,38 @@ void cgroup_unit(const char *text, char *buf, size_t cap)
 	}
 }
 
+void cgroup_system_unit(const char *text, char *buf, size_t cap)
+{
+	static const char prefix[] = "/system.slice/";
+	const char *line = text;
+
+	buf[0] = '\0';
+	while (line && *line) {
+		const char *eol = strchr(line, '\n');
+		size_t len = eol ? (size_t)(eol - line) : strlen(line);
+		const char *path = NULL, *unit, *end;
+
+		if (len > 3 && strncmp(line, "0::", 3) == 0)
+			path = line + 3;
+		else if ((path = memmem(line, len, ":name=systemd:", 14)))
+			path += 14;
+		if (path && (size_t)(line + len - path) > sizeof(prefix) - 1 &&
+		    strncmp(path, prefix, sizeof(prefix) - 1) == 0) {
+			unit = path + sizeof(prefix) - 1;
+			end = memchr(unit, '/', (size_t)(line + len - unit));
+			if (!end)
+				end = line + len;
+			if ((size_t)(end - unit) > 8 && (size_t)(end - unit) < cap &&
+			    memcmp(end - 8, ".service", 8) == 0) {
+				memcpy(buf, unit, (size_t)(end - unit));
+				buf[end - unit] = '\0';
+				return;
+			}
+		}
+		line = eol ? eol + 1 : NULL;
+	}
+}
+
 static void user_name(const struct sysroot *s, uid_t uid, char *buf, size_t cap)
 {
 	_cleanup_fclose_ FILE *f = NULL;
@@ -570,6 +622,8 @@ static void fill_details(const struct sysroot *s, struct holder *h)
 	if (read_file_at(s->proc_fd, path, 16384, READ_TRUNCATE, &cgroup, NULL, NULL) >= 0) {
 		cgroup_unit(cgroup, unit, sizeof(unit));
 		text_escape(unit, h->unit, sizeof(h->unit));
+		cgroup_system_unit(cgroup, unit, sizeof(unit));
+		text_escape(unit, h->system_unit, sizeof(h->system_unit));
 	}
 }
 

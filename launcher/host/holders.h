@@ -23,6 +23,9 @@ struct holder {
 	char comm[72];     /* /proc/PID/comm, control characters escaped (text_escape) */
 	char cmdline[256]; /* argv joined by spaces, truncated, escaped */
 	char unit[128];    /* systemd unit from the cgroup path, "" when none; escaped */
+	char system_unit[128]; /* the system service it runs in (/system.slice/U.service), ""
+	                        * for everything else: only root names these, so only these
+	                        * may be stopped for a switch */
 	char node[64];     /* the node of ours it holds */
 	char via[96];      /* how, when it is not an fd of that very path: "mapping",
 	                    * "/tmp/alias (fd 3)", "a VFIO device fd"; "" otherwise */
@@ -56,3 +59,9 @@ const char *holder_describe(const struct holder *h, char *buf, size_t cap);
 
 /* The systemd unit in a /proc/PID/cgroup text: the innermost *.service or *.scope. */
 void cgroup_unit(const char *cgroup_text, char *buf, size_t cap);
+/*
+ * The system service a /proc/PID/cgroup text puts the process in: U when its path starts
+ * /system.slice/U.service, "" otherwise. A user's own unit of the same name
+ * (/user.slice/.../user@1000.service/.../U.service) is not one.
+ */
+void cgroup_system_unit(const char *cgroup_text, char *buf, size_t cap);

@@ -1,15 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The host's hugepage pools (/sys/kernel/mm/hugepages/hugepages-NkB): how many pages there are
- * and are free, and making room for a VM: compact memory, raise the pool by what is missing,
- * and on a shortfall give back what was taken. What a run added it gives back after the run;
- * root's journal of it (/run/vmrun/switch/hugepages-UID.json) makes that survive a crash.
+ * and are free, and growing a pool for a user's run and shrinking it after.
+ *
+ * Who grew a pool by how much is root's to know, not the caller's: root's journal
+ * (/run/vmrun/switch/hugepages.json) keeps, per page size, each uid's credit (the pages the
+ * pool actually grew by for them) and the floor (the pool's size before any vmrun grew it).
+ * Every change of a pool and of the journal happens under one lock (hugepages.lock), so
+ * concurrent requests see each other's pages; a give-back is never more than the caller's
+ * credit and never takes the pool below the floor, so the pages an administrator reserved at
+ * boot (1 GiB pages cannot be had again once memory is fragmented) stay.
  */
 #pragma once
 
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "kernel.h"
 #include "sysroot.h"
 
 struct hugepage_pool {
@@ -17,16 +24,33 @@ struct hugepage_pool {
 };
 
 int hugepages_read(const struct sysroot *s, uint64_t page_bytes, struct hugepage_pool *ret);
-/*
- * At least need free pages of page_bytes: *added says how many the pool grew by. -ENOMEM with
- * why ("got 300 of 512 pages: 424 MiB short") when memory would not give them, the pool then
- * back where it was.
- */
-int hugepages_reserve(const struct sysroot *s, uint64_t page_bytes, unsigned long need,
-		      unsigned long *added, char *why, size_t cap);
-/* Shrink the pool by count pages (never below 0); the kernel frees them as they are freed. */
-int hugepages_release(const struct sysroot *s, uint64_t page_bytes, unsigned long count);
 
-/* What a uid's runs added and have not given back yet, per page size (root's journal). */
-int hugepages_journal_add(int state_fd, uid_t uid, uint64_t page_bytes, long delta);
-int hugepages_journal_get(int state_fd, uid_t uid, uint64_t page_bytes, unsigned long *ret);
+/* What a request may take: quota_bytes is the most the pools may be grown by for this uid at
+ * once, all page sizes together (0: no quota, only the memory available). */
+struct hugepage_request {
+	uid_t uid;
+	uint64_t page_bytes;
+	unsigned long count; /* grow: free pages needed; give back: at most this many */
+	uint64_t quota_bytes;
+};
+
+/*
+ * At least count free pages: the pool grown by what is missing, under the lock, the growth
+ * credited to uid and journaled before this returns. *added is what the pool grew by (0 when
+ * enough were free). Refused (-ENOMEM, -EDQUOT) with why, nothing changed, when the growth
+ * would take more than the memory available to the host (MemAvailable, less a reserve), or
+ * more than the quota, or memory would not give the pages. -EBUSY when another request held
+ * the lock too long.
+ */
+int hugepages_grow(const struct sysroot *s, const struct kernel_ops *k, int state_fd,
+		   const struct hugepage_request *rq, unsigned long *added, char *why, size_t cap);
+/*
+ * Up to count of uid's credited pages given back: the credit goes down by that much, the pool
+ * by as much as it can without going below the floor. *given: the credit taken.
+ */
+int hugepages_give_back(const struct sysroot *s, const struct kernel_ops *k, int state_fd,
+			const struct hugepage_request *rq, unsigned long *given, char *why,
+			size_t cap);
+/* uid's credit for one page size (0 when none), and the floor (0 when no vmrun grew it). */
+int hugepages_credit(int state_fd, uid_t uid, uint64_t page_bytes, unsigned long *ret);
+int hugepages_floor(int state_fd, uint64_t page_bytes, unsigned long *ret);

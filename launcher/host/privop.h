@@ -46,7 +46,14 @@ struct priv_request {
 	bool dry_run;          /* plan and report, change nothing */
 	uint64_t bytes;        /* memlock; hugepages: the page size */
 	unsigned long count;   /* hugepages: pages */
+	uint64_t huge_quota;   /* hugepages: the caller's cap in bytes, all sizes (0: none) */
 	char path[256];        /* input: the event device, as the profile names it */
+	dev_t input_rdev;      /* input: the device number it was authorised as (0: not checked) */
+	struct {               /* input: the vmrun binary a run's process must be (the helper's */
+		bool set;      /* sibling); a caller that is not one is refused */
+		dev_t dev;
+		ino_t ino;
+	} run_exe;
 	uid_t caller;          /* who it is for (0: root itself) */
 	gid_t caller_gid;      /* their primary group (memlock checks the target's gids) */
 	pid_t caller_pid;      /* the vmrun it is for: the journal's holder, memlock's target */

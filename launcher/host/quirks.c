@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "holders.h"
 #include "util.h"
 
 static const char *const stoppable_units[] = {
@@ -16,6 +17,11 @@ bool quirk_stoppable_unit(const char *unit)
 		if (streq(unit, stoppable_units[i]))
 			return true;
 	return false;
+}
+
+const char *quirk_holder_service(const struct holder *h)
+{
+	return quirk_stoppable_unit(h->system_unit) ? h->system_unit : NULL;
 }
 
 /* Kernels before major.minor lack the driver's hot-unplug support. */

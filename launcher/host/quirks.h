@@ -12,6 +12,11 @@
 /* nvidia-persistenced keeps /dev/nvidia* open so that the driver stays initialised: stopped, it
  * lets go, and started again it takes the GPUs it finds. */
 bool quirk_stoppable_unit(const char *unit);
+/* The service to stop for a switch when h is what holds the GPU: the system unit it runs in
+ * when that is a stoppable one, else NULL. A user's own unit of the same name never is: a
+ * user must not make root stop or start a system service. */
+struct holder;
+const char *quirk_holder_service(const struct holder *h);
 
 /*
  * Whether a GPU on driver should stay on vfio-pci after a run rather than go back to it: a

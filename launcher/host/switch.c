@@ -539,9 +539,10 @@ static enum switch_status check_holders(struct switch_ctx *c, struct switch_plan
 				 holder_describe(h, who, sizeof(who)), h->node);
 			continue;
 		}
-		if (quirk_stoppable_unit(h->unit) && plan_service(p, h->unit)) {
+		if (quirk_holder_service(h) && plan_service(p, quirk_holder_service(h))) {
 			progress(c, "note: %s holds %s: %s is stopped for the switch and started "
-				 "again after", holder_describe(h, who, sizeof(who)), h->node, h->unit);
+				 "again after", holder_describe(h, who, sizeof(who)), h->node,
+				 quirk_holder_service(h));
 			continue;
 		}
 		if (len < sizeof(c->why))
@@ -944,7 +945,8 @@ static bool unit_still_holds(struct switch_ctx *c, const struct journal *j, cons
 		(void)devnodes_collect(c->s, &j->plan.devs[i].fn, &nodes);
 	if (holders_find(c->s, &nodes, &hs) == 0)
 		for (size_t i = 0; i < hs.n && !held; i++)
-			if (streq(hs.v[i].unit, unit) && holder_blocks(&hs.v[i], j->plan.n_modules > 0)) {
+			if (streq(hs.v[i].system_unit, unit) &&
+			    holder_blocks(&hs.v[i], j->plan.n_modules > 0)) {
 				held = true;
 				*ret_pid = hs.v[i].pid;
 			}
@@ -1375,6 +1377,8 @@ enum switch_status switch_restore(struct switch_ctx *c, int group, const struct 
 {
 	_cleanup_free_ int *groups = NULL;
 	enum switch_status st = SW_OK;
+	const char *first_check = NULL;
+	char first_why[sizeof(c->why)] = "";
 	size_t n = 0;
 
 	if (group >= 0) {
@@ -1385,16 +1389,31 @@ enum switch_status switch_restore(struct switch_ctx *c, int group, const struct 
 	} else if (journal_list(c->state_fd, &groups, &n) < 0) {
 		return fail(c, SW_FAILED, "cannot list /run/vmrun/switch");
 	}
-	for (size_t i = 0; !st && i < n; i++) {
+	/* Every group is tried: one that is busy (a running VM's) or fails does not keep the
+	 * others, another user's crashed switch among them, from being restored. The first
+	 * failure is the answer. */
+	for (size_t i = 0; i < n; i++) {
+		enum switch_status one;
 		int lock = -1;
 
-		st = with_group_lock(c, o, groups[i], &lock);
-		if (!st) {
+		one = with_group_lock(c, o, groups[i], &lock);
+		if (!one) {
 			progress(c, "IOMMU group %d: %s from the journal", groups[i],
 				 o->dry_run ? "would restore" : "restoring");
-			st = attach_locked(c, o, NULL, groups[i], true);
+			one = attach_locked(c, o, NULL, groups[i], true);
 		}
 		safe_close(lock);
+		if (one && !st) {
+			st = one;
+			snprintf(first_why, sizeof(first_why), "%s", c->why);
+			first_check = c->check;
+		} else if (one) {
+			progress(c, "IOMMU group %d: %s", groups[i], c->why);
+		}
+	}
+	if (st) {
+		snprintf(c->why, sizeof(c->why), "%s", first_why);
+		c->check = first_check;
 	}
 	switch_idle(c);
 	return st;

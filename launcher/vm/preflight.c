@@ -227,10 +227,10 @@ static void check_group(struct checks *c, const struct plan_group *g)
 		const struct holder *h = &sw->holders.v[k];
 		bool blocks = holder_blocks(h, sw->n_modules > 0);
 
-		if (blocks && quirk_stoppable_unit(h->unit)) {
+		if (blocks && quirk_holder_service(h)) {
 			checks_add(c, "holders", VERDICT_WARN, 0, NULL, "%s: %s holds %s: %s is stopped "
 				   "for the run and started again after", h->function,
-				   holder_describe(h, who, sizeof(who)), h->node, h->unit);
+				   holder_describe(h, who, sizeof(who)), h->node, quirk_holder_service(h));
 			continue;
 		}
 

@@ -268,7 +268,10 @@ static int make_looking_glass(struct run *r)
 	fd = open(pl->looking_glass, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0660);
 	if (fd < 0)
 		return log_err("Looking Glass: cannot create %s: %m", pl->looking_glass), EXIT_ERROR;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+	/* A second link is someone else's file under our name (a hard link, where the kernel's
+	 * protected_hardlinks is off): never ours to truncate and chmod. */
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    st.st_nlink != 1) {
 		log_err("Looking Glass: %s exists and is not a file of yours: remove it",
 			pl->looking_glass);
 		safe_close(fd);

@@ -48,6 +48,44 @@ static void test_parse_good(void **state)
 	assert_int_equal(l.n, 0);
 }
 
+/* An entry's hugepages cap: the largest of a user's entries; none without one. */
+static void test_hugepages_quota(void **state)
+{
+	static const char text[] =
+		"- {device: \"0000:01:00.0\", users: [alice, bob], hugepages: 8G}\n"
+		"- {input: /dev/input/by-id/kbd, users: [alice], hugepages: 16384M}\n"
+		"- {device: \"0000:02:00.0\", groups: [vmrun]}\n";
+	const char *const none[] = { NULL }, *const vmrun[] = { "vmrun", NULL };
+	struct allow_list l;
+	uint64_t n = 0;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse(text, &l, err), 0);
+	assert_true(allow_hugepages_quota(&l, "alice", none) == 16ULL << 30);
+	assert_true(allow_hugepages_quota(&l, "bob", none) == 8ULL << 30);
+	assert_true(allow_hugepages_quota(&l, "carol", vmrun) == 0);
+	allow_list_clear(&l);
+	static const struct { const char *text; uint64_t bytes; } sizes[] = {
+		{ "16G", 16ULL << 30 }, { "512M", 512ULL << 20 }, { "1048576K", 1ULL << 30 },
+		{ "2147483648", 2ULL << 30 }, { "1T", 1ULL << 40 },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(sizes); i++) {
+		assert_int_equal(allow_parse_size(sizes[i].text, &n), 0);
+		assert_true(n == sizes[i].bytes);
+	}
+	static const char *const bad[] = { "", "G", "-1G", "1.5G", "16GB", "16g ", "99999999999999999999",
+					   "17179869184T" };
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		if (allow_parse_size(bad[i], &n) == 0)
+			fail_msg("size '%s' accepted", bad[i]);
+	assert_int_equal(parse("- {device: \"0000:01:00.0\", users: [a], hugepages: lots}\n", &l, err),
+			 -EINVAL);
+	assert_non_null(strstr(err, "entry 1: hugepages 'lots' is not a size like 16G or 512M"));
+	assert_int_equal(parse("- {device: \"0000:01:00.0\", users: [a], hugepages: 0}\n", &l, err),
+			 -EINVAL);
+}
+
 static char *slurp(const char *path)
 {
 	FILE *f = fopen(path, "re");
@@ -184,6 +222,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_good),
+		cmocka_unit_test(test_hugepages_quota),
 		cmocka_unit_test(test_documented_examples),
 		cmocka_unit_test(test_parse_refusals),
 		cmocka_unit_test(test_load_ownership),

@@ -129,6 +129,60 @@ static void test_profile_resolve(void **state)
 	unsetenv("XDG_CONFIG_HOME");
 }
 
+/* A bare name is never a file in the current directory; as root, only a profile nobody else
+ * can write is run (it is code: extra_args, tap scripts). */
+static void test_profile_trust(void **state)
+{
+	char dir[] = "/tmp/vmrun-trust-XXXXXX", path[64], why[512], cwd[4096], *p = NULL;
+
+	(void)state;
+	if (geteuid() != 0)
+		test_skip("as a user, files cannot be given to another owner");
+	assert_non_null(mkdtemp(dir));
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	snprintf(path, sizeof(path), "%s/win10.yaml", dir);
+	assert_int_equal(close(open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0644)), 0);
+	/* A file called win10 here: `vmrun win10` still means the config dir's. */
+	assert_int_equal(chdir(dir), 0);
+	assert_int_equal(close(open("win10", O_CREAT | O_WRONLY | O_CLOEXEC, 0644)), 0);
+	setenv("XDG_CONFIG_HOME", "/cfg", 1);
+	assert_int_equal(profile_resolve("win10", &p), 0);
+	assert_string_equal(p, "/cfg/vmrun/win10.yaml");
+	free(p);
+	unsetenv("XDG_CONFIG_HOME");
+	assert_int_equal(chdir(cwd), 0);
+	assert_int_equal(profile_check_trust(path, why, sizeof(why)), 0);
+	assert_int_equal(chmod(path, 0666), 0);
+	assert_int_equal(profile_check_trust(path, why, sizeof(why)), -EPERM);
+	assert_non_null(strstr(why, "win10.yaml is writable by anyone, and root runs what a profile says"));
+	assert_int_equal(chmod(path, 0664), 0);
+	assert_int_equal(chown(path, 0, 4242), 0);
+	assert_int_equal(profile_check_trust(path, why, sizeof(why)), -EPERM);
+	assert_non_null(strstr(why, "is writable by its group"));
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(chown(path, 4242, 4242), 0);
+	assert_int_equal(profile_check_trust(path, why, sizeof(why)), -EPERM);
+	assert_non_null(strstr(why, "belongs to another user"));
+	setenv("SUDO_UID", "4242", 1); /* root acting for that very user through sudo */
+	assert_int_equal(profile_check_trust(path, why, sizeof(why)), 0);
+	unsetenv("SUDO_UID");
+	assert_int_equal(chown(path, 0, 0), 0);
+	/* The directory: writable by others, the file can be swapped; sticky, it cannot. */
+	assert_int_equal(chmod(dir, 0777), 0);
+	assert_int_equal(profile_check_trust(path, why, sizeof(why)), -EPERM);
+	assert_non_null(strstr(why, "which is writable by anyone: whoever can write there can swap"));
+	assert_int_equal(chmod(dir, 01777), 0);
+	assert_int_equal(profile_check_trust(path, why, sizeof(why)), 0);
+	assert_int_equal(chmod(dir, 0755), 0);
+	assert_int_equal(chown(dir, 4242, 0), 0);
+	assert_int_equal(profile_check_trust(path, why, sizeof(why)), -EPERM);
+	assert_non_null(strstr(why, "which belongs to another user"));
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/win10", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
 /* ---- sd_notify ---- */
 
 struct sock {
@@ -567,6 +621,7 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_profile_resolve),
+		cmocka_unit_test(test_profile_trust),
 		cmocka_unit_test(test_sd_notify_path),
 		cmocka_unit_test(test_sd_notify_abstract),
 		cmocka_unit_test(test_sd_notify_unset_and_bad),

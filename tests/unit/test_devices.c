@@ -334,6 +334,24 @@ static void test_cgroup_unit(void **state)
 	assert_string_equal(buf, "");
 	cgroup_unit("", buf, sizeof(buf));
 	assert_string_equal(buf, "");
+	/* Only a system service counts as one: a user's unit of the same name does not. */
+	static const struct { const char *cgroup, *want; } sys[] = {
+		{ "0::/system.slice/nvidia-persistenced.service\n", "nvidia-persistenced.service" },
+		{ "1:name=systemd:/system.slice/nvidia-persistenced.service\n", "nvidia-persistenced.service" },
+		{ "0::/system.slice/foo.service/payload\n", "foo.service" },
+		{ "0::/user.slice/user-1000.slice/user@1000.service/app.slice/nvidia-persistenced.service\n", "" },
+		{ "0::/user.slice/system.slice/nvidia-persistenced.service\n", "" },
+		{ "0::/system.slice/app.scope\n", "" },
+		{ "0::/system.slice/\n", "" },
+		{ "0::/system.slice/.service\n", "" },
+		{ "0::/\n", "" },
+		{ "", "" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(sys); i++) {
+		cgroup_system_unit(sys[i].cgroup, buf, sizeof(buf));
+		if (strcmp(buf, sys[i].want) != 0)
+			fail_msg("%s: got '%s', want '%s'", sys[i].cgroup, buf, sys[i].want);
+	}
 }
 
 static void test_iommu_info(void **state)

@@ -1519,6 +1519,33 @@ static void host_persistenced_and_xorg(const char *root)
 		      (const char *const[]){ "/dev/dri/card1", NULL });
 }
 
+/* alice's own unit of that name (systemd-run --user --unit=nvidia-persistenced ...). */
+static void host_user_persistenced(const char *root)
+{
+	fake_lab_host(root);
+	fake_add_proc(root, 4100, "sleep", 1000,
+		      "0::/user.slice/user-1000.slice/user@1000.service/app.slice/"
+		      "nvidia-persistenced.service\n",
+		      (const char *const[]){ "/dev/dri/card1", NULL });
+}
+
+/* A user's process in a unit named like the vendor service is a holder like any other: named,
+ * refused, and no system unit is stopped or started for it. */
+static void test_user_unit_is_no_service(void **state)
+{
+	struct fx *f = fx_new(host_user_persistenced);
+	char *before = fk_snapshot(f->root);
+
+	(void)state;
+	assert_int_equal(detach(f, GPU, &O), SW_HELD);
+	assert_contains(f->c.why, "pid 4100 sleep");
+	assert_string_equal(f->k->svclog, "");
+	assert_false(has_journal(f, 2));
+	assert_snapshot(f, before, "after a user's unit named nvidia-persistenced.service");
+	free(before);
+	fx_free(f);
+}
+
 static void test_service_stopped_and_started(void **state)
 {
 	struct fx *f = fx_new(host_persistenced);
@@ -1960,6 +1987,35 @@ static void test_lock_busy(void **state)
 	fx_free(f);
 }
 
+/* Root's restore of every journal: a group that is busy (a running VM's, or locked by a switch
+ * in progress) does not keep the others from being restored; the busy one is the answer. */
+static void test_restore_all_past_busy(void **state)
+{
+	struct fx *f = nvidia_fx(two_nvidia_host);
+	struct switch_opts o = O;
+	int lock = -1;
+
+	(void)state;
+	o.lock_timeout_ms = 100;
+	assert_int_equal(detach(f, GPU, &O), SW_OK);
+	fx_ctx(f);
+	assert_int_equal(detach(f, "0000:02:00.0", &O), SW_OK);
+	assert_true(has_journal(f, 2) && has_journal(f, 3));
+	fx_ctx(f);
+	assert_int_equal(group_lock(f->c.state_fd, 2, 0, &lock), 0);
+	assert_int_equal(switch_restore(&f->c, -1, &o), SW_BUSY);
+	assert_contains(f->c.why, "IOMMU group 2");
+	assert_false(has_journal(f, 3)); /* restored although group 2 came first and was busy */
+	assert_driver(f, "0000:02:00.0", "nvidia");
+	assert_true(has_journal(f, 2));
+	assert_driver(f, GPU, "vfio-pci");
+	safe_close(lock);
+	fx_ctx(f);
+	assert_int_equal(switch_restore(&f->c, -1, &o), SW_OK);
+	assert_false(has_journal(f, 2));
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2001,6 +2057,7 @@ int main(void)
 		cmocka_unit_test(test_console_map_unreadable),
 		cmocka_unit_test(test_console_failures),
 		cmocka_unit_test(test_service_stopped_and_started),
+		cmocka_unit_test(test_user_unit_is_no_service),
 		cmocka_unit_test(test_service_failures),
 		cmocka_unit_test(test_stale_run_healed_by_next_detach),
 		cmocka_unit_test(test_stale_run_not_healed_when_alive_or_not_ours),
@@ -2012,6 +2069,7 @@ int main(void)
 		cmocka_unit_test(test_keep_quirks),
 		cmocka_unit_test(test_status_exits),
 		cmocka_unit_test(test_lock_busy),
+		cmocka_unit_test(test_restore_all_past_busy),
 	};
 	return cmocka_run_group_tests_name("switch", tests, NULL, NULL);
 }

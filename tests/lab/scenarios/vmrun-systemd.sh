@@ -145,5 +145,38 @@ check "the journal shows who gave the GPU back (the guard or ExecStopPost's vmru
 [[ $(home) == "$HOME_STATE" ]] || diag "$tl"
 check "no journal left" test ! -e /run/vmrun/switch/group-"$(group_of $GPU)".json
 
+# --- a user's unit named like the vendor service is not the system's service -----------------
+# A stand-in for NVIDIA's persistence daemon as a system unit, and alice's own user unit of the
+# same name holding the GPU: her detach is refused with her pid named, and the system's unit is
+# neither stopped nor started for her.
+cat >/etc/systemd/system/nvidia-persistenced.service <<'UNIT'
+[Unit]
+Description=Stand-in for NVIDIA's persistence daemon (the lab has no NVIDIA driver)
+[Service]
+ExecStart=/bin/sleep infinity
+UNIT
+systemctl daemon-reload
+systemctl start nvidia-persistenced.service
+inv=$(systemctl show -p InvocationID --value nvidia-persistenced.service)
+card=$(card_of $GPU)
+chmod 0666 "$card"
+as_alice systemd-run --user --quiet --unit=nvidia-persistenced sh -c "exec sleep 300 <$card"
+user_unit_up() { [[ $(prop nvidia-persistenced.service MainPID) != 0 ]]; }
+wait_until 10 user_unit_up
+upid=$(prop nvidia-persistenced.service MainPID)
+wait_until 10 sh -c "ls -l /proc/$upid/fd 2>/dev/null | grep -q '$card'"
+check "alice's user unit nvidia-persistenced.service holds the GPU (pid $upid)" \
+    sh -c "ls -l /proc/$upid/fd | grep -q '$card'"
+as_alice vmrun detach $GPU >/tmp/p.out 2>&1; rc=$?
+assert_eq "$rc:$(home)" "3:$HOME_STATE" "her detach is refused (3), nothing changed"
+check "...naming her process (pid $upid)" grep -q "pid $upid" /tmp/p.out || diag "$(cat /tmp/p.out)"
+check "...stopping no service" sh -c "! grep -q 'stopped nvidia-persistenced' /tmp/p.out"
+assert_eq "$(systemctl show -p InvocationID --value nvidia-persistenced.service)" "$inv" \
+    "the system's nvidia-persistenced.service was neither stopped nor started"
+assert_eq "$(systemctl is-active nvidia-persistenced.service)" active "...and still runs"
+uctl stop nvidia-persistenced.service
+systemctl stop nvidia-persistenced.service
+chmod 0660 "$card"
+
 loginctl disable-linger alice
 finish

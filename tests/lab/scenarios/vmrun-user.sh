@@ -27,6 +27,7 @@ as() { # as USER CMD...: run with the user's uid, gid and groups, a clean user e
         USER="$u" XDG_RUNTIME_DIR="/tmp/$u-run" "$@"
 }
 out=$(mktemp); chmod 0644 "$out"
+chown alice "$out" # the helper reports only into files its caller may write
 
 # --- alice may: detach gives her /dev/vfio/N; attach gives it back ---
 as alice "$VMRUN" detach $GPU >"$out" 2>&1; rc=$?

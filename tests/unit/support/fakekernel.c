@@ -360,14 +360,67 @@ static int write_probe(struct fake_kernel *k, const char *addr)
 }
 
 /* Parse and apply; -EPERM (counted in bad_writes) for anything that is not a bind file. */
+/* A pool's nr_hugepages: the kernel makes free pages as memory gives them (huge_obtainable,
+ * < 0 without limit), and a smaller pool frees only pages nobody uses. Read and written as
+ * files, so processes sharing the tree see one pool. */
+static int write_hugepages(struct fake_kernel *k, const char *dir, const char *v)
+{
+	unsigned long want, total = 0, free = 0, grow, drop;
+	char p[PATH_MAX], text[32];
+	char *end;
+	FILE *f;
+
+	errno = 0;
+	want = strtoul(v, &end, 10);
+	if (errno || *end || end == v)
+		return -EINVAL;
+	pathf(p, sizeof(p), "%s/sys/%s/nr_hugepages", k->root, dir);
+	if ((f = fopen(p, "re"))) {
+		if (fscanf(f, "%lu", &total) != 1)
+			total = 0;
+		fclose(f);
+	}
+	pathf(p, sizeof(p), "%s/sys/%s/free_hugepages", k->root, dir);
+	if ((f = fopen(p, "re"))) {
+		if (fscanf(f, "%lu", &free) != 1)
+			free = 0;
+		fclose(f);
+	}
+	if (want >= total) {
+		grow = want - total;
+		if (k->huge_obtainable >= 0 && grow > (unsigned long)k->huge_obtainable)
+			grow = (unsigned long)k->huge_obtainable;
+		total += grow;
+		free += grow;
+	} else {
+		drop = total - want < free ? total - want : free;
+		total -= drop;
+		free -= drop;
+	}
+	snprintf(text, sizeof(text), "%lu\n", total);
+	pathf(p, sizeof(p), "sys/%s/nr_hugepages", dir);
+	fake_write(k->root, p, text);
+	snprintf(text, sizeof(text), "%lu\n", free);
+	pathf(p, sizeof(p), "sys/%s/free_hugepages", dir);
+	fake_write(k->root, p, text);
+	return 0;
+}
+
 static int apply_write(struct fake_kernel *k, const char *path, const char *value)
 {
-	char a[64], d[64], file[32], v[128];
+	char a[64], d[64], file[32], v[128], pool[96];
 
 	pathf(v, sizeof(v), "%s", value);
 	v[strcspn(v, "\n")] = '\0';
 	if (strcmp(path, "bus/pci/drivers_probe") == 0)
 		return write_probe(k, v);
+	if (sscanf(path, "kernel/mm/hugepages/%95[^/]/%31s", pool, file) == 2 &&
+	    strcmp(file, "nr_hugepages") == 0) {
+		char dir[128];
+
+		snprintf(dir, sizeof(dir), "kernel/mm/hugepages/%s", pool);
+		return write_hugepages(k, dir, v);
+	}
 	if (sscanf(path, "bus/pci/devices/%63[^/]/%31s", a, file) == 2 &&
 	    strcmp(file, "driver_override") == 0)
 		return write_override(k, a, value);
@@ -732,6 +785,7 @@ struct fake_kernel *fk_new(const char *root)
 				      .service = fk_service,
 				      .data = k };
 	k->stuck_pid = 4242;
+	k->huge_obtainable = -1;
 	fk_module_provides(k, "vfio_pci", VFIO);
 	for_each_dev(k, -1, seed_default, NULL);
 	return k;

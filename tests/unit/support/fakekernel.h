@@ -41,6 +41,9 @@ struct fake_kernel {
 	int stuck_pid;            /* reported with FK_HANG*; default 4242 */
 	unsigned faults_hit;
 
+	/* Hugepages memory can still give: a pool grows by at most this many (-1: any). */
+	long huge_obtainable;
+
 	bool mknod_failed; /* mknod of dev/vfio/<group> was refused (EPERM): test must skip */
 
 	/* fbcon's console -> framebuffer map (index 1..63; all 0 at first, as the kernel's
