@@ -2,7 +2,7 @@
 /*
  * vmrun [--dry-run] PROFILE: one plan (plan.h) and one pre-flight (preflight.h); --dry-run
  * prints them with the exact QEMU argv, the run refuses on a FAIL before anything changes and
- * otherwise hands the plan to vm_run(). Only the printing is here.
+ * otherwise hands the plan to run_vm(). Only the printing is here.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -196,7 +196,7 @@ static int run_or_install(struct cli *c, const struct cli_args *a, const struct 
 
 		snprintf(msg, sizeof(msg), "profile %s: checks passed", pl.p->source);
 		on_event(&t, "checks", msg);
-		r = vm_run(&pl, &ui);
+		r = run_vm(&pl, &ui);
 	}
 	checks_clear(&ck);
 	plan_clear(&pl);

@@ -16,7 +16,7 @@
 #include "names.h"
 #include "paths.h"
 #include "profile_path.h"
-#include "recover.h"
+#include "resource.h"
 #include <unistd.h>
 #include "output.h"
 #include "priv.h"
@@ -240,7 +240,7 @@ static int restore_vm(struct cli *c, const struct cli_args *a, const char *arg)
 		return finish(c, &o, "restore", true, &res);
 	}
 	priv_init(&priv, c->root, vm_progress, &o);
-	if (vm_recover(&priv, fd, &vi, vm_progress, &o) != 0) {
+	if (run_recover(&priv, fd, &vi, vm_progress, &o) != 0) {
 		res.status = SW_NEEDS_RESTORE;
 		snprintf(res.why, sizeof(res.why), "%s: not everything its last run left could be "
 			 "given back (above)", name);

@@ -12,6 +12,7 @@
 
 #include "fileio.h"
 #include "switch.h"
+#include "spawn.h"
 #include "util.h"
 
 const char *const isolate_units[] = { "system.slice", "user.slice", "init.scope", NULL };
@@ -22,7 +23,8 @@ const char *const isolate_units[] = { "system.slice", "user.slice", "init.scope"
 static int systemctl(const char *const *args, char *out, size_t cap)
 {
 	const char *argv[16] = { "systemctl" };
-	int pipefd[2], status = 0;
+	struct spawn_opts o = spawn_opts_default();
+	int pipefd[2], status = 0, r;
 	size_t n = 1, len = 0;
 	ssize_t got;
 	pid_t pid;
@@ -32,28 +34,25 @@ static int systemctl(const char *const *args, char *out, size_t cap)
 	argv[n] = NULL;
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return -errno;
-	pid = fork();
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-
-		dup2(pipefd[1], 1);
-		if (null >= 0)
-			dup2(null, 2);
-		execvp("systemctl", (char **)argv);
-		_exit(127);
-	}
+	o.out = pipefd[1];
+	r = spawn_start((char *const *)argv, &o, &pid);
 	close(pipefd[1]);
 	if (out)
 		out[0] = '\0';
-	while (out && len + 1 < cap && (got = read(pipefd[0], out + len, cap - 1 - len)) > 0)
+	while (r == 0 && out && len + 1 < cap && (got = read(pipefd[0], out + len, cap - 1 - len)) > 0)
 		len += (size_t)got;
 	close(pipefd[0]);
 	if (out) {
 		out[len] = '\0';
 		out[strcspn(out, "\n")] = '\0';
 	}
-	if (pid < 0 || waitpid(pid, &status, 0) != pid)
-		return -ECHILD;
+	if (r < 0)
+		return r;
+	r = spawn_wait(pid, 30000, &status);
+	if (r < 0) {
+		spawn_kill(pid);
+		return r;
+	}
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 

@@ -19,6 +19,7 @@
 
 #include "kmodlib.h"
 #include "log.h"
+#include "spawn.h"
 #include "util.h"
 
 /*
@@ -367,37 +368,13 @@ static int real_service(void *data, const struct sysroot *s, const char *unit, b
 {
 	char *argv[] = { (char *)"systemctl", (char *)(start ? "start" : "stop"), (char *)"--",
 			 (char *)unit, NULL };
-	int status = 0, devnull;
-	pid_t pid;
+	const struct spawn_opts o = spawn_opts_default();
+	int r;
 
 	(void)data;
 	(void)s;
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-		if (devnull >= 0) {
-			dup2(devnull, 0);
-			dup2(devnull, 1);
-			dup2(devnull, 2);
-		}
-		execvp("systemctl", argv);
-		_exit(127);
-	}
-	for (int waited = 0; waited < 30000; waited += 20) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-
-		if (r == pid)
-			return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 :
-			       WIFEXITED(status) && WEXITSTATUS(status) == 127 ? -ENOENT : -EIO;
-		if (r < 0 && errno != EINTR)
-			return -errno;
-		real_sleep_ms(NULL, 20);
-	}
-	(void)kill(pid, SIGKILL);
-	(void)waitpid(pid, NULL, 0);
-	return -ETIMEDOUT;
+	r = spawn_run(argv, &o, 30000);
+	return r <= 0 ? r : -EIO; /* an exit status, or a signal: it failed */
 }
 
 const struct kernel_ops kernel_real = {

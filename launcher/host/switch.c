@@ -95,7 +95,7 @@ _printf_(3, 4) static enum switch_status fail(struct switch_ctx *c, enum switch_
 
 /* A refusal by one of the planning checks: which one is kept for `vmrun check`. */
 _printf_(4, 5) static enum switch_status refuse(struct switch_ctx *c, enum switch_status st,
-						const char *check, const char *fmt, ...)
+						enum check_id check, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -480,18 +480,18 @@ static enum switch_status check_device_state(struct switch_ctx *c, const struct 
 
 	r = read_ulong_attr(c, f, "sriov_numvfs", &vfs);
 	if (r < 0 && r != -ENOENT)
-		return refuse(c, SW_REFUSED, "device-state", "%s: cannot read sriov_numvfs (%s): refusing rather than "
+		return refuse(c, SW_REFUSED, CHECK_DEVICE_STATE, "%s: cannot read sriov_numvfs (%s): refusing rather than "
 			    "guessing that no virtual function is enabled", f->name, strerror(-r));
 	if (r == 0 && vfs > 0)
-		return refuse(c, SW_REFUSED, "device-state", "%s has %lu SR-IOV virtual functions enabled; disable them "
+		return refuse(c, SW_REFUSED, CHECK_DEVICE_STATE, "%s has %lu SR-IOV virtual functions enabled; disable them "
 			    "first (echo 0 > /sys/bus/pci/devices/%s/sriov_numvfs)", f->name, vfs, f->name);
 	snprintf(path, sizeof(path), "bus/pci/devices/%s/power_state", f->name);
 	r = read_attr_at(c->s->sys_fd, path, power, sizeof(power));
 	if (r < 0 && r != -ENOENT)
-		return refuse(c, SW_REFUSED, "device-state", "%s: cannot read its power state (%s)", f->name,
+		return refuse(c, SW_REFUSED, CHECK_DEVICE_STATE, "%s: cannot read its power state (%s)", f->name,
 			      strerror(-r));
 	if (r >= 0 && streq(power, "D3cold"))
-		return refuse(c, SW_REFUSED, "device-state", "%s is in D3cold and its config space is unreadable; wake "
+		return refuse(c, SW_REFUSED, CHECK_DEVICE_STATE, "%s is in D3cold and its config space is unreadable; wake "
 			    "it (echo on > /sys/bus/pci/devices/%s/power/control) and retry", f->name,
 			    f->name);
 	return SW_OK;
@@ -503,13 +503,13 @@ static enum switch_status check_member(struct switch_ctx *c, const struct switch
 				       const struct pci_function *f, enum group_role role)
 {
 	if (role == ROLE_OTHER && !o->allow_non_gpu)
-		return refuse(c, SW_REFUSED, "group-viable", "IOMMU group %d also holds %s (%s, driver %s), which is not "
+		return refuse(c, SW_REFUSED, CHECK_GROUP_VIABLE, "IOMMU group %d also holds %s (%s, driver %s), which is not "
 			    "part of the GPU: handing the group over would take it from the host",
 			    f->iommu_group, f->name, f->class_name[0] ? f->class_name :
 			    pci_class_fallback(f->class_code), f->driver[0] ? f->driver : "none");
 	/* Disk controllers and virtio transports may carry the host's own filesystems. */
 	if (role == ROLE_OTHER && (pci_base_class(f) == 0x01 || f->vendor == 0x1af4))
-		return refuse(c, SW_REFUSED, "group-viable", "%s in the group is a storage or virtio device; it may "
+		return refuse(c, SW_REFUSED, CHECK_GROUP_VIABLE, "%s in the group is a storage or virtio device; it may "
 			    "carry the host's filesystems and is never handed over", f->name);
 	return check_device_state(c, f);
 }
@@ -555,7 +555,7 @@ static enum switch_status check_holders(struct switch_ctx *c, struct switch_plan
 	if (len < sizeof(c->why))
 		snprintf(c->why + len, sizeof(c->why) - len, "; stop %s or keep it off this GPU "
 			 "(Xorg: Option \"AutoAddGPU\" \"off\")", n > 1 ? "them" : "it");
-	c->check = "holders";
+	c->check = CHECK_HOLDERS;
 	return SW_HELD;
 }
 
@@ -572,7 +572,7 @@ static enum switch_status plan_modules(struct switch_ctx *c, struct switch_plan 
 		return fail(c, SW_FAILED, "cannot list PCI devices");
 	/* "No other device uses nvidia" cannot be decided from a list with holes in it. */
 	if (unreadable)
-		return refuse(c, SW_REFUSED, "modules", "%u PCI device(s) could not be read: cannot tell whether "
+		return refuse(c, SW_REFUSED, CHECK_MODULES, "%u PCI device(s) could not be read: cannot tell whether "
 			    "another GPU still uses the NVIDIA driver", unreadable);
 	for (size_t i = 0; i < n; i++)
 		if (streq(all[i].driver, "nvidia") && all[i].iommu_group != p->group)
@@ -594,9 +594,9 @@ static enum switch_status plan_members(struct switch_ctx *c, const struct switch
 	enum switch_status st = SW_OK;
 
 	if (iommu_group_read(c->s, p->group, &g) < 0)
-		return refuse(c, SW_REFUSED, "group-viable", "cannot read IOMMU group %d", p->group);
+		return refuse(c, SW_REFUSED, CHECK_GROUP_VIABLE, "cannot read IOMMU group %d", p->group);
 	if (g.n_non_pci)
-		st = refuse(c, SW_REFUSED, "group-viable", "IOMMU group %d holds %zu device(s) that are not PCI functions "
+		st = refuse(c, SW_REFUSED, CHECK_GROUP_VIABLE, "IOMMU group %d holds %zu device(s) that are not PCI functions "
 			  "of the GPU", p->group, g.n_non_pci);
 	p->devs = calloc(g.n_members ? g.n_members : 1, sizeof(*p->devs));
 	for (size_t i = 0; !st && p->devs && i < g.n_members; i++) {
@@ -635,13 +635,13 @@ static enum switch_status plan_gpu(struct switch_ctx *c, const struct pci_addr *
 	char a[PCI_ADDR_STR_MAX];
 
 	if (pci_function_read(c->s, gpu, &p->gpu) < 0)
-		return refuse(c, SW_BAD_INPUT, "devices", "no PCI device %s on this host",
+		return refuse(c, SW_BAD_INPUT, CHECK_DEVICES, "no PCI device %s on this host",
 			      pci_addr_format(gpu, a));
 	if (!pci_is_display(&p->gpu))
-		return refuse(c, SW_REFUSED, "devices", "%s is not a display device (class %06x): vmrun hands over "
+		return refuse(c, SW_REFUSED, CHECK_DEVICES, "%s is not a display device (class %06x): vmrun hands over "
 			    "GPUs and their companion functions", p->gpu.name, p->gpu.class_code);
 	if (p->gpu.iommu_group < 0)
-		return refuse(c, SW_REFUSED, "iommu", "%s is in no IOMMU group: the IOMMU is off (add "
+		return refuse(c, SW_REFUSED, CHECK_IOMMU, "%s is in no IOMMU group: the IOMMU is off (add "
 			    "intel_iommu=on iommu=pt, or amd_iommu=on iommu=pt, to the kernel command "
 			    "line)", p->gpu.name);
 	p->group = p->gpu.iommu_group;
@@ -663,7 +663,7 @@ enum switch_status switch_plan_detach(struct switch_ctx *c, const struct pci_add
 	if (st)
 		return st;
 	if (module_state_of(c->s, VFIO, &vfio, NULL, 0) < 0 || vfio == MODULE_MISSING)
-		return refuse(c, SW_REFUSED, "vfio-modules", "vfio-pci is not available in this kernel");
+		return refuse(c, SW_REFUSED, CHECK_VFIO_MODULES, "vfio-pci is not available in this kernel");
 	st = plan_members(c, o, &p, false, &nodes);
 	if (!st)
 		st = plan_modules(c, &p);
@@ -674,10 +674,10 @@ enum switch_status switch_plan_detach(struct switch_ctx *c, const struct pci_add
 		st = check_holders(c, &p);
 	/* A plan made for `vmrun check` has no kernel_ops of its own: it only reads. */
 	if (!st && (r = console_plan(c->s, c->k ? c->k : &kernel_real, &nodes, &p.console)) < 0)
-		st = refuse(c, SW_REFUSED, "console", "cannot tell whether %s drives the text console (%s)",
+		st = refuse(c, SW_REFUSED, CHECK_CONSOLE, "cannot tell whether %s drives the text console (%s)",
 			  p.gpu.name, strerror(-r));
 	if (!st && p.console.needed && p.console.to_fb < 0)
-		st = refuse(c, SW_REFUSED, "console", "%s drives the text console (fbcon on /dev/fb%u) "
+		st = refuse(c, SW_REFUSED, CHECK_CONSOLE, "%s drives the text console (fbcon on /dev/fb%u) "
 			    "and no other framebuffer can take it: boot with the console on the host "
 			    "GPU's framebuffer (the fbcon=map: kernel option; `vmrun setup` proposes it), "
 			    "or unbind fbcon (echo 0 > /sys/class/vtconsole/vtcon1/bind)", p.gpu.name,
@@ -1377,7 +1377,7 @@ enum switch_status switch_restore(struct switch_ctx *c, int group, const struct 
 {
 	_cleanup_free_ int *groups = NULL;
 	enum switch_status st = SW_OK;
-	const char *first_check = NULL;
+	enum check_id first_check = CHECK_NONE;
 	char first_why[sizeof(c->why)] = "";
 	size_t n = 0;
 

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "checkid.h"
 #include "kernel.h"
 #include "swplan.h"
 #include "sysroot.h"
@@ -59,8 +60,8 @@ struct switch_ctx {
 	                              * caller (privop) before a non-root attach or restore */
 	pid_t holder;                /* the vmrun it is for (0: this process) */
 	char why[1024];              /* one line: the reason for a non-OK status */
-	const char *check;           /* which check refused ("holders", "group-viable", "console",
-	                              * ...; the ids `vmrun check` reports), NULL otherwise */
+	enum check_id check;         /* which check refused (CHECK_HOLDERS, CHECK_CONSOLE, ...:
+	                              * the ids `vmrun check` reports), CHECK_NONE otherwise */
 	bool already;                /* detach found the group already detached: nothing was done */
 	bool kept;                   /* detach: the group is kept on vfio-pci (journal.h's kept) */
 	int stuck_pid;

@@ -21,7 +21,6 @@
 #include "log.h"
 #include "notify.h"
 #include "priv.h"
-#include "recover.h"
 #include "timeutil.h"
 #include "util.h"
 #include "vmdir.h"
@@ -344,7 +343,7 @@ static _Noreturn void guard_main(const struct guard_cfg *cfg, int sock)
 	snprintf(vi.state, sizeof(vi.state), "recovering");
 	(void)vm_info_write(cfg->run_fd, &vi);
 	priv_init(&priv, cfg->s, gd_progress, &g);
-	code = vm_recover(&priv, cfg->run_fd, &vi, gd_progress, &g);
+	code = cfg->recover(&priv, cfg->run_fd, &vi, gd_progress, &g);
 	if (code == EXIT_OK)
 		gsay(&g, "everything is back on the host, %.2fs after vmrun ended", seconds_since(&g.t0));
 	else

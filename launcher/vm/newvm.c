@@ -20,6 +20,7 @@
 #include "profile.h"
 #include "program.h"
 #include "text.h"
+#include "spawn.h"
 #include "util.h"
 
 #define GIB (1ULL << 30)
@@ -408,8 +409,8 @@ char *new_vm_render(const struct new_vm *vm)
 int new_vm_create_disk(const struct new_vm *vm, char *why, size_t cap)
 {
 	char size[32], *dir = strdup(vm->disk), *slash;
-	int status = 0;
-	pid_t pid;
+	struct spawn_opts o = spawn_opts_default();
+	int r;
 
 	if (vm->disk_exists) {
 		free(dir);
@@ -437,20 +438,13 @@ int new_vm_create_disk(const struct new_vm *vm, char *why, size_t cap)
 			      errno == EEXIST ? " (it is not overwritten)" : "");
 	close(fd);
 	snprintf(size, sizeof(size), "%llu", (unsigned long long)vm->disk_size);
-	pid = fork();
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-		if (null >= 0)
-			dup2(null, 1);
-		execlp("qemu-img", "qemu-img", "create", "-q", "-f", "qcow2", vm->disk, size,
-		       (char *)NULL);
-		_exit(127);
-	}
-	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status)) {
+	o.err = SPAWN_INHERIT; /* its complaint is the user's to read */
+	r = spawn_run((char *const[]){ (char *)"qemu-img", (char *)"create", (char *)"-q",
+					(char *)"-f", (char *)"qcow2", vm->disk, size, NULL }, &o, 120000);
+	if (r != 0) {
 		(void)unlink(vm->disk); /* ours, from the O_EXCL above */
-		return refuse(why, cap, EXIT_ERROR, "qemu-img create %s failed (status %d)", vm->disk,
-			      WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+		return refuse(why, cap, EXIT_ERROR, "qemu-img create %s failed (%s %d)", vm->disk,
+			      r < 0 ? "error" : "status", r < 0 ? -r : r);
 	}
 	return 0;
 }

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "spawn.h"
 #include "util.h"
 
 /* How long desktop_notify waits for notify-send, in 10 ms steps. */
@@ -113,42 +114,26 @@ enum { MID_OK, MID_FAILED, MID_LEFT_RUNNING, MID_NOT_RUN };
  * start notify-send, wait for it up to the limit, exit. A notify-send still running is then
  * inherited by init (or a subreaper), which reaps it; the caller only ever waits for us.
  */
-static _Noreturn void notify_middle(char *const argv[], int devnull)
+static _Noreturn void notify_middle(char *const argv[])
 {
-	const struct timespec step = { 0, 10 * 1000 * 1000 };
-	sigset_t none;
-	int status;
+	struct spawn_opts o = spawn_opts_default();
+	int status, r;
 	pid_t pid;
 
-	/* The caller may block signals for a signalfd, or ignore some: notify-send gets defaults. */
-	sigemptyset(&none);
-	(void)sigprocmask(SIG_SETMASK, &none, NULL);
-	(void)signal(SIGPIPE, SIG_DFL);
+	/* The caller may ignore SIGCHLD: this wait must work. notify-send gets defaults (spawn),
+	 * and its own session: a Ctrl-C in the caller's terminal is not for it. */
 	(void)signal(SIGCHLD, SIG_DFL);
-	pid = fork();
-	if (pid < 0)
+	o.new_session = true;
+	if (spawn_start(argv, &o, &pid) < 0)
 		_exit(MID_NOT_RUN);
-	if (pid == 0) {
-		(void)dup2(devnull, STDIN_FILENO);
-		(void)dup2(devnull, STDOUT_FILENO);
-		(void)dup2(devnull, STDERR_FILENO);
-		(void)setsid(); /* not in the caller's process group: a Ctrl-C there is not for it */
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	for (int i = 0; i < NOTIFY_WAIT_STEPS; i++) {
-		pid_t w = waitpid(pid, &status, WNOHANG);
-
-		if (w == pid) {
-			if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-				_exit(MID_OK);
-			_exit(WIFEXITED(status) && WEXITSTATUS(status) == 127 ? MID_NOT_RUN : MID_FAILED);
-		}
-		if (w < 0 && errno != EINTR)
-			_exit(MID_FAILED);
-		(void)nanosleep(&step, NULL);
-	}
-	_exit(MID_LEFT_RUNNING);
+	r = spawn_wait(pid, NOTIFY_WAIT_STEPS * 10, &status);
+	if (r == -ETIMEDOUT)
+		_exit(MID_LEFT_RUNNING);
+	if (r < 0)
+		_exit(MID_FAILED);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		_exit(MID_OK);
+	_exit(WIFEXITED(status) && WEXITSTATUS(status) == 127 ? MID_NOT_RUN : MID_FAILED);
 }
 
 int desktop_notify(const char *summary, const char *body, bool critical)
@@ -161,7 +146,6 @@ int desktop_notify(const char *summary, const char *body, bool critical)
 			 (char *)summary,
 			 (char *)body,
 			 NULL };
-	_cleanup_close_ int devnull = -1;
 	int status;
 	pid_t pid, w;
 
@@ -171,14 +155,11 @@ int desktop_notify(const char *summary, const char *body, bool critical)
 		return -ENOENT;
 	if (!on_path("notify-send"))
 		return -ENOENT;
-	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (devnull < 0)
-		return -errno;
 	pid = fork();
 	if (pid < 0)
 		return -errno;
 	if (pid == 0)
-		notify_middle(argv, devnull);
+		notify_middle(argv);
 	do
 		w = waitpid(pid, &status, 0);
 	while (w < 0 && errno == EINTR);

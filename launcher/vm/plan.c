@@ -115,7 +115,7 @@ static int plan_groups(struct plan *pl)
 		snprintf(g->why, sizeof(g->why), "%s", g->status ? c.why : "");
 		/* A device this host lacks: the profile is fine, the host is not ready; said where
 		 * the profile names it. */
-		if (g->status == SW_REFUSED && c.check && streq(c.check, "devices")) {
+		if (g->status == SW_REFUSED && c.check == CHECK_DEVICES) {
 			char key[48];
 
 			snprintf(key, sizeof(key), "pci[%zu].address", i);

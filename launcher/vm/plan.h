@@ -21,7 +21,7 @@ struct plan_group {
 	size_t pci_index;          /* its pci[N] in the profile */
 	struct switch_plan sw;     /* the group as the switch plans it: members, holders, modules */
 	enum switch_status status; /* the switch's verdict: SW_OK, or why it would refuse */
-	const char *check;         /* the check that refused ("holders", "console", ...) */
+	enum check_id check;       /* the check that refused (CHECK_HOLDERS, ...; or none) */
 	char why[1024];
 	bool keep;                 /* stays on vfio-pci after the run (pci[N].after, or a quirk) */
 	const char *keep_why;      /* why, in a few words: the quirk's reason, or the profile's key */

@@ -23,39 +23,6 @@
 #include "vmdir.h"
 #include "xdg.h"
 
-const char *verdict_name(enum verdict v)
-{
-	static const char *const names[] = { "ok", "warn", "fail" };
-
-	return (unsigned)v < ARRAY_SIZE(names) ? names[v] : "?";
-}
-
-void checks_add(struct checks *c, const char *id, enum verdict v, int exit_code, const char *fix,
-		const char *fmt, ...)
-{
-	struct check_item *nv, *it;
-	va_list ap;
-
-	nv = reallocarray(c->v, c->n + 1, sizeof(*nv));
-	if (!nv) {
-		c->oom = true;
-		return;
-	}
-	c->v = nv;
-	it = &c->v[c->n++];
-	memset(it, 0, sizeof(*it));
-	snprintf(it->id, sizeof(it->id), "%s", id);
-	it->verdict = v;
-	it->exit_code = v == VERDICT_FAIL ? exit_code : 0;
-	snprintf(it->fix, sizeof(it->fix), "%s", fix ? fix : "");
-	va_start(ap, fmt);
-	vsnprintf(it->msg, sizeof(it->msg), fmt, ap);
-	va_end(ap);
-	c->count[v]++;
-}
-
-#define ok(c, id, ...) checks_add(c, id, VERDICT_OK, 0, NULL, __VA_ARGS__)
-
 /* ---- the host ---- */
 
 /* "add yourself to group 'kvm'": the group /dev/kvm really has, and the user by name. */
@@ -79,23 +46,23 @@ static void check_kvm(struct checks *c, const struct sysroot *s, uid_t uid,
 	char fix[256];
 
 	if (p && p->accel == VM_ACCEL_TCG) {
-		ok(c, "kvm", "KVM: not used (accel: tcg; QEMU emulates the CPU, slowly)");
+		CHECK_OK(c, CHECK_KVM, "KVM: not used (accel: tcg; QEMU emulates the CPU, slowly)");
 		return;
 	}
 	/* /dev/kvm working is the proof; a guest of another hypervisor may hide vmx/svm. */
 	if (usable)
-		ok(c, "kvm", "KVM: /dev/kvm is usable%s", info->cpu_virt ? (streq(info->cpu_vendor,
+		CHECK_OK(c, CHECK_KVM, "KVM: /dev/kvm is usable%s", info->cpu_virt ? (streq(info->cpu_vendor,
 		   "amd") ? " (AMD-V)" : " (VT-x)") : "");
 	else if (present) {
 		kvm_group_fix(s, uid, fix, sizeof(fix));
-		checks_add(c, "kvm", VERDICT_FAIL, EXIT_NOT_READY, fix,
+		checks_add(c, CHECK_KVM, VERDICT_FAIL, EXIT_NOT_READY, fix,
 			   "KVM: /dev/kvm is there but not accessible to you (uid %u)", (unsigned)uid);
 	} else if (!info->cpu_virt)
-		checks_add(c, "kvm", VERDICT_FAIL, EXIT_NOT_READY, "enable VT-x / AMD-V (SVM) in the "
+		checks_add(c, CHECK_KVM, VERDICT_FAIL, EXIT_NOT_READY, "enable VT-x / AMD-V (SVM) in the "
 			   "firmware setup, or set accel: tcg (slow)",
 			   "KVM: no /dev/kvm, and the CPU shows no vmx/svm flag");
 	else
-		checks_add(c, "kvm", VERDICT_FAIL, EXIT_NOT_READY, "load kvm_intel or kvm_amd "
+		checks_add(c, CHECK_KVM, VERDICT_FAIL, EXIT_NOT_READY, "load kvm_intel or kvm_amd "
 			   "(sudo modprobe kvm_intel)", "KVM: /dev/kvm is missing");
 }
 
@@ -108,20 +75,20 @@ static void check_iommu(struct checks *c, const struct iommu_info *info)
 				  "VT-d in the firmware setup (vmrun setup proposes it)";
 
 	if (!info->active) {
-		checks_add(c, "iommu", VERDICT_FAIL, EXIT_NOT_READY, opt, "IOMMU: not active (no IOMMU groups)");
+		checks_add(c, CHECK_IOMMU, VERDICT_FAIL, EXIT_NOT_READY, opt, "IOMMU: not active (no IOMMU groups)");
 		return;
 	}
-	ok(c, "iommu", "IOMMU: active (%s, %u groups%s)", info->vendor[0] ? info->vendor :
+	CHECK_OK(c, CHECK_IOMMU, "IOMMU: active (%s, %u groups%s)", info->vendor[0] ? info->vendor :
 	   "unknown vendor", info->n_groups, info->passthrough ? ", passthrough mode" : "");
 	if (info->irq_remap == 1)
-		ok(c, "interrupt-remapping", "interrupt remapping: on");
+		CHECK_OK(c, CHECK_INTERRUPT_REMAPPING, "interrupt remapping: on");
 	else if (info->irq_remap == 0)
-		checks_add(c, "interrupt-remapping", VERDICT_FAIL, EXIT_NOT_READY,
+		checks_add(c, CHECK_INTERRUPT_REMAPPING, VERDICT_FAIL, EXIT_NOT_READY,
 		     "enable interrupt remapping in the firmware setup (VFIO refuses devices without "
 		     "it unless vfio_iommu_type1.allow_unsafe_interrupts=1, which is unsafe)",
 		     "interrupt remapping: off");
 	else
-		checks_add(c, "interrupt-remapping", VERDICT_WARN, 0, NULL,
+		checks_add(c, CHECK_INTERRUPT_REMAPPING, VERDICT_WARN, 0, NULL,
 		     "interrupt remapping: unknown (/proc/interrupts unreadable)");
 }
 
@@ -135,14 +102,14 @@ static void check_modules(struct checks *c, const struct sysroot *s)
 		int r = module_state_of(s, mods[i], &st, real, sizeof(real));
 
 		if (r < 0)
-			checks_add(c, "vfio-modules", VERDICT_WARN, 0, NULL, "%s: cannot tell (%s)", mods[i],
+			checks_add(c, CHECK_VFIO_MODULES, VERDICT_WARN, 0, NULL, "%s: cannot tell (%s)", mods[i],
 			     strerror(-r));
 		else if (st == MODULE_MISSING)
-			checks_add(c, "vfio-modules", VERDICT_FAIL, EXIT_NOT_READY,
+			checks_add(c, CHECK_VFIO_MODULES, VERDICT_FAIL, EXIT_NOT_READY,
 			     "install a kernel built with VFIO (Debian's linux-image-amd64 has it)",
 			     "%s: not in this kernel", mods[i]);
 		else
-			ok(c, "vfio-modules", "%s: %s", real, module_state_name(st));
+			CHECK_OK(c, CHECK_VFIO_MODULES, "%s: %s", real, module_state_name(st));
 	}
 }
 
@@ -156,25 +123,25 @@ static void check_firmware(struct checks *c, const struct sysroot *s, uid_t uid,
 	char err[512] = "";
 
 	if (p && p->firmware.type == VM_FW_BIOS) {
-		ok(c, "firmware", "firmware: BIOS (SeaBIOS, built into QEMU)");
+		CHECK_OK(c, CHECK_FIRMWARE, "firmware: BIOS (SeaBIOS, built into QEMU)");
 		return;
 	}
 	if (pl) {
 		if (pl->fw_err[0])
-			checks_add(c, "firmware", VERDICT_FAIL, EXIT_NOT_READY, "apt install ovmf",
+			checks_add(c, CHECK_FIRMWARE, VERDICT_FAIL, EXIT_NOT_READY, "apt install ovmf",
 			     "firmware: %s", pl->fw_err);
 		else
-			ok(c, "firmware", "firmware: %s%s (%s)", pl->fw.code, pl->fw.secure_boot ?
+			CHECK_OK(c, CHECK_FIRMWARE, "firmware: %s%s (%s)", pl->fw.code, pl->fw.secure_boot ?
 			   " with Secure Boot" : "", pl->fw.descriptor ? pl->fw.descriptor : "profile");
 		return;
 	}
 	if (uid != 0)
 		(void)xdg_dir(XDG_CONFIG, uid, &xdg);
 	if (fw_select(s->root_fd, xdg, &req, &fw, err, sizeof(err)) < 0) {
-		checks_add(c, "firmware", VERDICT_FAIL, EXIT_NOT_READY, "apt install ovmf", "firmware: %s", err);
+		checks_add(c, CHECK_FIRMWARE, VERDICT_FAIL, EXIT_NOT_READY, "apt install ovmf", "firmware: %s", err);
 		return;
 	}
-	ok(c, "firmware", "firmware: %s (%s)", fw.code, fw.descriptor);
+	CHECK_OK(c, CHECK_FIRMWARE, "firmware: %s (%s)", fw.code, fw.descriptor);
 	fw_choice_clear(&fw);
 }
 
@@ -192,18 +159,18 @@ static void check_reset(struct checks *c, const struct plan_group *g)
 		if (d->role != ROLE_GPU)
 			continue;
 		if (d->reset_wanted)
-			ok(c, "reset", "%s: reset by vendor-reset during runs (reset_method "
+			CHECK_OK(c, CHECK_RESET, "%s: reset by vendor-reset during runs (reset_method "
 			   "device_specific; now %s)", d->fn.name, d->fn.reset_method[0] ?
 			   d->fn.reset_method : "none");
 		else if (d->fn.has_reset_method && !d->fn.reset_method[0])
-			checks_add(c, "reset", VERDICT_WARN, 0, "AMD Polaris, Vega, Navi 10: load the "
+			checks_add(c, CHECK_RESET, VERDICT_WARN, 0, "AMD Polaris, Vega, Navi 10: load the "
 				   "vendor-reset module (vmrun then uses its device_specific reset); "
 				   "else keep the GPU on vfio-pci between runs (pci[N].after: vfio-pci) "
 				   "and reboot to reset it", "%s: the kernel has no way to reset it "
 				   "(reset_method is empty): a guest reboot or the next run may find it "
 				   "hung", d->fn.name);
 		else if (d->fn.reset_method[0])
-			ok(c, "reset", "%s: the kernel resets it by %s", d->fn.name, d->fn.reset_method);
+			CHECK_OK(c, CHECK_RESET, "%s: the kernel resets it by %s", d->fn.name, d->fn.reset_method);
 	}
 }
 
@@ -218,17 +185,17 @@ static void check_group(struct checks *c, const struct plan_group *g)
 		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s %s (%s)", i ? ", " : "",
 					sw->devs[i].fn.name, group_role_name(sw->devs[i].role),
 					sw->devs[i].fn.driver[0] ? sw->devs[i].fn.driver : "no driver");
-	if (g->status && g->check && streq(g->check, "group-viable"))
-		checks_add(c, "group-viable", VERDICT_FAIL, EXIT_NOT_READY, "move the card to another slot, or "
+	if (g->status && g->check == CHECK_GROUP_VIABLE)
+		checks_add(c, CHECK_GROUP_VIABLE, VERDICT_FAIL, EXIT_NOT_READY, "move the card to another slot, or "
 		     "pass the other devices too (detach --allow-non-gpu; they leave the host)", "%s", g->why);
 	else if (sw->group >= 0)
-		ok(c, "group-viable", "%s: IOMMU group %d: %s", sw->gpu.name, sw->group, list);
+		CHECK_OK(c, CHECK_GROUP_VIABLE, "%s: IOMMU group %d: %s", sw->gpu.name, sw->group, list);
 	for (size_t k = 0; k < sw->holders.n; k++) {
 		const struct holder *h = &sw->holders.v[k];
 		bool blocks = holder_blocks(h, sw->n_modules > 0);
 
 		if (blocks && quirk_holder_service(h)) {
-			checks_add(c, "holders", VERDICT_WARN, 0, NULL, "%s: %s holds %s: %s is stopped "
+			checks_add(c, CHECK_HOLDERS, VERDICT_WARN, 0, NULL, "%s: %s holds %s: %s is stopped "
 				   "for the run and started again after", h->function,
 				   holder_describe(h, who, sizeof(who)), h->node, quirk_holder_service(h));
 			continue;
@@ -236,20 +203,20 @@ static void check_group(struct checks *c, const struct plan_group *g)
 
 		blocking |= blocks;
 		if (blocks)
-			checks_add(c, "holders", VERDICT_FAIL, EXIT_BUSY, "stop it, or keep the display server "
+			checks_add(c, CHECK_HOLDERS, VERDICT_FAIL, EXIT_BUSY, "stop it, or keep the display server "
 			     "off this GPU (Xorg: Option \"AutoAddGPU\" \"off\" and a kmsdev for the other "
 			     "card; vmrun setup proposes it)", "%s: %s holds %s", h->function,
 			     holder_describe(h, who, sizeof(who)), h->node);
 		else
-			checks_add(c, "holders", VERDICT_WARN, 0, NULL, "%s: %s has %s open (it will lose the "
+			checks_add(c, CHECK_HOLDERS, VERDICT_WARN, 0, NULL, "%s: %s has %s open (it will lose the "
 			     "device)", h->function, holder_describe(h, who, sizeof(who)), h->node);
 	}
-	if (!blocking && sw->group >= 0 && !(g->status && g->check && streq(g->check, "holders")))
-		ok(c, "holders", "%s: no process holds the group's device nodes%s", sw->gpu.name,
+	if (!blocking && sw->group >= 0 && !(g->status && g->check == CHECK_HOLDERS))
+		CHECK_OK(c, CHECK_HOLDERS, "%s: no process holds the group's device nodes%s", sw->gpu.name,
 		   sw->holders.unreadable ? " (partial scan: not root)" : "");
-	if (g->status && (!g->check || (!streq(g->check, "group-viable") && !streq(g->check, "holders"))))
-		checks_add(c, g->check ? g->check : "switch", VERDICT_FAIL, switch_status_exit(g->status),
-			   g->check && streq(g->check, "devices") ? "list only GPUs under pci: (their "
+	if (g->status && g->check != CHECK_GROUP_VIABLE && g->check != CHECK_HOLDERS)
+		checks_add(c, g->check ? g->check : CHECK_SWITCH, VERDICT_FAIL, switch_status_exit(g->status),
+			   g->check == CHECK_DEVICES ? "list only GPUs under pci: (their "
 			   "audio and USB functions come along by themselves); `vmrun gpus` shows them" :
 			   NULL, "%s", g->why);
 	if (!g->status && sw->console.needed && sw->console.to_fb >= 0) {
@@ -258,17 +225,17 @@ static void check_group(struct checks *c, const struct plan_group *g)
 		console_list_text(&sw->console, cons, sizeof(cons));
 		snprintf(fix, sizeof(fix), "for good: boot with fbcon=map:%d (`vmrun setup` proposes it)",
 			 sw->console.to_fb);
-		checks_add(c, "console", VERDICT_WARN, 0, fix, "%s: the text console (fbcon, consoles "
+		checks_add(c, CHECK_CONSOLE, VERDICT_WARN, 0, fix, "%s: the text console (fbcon, consoles "
 			   "%s) is on its framebuffer fb%u: it moves to fb%d (%s) while the VM runs, and "
 			   "back after", sw->gpu.name, cons, sw->console.v[0].fb, sw->console.to_fb,
 			   sw->console.to_dev);
 	}
 	check_reset(c, g);
 	if (g->keep)
-		ok(c, "after", "%s stays on vfio-pci after each run (%s); `vmrun attach %s` gives it "
+		CHECK_OK(c, CHECK_AFTER, "%s stays on vfio-pci after each run (%s); `vmrun attach %s` gives it "
 		   "back", sw->gpu.name, g->keep_why, sw->gpu.name);
 	if (sw->gpu.boot_vga == 1)
-		checks_add(c, "boot-vga", VERDICT_WARN, 0, "use the other GPU as the boot display in the "
+		checks_add(c, CHECK_BOOT_VGA, VERDICT_WARN, 0, "use the other GPU as the boot display in the "
 		     "firmware setup", "%s: is the boot display (boot_vga=1): the console and a boot "
 		     "framebuffer may use it", sw->gpu.name);
 }
@@ -280,7 +247,7 @@ static void check_all_gpus(struct checks *c, const struct sysroot *s, uid_t uid)
 	size_t n = 0;
 
 	if (pci_function_list(s, &all, &n, NULL) < 0) {
-		checks_add(c, "devices", VERDICT_FAIL, EXIT_NOT_READY, NULL, "cannot read PCI devices");
+		checks_add(c, CHECK_DEVICES, VERDICT_FAIL, EXIT_NOT_READY, NULL, "cannot read PCI devices");
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -299,14 +266,6 @@ static void check_all_gpus(struct checks *c, const struct sysroot *s, uid_t uid)
 }
 
 /* A check the host part already failed (IOMMU off, VFIO missing) is not said again per group. */
-static bool failed_already(const struct checks *c, const char *id)
-{
-	for (size_t i = 0; id && i < c->n; i++)
-		if (c->v[i].verdict == VERDICT_FAIL && streq(c->v[i].id, id))
-			return true;
-	return false;
-}
-
 void preflight(const struct sysroot *s, uid_t uid, const struct plan *pl, struct checks *out)
 {
 	/* Without pci: no VFIO, so neither the IOMMU nor its modules matter to this VM. */
@@ -330,20 +289,6 @@ void preflight(const struct sysroot *s, uid_t uid, const struct plan *pl, struct
 	preflight_profile(s, uid, pl, priv.helper, out);
 	preflight_share(s, uid, pl, priv.helper, out);
 	for (size_t i = 0; i < pl->n_groups; i++)
-		if (!failed_already(out, pl->groups[i].check))
+		if (!pl->groups[i].check || !checks_failed(out, pl->groups[i].check))
 			check_group(out, &pl->groups[i]);
-}
-
-void checks_clear(struct checks *c)
-{
-	free(c->v);
-	memset(c, 0, sizeof(*c));
-}
-
-const struct check_item *checks_first_fail(const struct checks *c)
-{
-	for (size_t i = 0; i < c->n; i++)
-		if (c->v[i].verdict == VERDICT_FAIL)
-			return &c->v[i];
-	return NULL;
 }

@@ -24,9 +24,6 @@
 #include "program.h"
 #include "util.h"
 
-#define FAIL(c, id, code, fix, ...) checks_add(c, id, VERDICT_FAIL, code, fix, __VA_ARGS__)
-#define WARN(c, id, fix, ...) checks_add(c, id, VERDICT_WARN, 0, fix, __VA_ARGS__)
-#define OK(c, id, ...) checks_add(c, id, VERDICT_OK, 0, NULL, __VA_ARGS__)
 
 /* ---- input ---- */
 
@@ -62,26 +59,26 @@ static void check_input_dev(struct checks *c, const struct sysroot *s, uid_t uid
 	snprintf(where, sizeof(where), "%s:%u: %s: %s", p->source, profile_line(p, key), key, path);
 	r = input_node(s, path, rel, sizeof(rel), &rdev);
 	if (r < 0) {
-		FAIL(c, "input", EXIT_NOT_READY, "name one of ls -l /dev/input/by-id (the -event- "
+		CHECK_FAIL(c, CHECK_INPUT, EXIT_NOT_READY, "name one of ls -l /dev/input/by-id (the -event- "
 		     "links)", "%s: %s", where, r == -ENOENT ? "no such device (plugged in?)" :
 		     "not an input event device");
 		return;
 	}
 	if (!strstr(path, "/by-id/") && !strstr(path, "/by-path/"))
-		WARN(c, "input", "use its /dev/input/by-id link: eventN numbers change on replug and "
+		CHECK_WARN(c, CHECK_INPUT, "use its /dev/input/by-id link: eventN numbers change on replug and "
 		     "reboot", "%s: is /dev/%s by number", where, rel);
 	if (uid == 0 || faccessat(s->dev_fd, rel, R_OK | W_OK, 0) == 0) {
-		OK(c, "input", "%s: /dev/%s, yours to open", where, rel);
+		CHECK_OK(c, CHECK_INPUT, "%s: /dev/%s, yours to open", where, rel);
 		return;
 	}
 	if (helper && allow_lists_input(s, path, rdev)) {
-		OK(c, "input", "%s: /dev/%s: vmrun-helper gives you access for the run", where, rel);
+		CHECK_OK(c, CHECK_INPUT, "%s: /dev/%s: vmrun-helper gives you access for the run", where, rel);
 		return;
 	}
 	snprintf(fix, sizeof(fix), "ask the administrator to add - {input: %s, users: [you]} to "
 		 "/etc/vmrun/allow.yaml (vmrun-helper then gives you this device for your runs only)",
 		 path);
-	FAIL(c, "input", EXIT_NOT_READY, fix, "%s: /dev/%s is not yours to open (uid %u)", where, rel,
+	CHECK_FAIL(c, CHECK_INPUT, EXIT_NOT_READY, fix, "%s: /dev/%s is not yours to open (uid %u)", where, rel,
 	     (unsigned)uid);
 }
 
@@ -106,28 +103,28 @@ static void check_looking_glass(struct checks *c, const struct plan *pl)
 	if (!p->looking_glass.on)
 		return;
 	if (pl->lg_kvmfr) {
-		OK(c, "looking-glass", "Looking Glass: /dev/kvmfr0 (the kvmfr module), %llu MiB",
+		CHECK_OK(c, CHECK_LOOKING_GLASS, "Looking Glass: /dev/kvmfr0 (the kvmfr module), %llu MiB",
 		   (unsigned long long)(p->looking_glass.size >> 20));
 		return;
 	}
 	if (lstat(pl->looking_glass, &st) == 0 && (!S_ISREG(st.st_mode) || st.st_uid != getuid())) {
-		FAIL(c, "looking-glass", EXIT_NOT_READY, "remove it (a client or another VM of "
+		CHECK_FAIL(c, CHECK_LOOKING_GLASS, EXIT_NOT_READY, "remove it (a client or another VM of "
 		     "someone else's may use it)", "Looking Glass: %s exists and is not a file of "
 		     "yours", pl->looking_glass);
 		return;
 	}
 	if (statvfs("/dev/shm", &vfs) < 0) {
-		FAIL(c, "looking-glass", EXIT_NOT_READY, "mount a tmpfs on /dev/shm", "Looking Glass: "
+		CHECK_FAIL(c, CHECK_LOOKING_GLASS, EXIT_NOT_READY, "mount a tmpfs on /dev/shm", "Looking Glass: "
 		     "/dev/shm: %m");
 		return;
 	}
 	free_bytes = (unsigned long long)vfs.f_bavail * vfs.f_frsize;
 	if (free_bytes < p->looking_glass.size)
-		FAIL(c, "looking-glass", EXIT_NOT_READY, "free some /dev/shm, or give a smaller "
+		CHECK_FAIL(c, CHECK_LOOKING_GLASS, EXIT_NOT_READY, "free some /dev/shm, or give a smaller "
 		     "resolution", "Looking Glass: %llu MiB needed in /dev/shm, %llu MiB free",
 		     (unsigned long long)(p->looking_glass.size >> 20), free_bytes >> 20);
 	else
-		OK(c, "looking-glass", "Looking Glass: %s, %llu MiB (client: looking-glass-client -f %s)",
+		CHECK_OK(c, CHECK_LOOKING_GLASS, "Looking Glass: %s, %llu MiB (client: looking-glass-client -f %s)",
 		   pl->looking_glass, (unsigned long long)(p->looking_glass.size >> 20),
 		   pl->looking_glass);
 }
@@ -141,14 +138,14 @@ static void check_audio(struct checks *c, const struct plan *pl)
 	/* Debian builds QEMU's PulseAudio driver as a module, in qemu-system-gui. */
 	if (access("/usr/lib/x86_64-linux-gnu/qemu/audio-pa.so", F_OK) < 0 &&
 	    access("/usr/lib/qemu/audio-pa.so", F_OK) < 0)
-		FAIL(c, "audio", EXIT_NOT_READY, "apt install qemu-system-gui", "%s:%u: audio: QEMU's "
+		CHECK_FAIL(c, CHECK_AUDIO, EXIT_NOT_READY, "apt install qemu-system-gui", "%s:%u: audio: QEMU's "
 		     "PulseAudio driver (audio-pa) is not installed", p->source, profile_line(p, "audio"));
 	else if (pl->pulse_err[0])
-		FAIL(c, "audio", EXIT_NOT_READY, "run vmrun in the desktop session whose sound it "
+		CHECK_FAIL(c, CHECK_AUDIO, EXIT_NOT_READY, "run vmrun in the desktop session whose sound it "
 		     "should use (PipeWire's pipewire-pulse or PulseAudio), or set PULSE_SERVER",
 		     "%s:%u: audio: %s", p->source, profile_line(p, "audio"), pl->pulse_err);
 	else
-		OK(c, "audio", "sound: the guest's HDA %s to %s", p->audio_input ? "output and input" :
+		CHECK_OK(c, CHECK_AUDIO, "sound: the guest's HDA %s to %s", p->audio_input ? "output and input" :
 		   "output", pl->pulse_server);
 }
 
@@ -239,20 +236,20 @@ static void check_pinning(struct checks *c, const struct sysroot *s, uid_t uid,
 		return;
 	snprintf(where, sizeof(where), "%s:%u: cpu.pin", p->source, profile_line(p, "cpu.pin"));
 	if (read_attr_at(s->sys_fd, "devices/system/cpu/online", buf, sizeof(buf)) < 0) {
-		WARN(c, "cpu-pin", NULL, "%s: cannot read the host's online CPUs", where);
+		CHECK_WARN(c, CHECK_CPU_PIN, NULL, "%s: cannot read the host's online CPUs", where);
 		return;
 	}
 	parse_list(buf, online, sizeof(online));
 	suggest(s, online, (unsigned)cpu->n_pin, layout, sizeof(layout));
 	for (size_t i = 0; i < cpu->n_pin; i++)
 		if (!bit(online, cpu->pin[i])) {
-			FAIL(c, "cpu-pin", EXIT_NOT_READY, layout[0] ? layout : NULL, "%s: CPU %u is not "
+			CHECK_FAIL(c, CHECK_CPU_PIN, EXIT_NOT_READY, layout[0] ? layout : NULL, "%s: CPU %u is not "
 			     "online on this host (online: %s)", where, cpu->pin[i], buf);
 			return;
 		}
 	for (size_t i = 0; i < cpu->n_emulator; i++)
 		if (!bit(online, cpu->emulator[i])) {
-			FAIL(c, "cpu-pin", EXIT_NOT_READY, NULL, "%s:%u: cpu.emulator: CPU %u is not "
+			CHECK_FAIL(c, CHECK_CPU_PIN, EXIT_NOT_READY, NULL, "%s:%u: cpu.emulator: CPU %u is not "
 			     "online (online: %s)", p->source, profile_line(p, "cpu.emulator"),
 			     cpu->emulator[i], buf);
 			return;
@@ -261,26 +258,26 @@ static void check_pinning(struct checks *c, const struct sysroot *s, uid_t uid,
 		siblings(s, cpu->pin[i], sib);
 		for (unsigned k = 0; k < 4096 && good; k++)
 			if (bit(sib, k) && bit(online, k) && !cpu_in(k, cpu->pin, cpu->n_pin)) {
-				WARN(c, "cpu-pin", layout[0] ? layout : NULL, "%s: CPU %u's SMT sibling %u "
+				CHECK_WARN(c, CHECK_CPU_PIN, layout[0] ? layout : NULL, "%s: CPU %u's SMT sibling %u "
 				     "is not the guest's: the host shares that core", where, cpu->pin[i], k);
 				good = false;
 			}
 	}
 	if (cpu_in(0, cpu->pin, cpu->n_pin)) {
-		WARN(c, "cpu-pin", layout[0] ? layout : NULL, "%s: CPU 0 is best left to the host (its "
+		CHECK_WARN(c, CHECK_CPU_PIN, layout[0] ? layout : NULL, "%s: CPU 0 is best left to the host (its "
 		     "interrupts and housekeeping)", where);
 		good = false;
 	}
 	if (good)
-		OK(c, "cpu-pin", "vCPUs pinned to whole cores the host keeps its hands off%s",
+		CHECK_OK(c, CHECK_CPU_PIN, "vCPUs pinned to whole cores the host keeps its hands off%s",
 		   cpu->isolate ? " (isolated while it runs)" : "");
 	if (cpu->isolate && uid != 0)
-		FAIL(c, "cpu-isolate", EXIT_NOT_READY, "run it as root (or leave cpu.isolate out: the "
+		CHECK_FAIL(c, CHECK_CPU_ISOLATE, EXIT_NOT_READY, "run it as root (or leave cpu.isolate out: the "
 		     "pinning alone works for you)", "%s:%u: cpu.isolate: changes the host's systemd "
 		     "slices, which only root may", p->source, profile_line(p, "cpu.isolate"));
 	else if (cpu->isolate && (s->run_fd < 0 || faccessat(s->run_fd, "systemd/system", F_OK, 0) < 0 ||
 				  !program_find("systemctl", NULL, 0)))
-		FAIL(c, "cpu-isolate", EXIT_NOT_READY, "boot with systemd, or leave cpu.isolate out",
+		CHECK_FAIL(c, CHECK_CPU_ISOLATE, EXIT_NOT_READY, "boot with systemd, or leave cpu.isolate out",
 		     "%s:%u: cpu.isolate: needs systemd as PID 1 (its slices' AllowedCPUs)", p->source,
 		     profile_line(p, "cpu.isolate"));
 }
@@ -300,19 +297,19 @@ static void check_hugepages(struct checks *c, const struct sysroot *s, const str
 	snprintf(where, sizeof(where), "%s:%u: hugepages: %s", p->source,
 		 profile_line(p, "hugepages"), vm_hugepages_name(p->hugepages));
 	if (hugepages_read(s, page, &pool) < 0) {
-		FAIL(c, "hugepages", EXIT_NOT_READY, page == (1ULL << 30) ? "1G pages need a CPU with "
+		CHECK_FAIL(c, CHECK_HUGEPAGES, EXIT_NOT_READY, page == (1ULL << 30) ? "1G pages need a CPU with "
 		     "pdpe1gb and hugepagesz=1G on the kernel command line" : NULL,
 		     "%s: this kernel has no %s hugepage pool", where, vm_hugepages_name(p->hugepages));
 		return;
 	}
 	if (pool.free >= need)
-		OK(c, "hugepages", "%s: %lu free of %lu needed", where, pool.free, need);
+		CHECK_OK(c, CHECK_HUGEPAGES, "%s: %lu free of %lu needed", where, pool.free, need);
 	else if (page == (1ULL << 30))
-		WARN(c, "hugepages", "reserve them at boot: hugepagesz=1G hugepages=N on the kernel "
+		CHECK_WARN(c, CHECK_HUGEPAGES, "reserve them at boot: hugepagesz=1G hugepages=N on the kernel "
 		     "command line", "%s: %lu free of %lu needed: vmrun will try to make the rest, "
 		     "which for 1G pages rarely works after boot", where, pool.free, need);
 	else
-		OK(c, "hugepages", "%s: %lu free of %lu needed: vmrun makes the rest for the run "
+		CHECK_OK(c, CHECK_HUGEPAGES, "%s: %lu free of %lu needed: vmrun makes the rest for the run "
 		   "(compacting memory first) and gives them back after", where, pool.free, need);
 }
 

@@ -31,9 +31,6 @@
 #include "vmctl.h"
 #include "xdg.h"
 
-#define FAIL(c, id, code, fix, ...) checks_add(c, id, VERDICT_FAIL, code, fix, __VA_ARGS__)
-#define WARN(c, id, fix, ...) checks_add(c, id, VERDICT_WARN, 0, fix, __VA_ARGS__)
-#define OK(c, id, ...) checks_add(c, id, VERDICT_OK, 0, NULL, __VA_ARGS__)
 
 /* A host path from the profile, relative to the sysroot (always absolute: profiles.h). */
 static const char *rel(const char *path)
@@ -155,20 +152,20 @@ static void check_disk_file(struct checks *c, const struct sysroot *s, const str
 	bool want_qcow2 = streq(d->format, "qcow2"), qcow2;
 
 	if (!S_ISREG(st->st_mode)) {
-		FAIL(c, "disk", EXIT_NOT_READY, "give an image file here, or a block device as "
+		CHECK_FAIL(c, CHECK_DISK, EXIT_NOT_READY, "give an image file here, or a block device as "
 		     "device: /dev/...", "%s: not a regular file", where);
 		return;
 	}
 	qcow2 = is_qcow2(fd);
 	if (qcow2 && !want_qcow2)
-		FAIL(c, "disk", EXIT_NOT_READY, "set format: qcow2 (as raw, the guest would see the "
+		CHECK_FAIL(c, CHECK_DISK, EXIT_NOT_READY, "set format: qcow2 (as raw, the guest would see the "
 		     "qcow2 structure, not the disk)", "%s: is a qcow2 image, the profile says %s",
 		     where, d->format);
 	else if (!qcow2 && want_qcow2)
-		FAIL(c, "disk", EXIT_NOT_READY, "set format: raw, or convert it (qemu-img convert -O "
+		CHECK_FAIL(c, CHECK_DISK, EXIT_NOT_READY, "set format: raw, or convert it (qemu-img convert -O "
 		     "qcow2)", "%s: is not a qcow2 image (no QFI\\xfb header)", where);
 	else
-		OK(c, "disk", "%s: %s image, %s", where, d->format, d->readonly ? "read-only" :
+		CHECK_OK(c, CHECK_DISK, "%s: %s image, %s", where, d->format, d->readonly ? "read-only" :
 		   "read-write");
 	(void)s;
 }
@@ -179,22 +176,22 @@ static void check_disk_device(struct checks *c, const struct sysroot *s, const s
 	char point[512];
 
 	if (!S_ISBLK(st->st_mode)) {
-		FAIL(c, "disk", EXIT_NOT_READY, "name a block device (ls -l /dev/disk/by-id/)",
+		CHECK_FAIL(c, CHECK_DISK, EXIT_NOT_READY, "name a block device (ls -l /dev/disk/by-id/)",
 		     "%s: not a block device", where);
 		return;
 	}
 	if (mounted(s, st->st_rdev, point, sizeof(point))) {
-		FAIL(c, "disk", EXIT_NOT_READY, "unmount it first (a guest writing to a disk the "
+		CHECK_FAIL(c, CHECK_DISK, EXIT_NOT_READY, "unmount it first (a guest writing to a disk the "
 		     "host has mounted corrupts it)", "%s: is mounted on the host at %s", where, point);
 		return;
 	}
 	if (held_by_kernel(s, st->st_rdev, point, sizeof(point))) {
-		FAIL(c, "disk", EXIT_NOT_READY, "stop using it on the host first (vgchange -an, "
+		CHECK_FAIL(c, CHECK_DISK, EXIT_NOT_READY, "stop using it on the host first (vgchange -an, "
 		     "cryptsetup close, mdadm --stop)", "%s: is in use by %s on the host (LVM, "
 		     "dm-crypt or RAID)", where, point);
 		return;
 	}
-	OK(c, "disk", "%s: block device %u:%u", where, major(st->st_rdev), minor(st->st_rdev));
+	CHECK_OK(c, CHECK_DISK, "%s: block device %u:%u", where, major(st->st_rdev), minor(st->st_rdev));
 }
 
 static void check_disk(struct checks *c, const struct sysroot *s, uid_t uid,
@@ -211,13 +208,13 @@ static void check_disk(struct checks *c, const struct sysroot *s, uid_t uid,
 		snprintf(fix, sizeof(fix), d->device ? "correct the path (ls -l /dev/disk/by-id/)" :
 			 "create it (qemu-img create -f %s %s 128G), or correct the path", d->format,
 			 path);
-		FAIL(c, "disk", EXIT_NOT_READY, errno == ENOENT ? fix : NULL, "%s: %s", where,
+		CHECK_FAIL(c, CHECK_DISK, EXIT_NOT_READY, errno == ENOENT ? fix : NULL, "%s: %s", where,
 		     errno == ENOENT ? "does not exist" : strerror(errno));
 		return;
 	}
 	/* Opened as QEMU will be, by the same user: readable, and writable unless read-only. */
 	if (faccessat(s->root_fd, rel(path), mode, 0) < 0) {
-		FAIL(c, "disk", EXIT_NOT_READY, d->readonly ? "make it readable by you" :
+		CHECK_FAIL(c, CHECK_DISK, EXIT_NOT_READY, d->readonly ? "make it readable by you" :
 		     "make it writable by you (chown/chmod, or the disk group for a device), or set "
 		     "readonly: true", "%s: not %s by you (uid %u): %m", where,
 		     d->readonly ? "readable" : "readable and writable", (unsigned)uid);
@@ -229,9 +226,9 @@ static void check_disk(struct checks *c, const struct sysroot *s, uid_t uid,
 	}
 	fd = openat(s->root_fd, rel(path), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
-		FAIL(c, "disk", EXIT_NOT_READY, NULL, "%s: %m", where);
+		CHECK_FAIL(c, CHECK_DISK, EXIT_NOT_READY, NULL, "%s: %m", where);
 	else if (qemu_holds(fd))
-		FAIL(c, "disk", EXIT_BUSY, "stop the VM that uses it (vmrun status), or give this "
+		CHECK_FAIL(c, CHECK_DISK, EXIT_BUSY, "stop the VM that uses it (vmrun status), or give this "
 		     "VM its own disk", "%s: is in use by a running QEMU (it holds QEMU's image lock)",
 		     where);
 	else
@@ -285,7 +282,7 @@ static void check_bridge(struct checks *c, const struct sysroot *s, uid_t uid,
 	snprintf(path, sizeof(path), "class/net/%s/bridge", br);
 	if (s->sys_fd < 0 || fstatat(s->sys_fd, path, &st, 0) < 0) {
 		snprintf(path, sizeof(path), "class/net/%s", br);
-		FAIL(c, "bridge", EXIT_NOT_READY, "create it (ip link add NAME type bridge; or in "
+		CHECK_FAIL(c, CHECK_BRIDGE, EXIT_NOT_READY, "create it (ip link add NAME type bridge; or in "
 		     "NetworkManager / systemd-networkd), or use network: {type: user}", "%s: %s",
 		     where, s->sys_fd >= 0 && fstatat(s->sys_fd, path, &st, 0) == 0 ?
 		     "is a network interface but not a bridge" : "no such bridge on this host");
@@ -293,7 +290,7 @@ static void check_bridge(struct checks *c, const struct sysroot *s, uid_t uid,
 	}
 	bridge_acl(s, "/etc/qemu/bridge.conf", br, 0, &allowed, &denied, &found);
 	if (!found || !allowed || denied) {
-		FAIL(c, "bridge", EXIT_NOT_READY, "add the line \"allow BRIDGE\" to /etc/qemu/bridge.conf",
+		CHECK_FAIL(c, CHECK_BRIDGE, EXIT_NOT_READY, "add the line \"allow BRIDGE\" to /etc/qemu/bridge.conf",
 		     "%s: QEMU's bridge helper would refuse it (%s)", where, !found ?
 		     "/etc/qemu/bridge.conf does not exist" : denied ? "denied in /etc/qemu/bridge.conf" :
 		     "not allowed in /etc/qemu/bridge.conf");
@@ -302,13 +299,13 @@ static void check_bridge(struct checks *c, const struct sysroot *s, uid_t uid,
 	/* A user's QEMU needs the helper to be setuid root to add a tap to the bridge. */
 	if (uid != 0 && (fstatat(s->root_fd, helper, &st, 0) < 0 || !(st.st_mode & S_ISUID) ||
 			      st.st_uid != 0)) {
-		FAIL(c, "bridge", EXIT_NOT_READY, "sudo chmod u+s /usr/lib/qemu/qemu-bridge-helper "
+		CHECK_FAIL(c, CHECK_BRIDGE, EXIT_NOT_READY, "sudo chmod u+s /usr/lib/qemu/qemu-bridge-helper "
 		     "(Debian ships it without the setuid bit)", "%s: /usr/lib/qemu/qemu-bridge-helper "
 		     "is %s, so it cannot attach your VM to the bridge", where,
 		     fstatat(s->root_fd, helper, &st, 0) < 0 ? "missing" : "not setuid root");
 		return;
 	}
-	OK(c, "bridge", "%s: a bridge, allowed in /etc/qemu/bridge.conf", where);
+	CHECK_OK(c, CHECK_BRIDGE, "%s: a bridge, allowed in /etc/qemu/bridge.conf", where);
 }
 
 /* ---- ROM files ---- */
@@ -326,19 +323,19 @@ static void check_rom(struct checks *c, const struct sysroot *s, const struct vm
 		 p->pci[i].rom);
 	fd = openat(s->root_fd, rel(p->pci[i].rom), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
-		FAIL(c, "rom", EXIT_NOT_READY, "correct the path, or leave rom: out to use the card's "
+		CHECK_FAIL(c, CHECK_ROM, EXIT_NOT_READY, "correct the path, or leave rom: out to use the card's "
 		     "own", "%s: %m", where);
 		return;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (16 << 20))
-		FAIL(c, "rom", EXIT_NOT_READY, NULL, "%s: not a ROM image (a regular file of at most "
+		CHECK_FAIL(c, CHECK_ROM, EXIT_NOT_READY, NULL, "%s: not a ROM image (a regular file of at most "
 		     "16 MiB)", where);
 	else if (pread(fd, sig, 2, 0) != 2 || sig[0] != 0x55 || sig[1] != 0xaa)
-		FAIL(c, "rom", EXIT_NOT_READY, "a dump with a header (nvflash, GPU-Z) must be cut to "
+		CHECK_FAIL(c, CHECK_ROM, EXIT_NOT_READY, "a dump with a header (nvflash, GPU-Z) must be cut to "
 		     "start at the bytes 55 AA", "%s: does not start with the PCI option ROM "
 		     "signature 55 AA", where);
 	else
-		OK(c, "rom", "%s: %lld KiB option ROM", where, (long long)st.st_size / 1024);
+		CHECK_OK(c, CHECK_ROM, "%s: %lld KiB option ROM", where, (long long)st.st_size / 1024);
 	safe_close(fd);
 }
 
@@ -366,20 +363,20 @@ static void check_memory(struct checks *c, const struct sysroot *s, const struct
 
 	snprintf(where, sizeof(where), "%s:%u: memory", p->source, profile_line(p, "memory"));
 	if (!host) {
-		WARN(c, "memory", NULL, "%s: cannot read this host's memory (/proc/meminfo)", where);
+		CHECK_WARN(c, CHECK_MEMORY, NULL, "%s: cannot read this host's memory (/proc/meminfo)", where);
 		return;
 	}
 	if (p->memory > host)
-		FAIL(c, "memory", EXIT_NOT_READY, "give the VM less (the host needs some too)",
+		CHECK_FAIL(c, CHECK_MEMORY, EXIT_NOT_READY, "give the VM less (the host needs some too)",
 		     "%s: %.1f GiB is more than this host has (%.1f GiB)", where,
 		     (double)p->memory / (1 << 30), (double)host / (1 << 30));
 	else if (host - p->memory < (2ULL << 30))
-		WARN(c, "memory", "give the VM less, or expect the host to swap",
+		CHECK_WARN(c, CHECK_MEMORY, "give the VM less, or expect the host to swap",
 		     "%s: %.1f GiB leaves the host %.1f GiB of its %.1f GiB", where,
 		     (double)p->memory / (1 << 30), (double)(host - p->memory) / (1 << 30),
 		     (double)host / (1 << 30));
 	else
-		OK(c, "memory", "memory: %.1f GiB of the host's %.1f GiB",
+		CHECK_OK(c, CHECK_MEMORY, "memory: %.1f GiB of the host's %.1f GiB",
 		   (double)p->memory / (1 << 30), (double)host / (1 << 30));
 }
 
@@ -395,7 +392,7 @@ static void check_instance(struct checks *c, const struct plan *pl)
 		return; /* never ran, or not ours: the run will say so when it creates it */
 	if (vm_is_running(fd)) {
 		(void)vm_info_read(fd, &vi);
-		FAIL(c, "instance", EXIT_BUSY, "stop it (vmrun stop NAME), or give this profile "
+		CHECK_FAIL(c, CHECK_INSTANCE, EXIT_BUSY, "stop it (vmrun stop NAME), or give this profile "
 		     "another name:", "VM '%s' is already running from %s (vmrun pid %d)",
 		     pl->p->name, vi.profile[0] ? vi.profile : "another profile", (int)vi.pid);
 	}
@@ -427,7 +424,7 @@ static void check_name_clash(struct checks *c, const struct plan *pl)
 		if (self && real && streq(self, real))
 			continue;
 		if (profile_load(path, &other, &err) == 0 && streq(other->name, pl->p->name))
-			WARN(c, "name", "give one of them another name: (they would share the NVRAM "
+			CHECK_WARN(c, CHECK_NAME, "give one of them another name: (they would share the NVRAM "
 			     "and could not run together)", "%s:%u: name: '%s' is also the name of %s",
 			     pl->p->source, profile_line(pl->p, "name"), pl->p->name, path);
 		profile_free(other);
@@ -444,22 +441,22 @@ static void check_tpm(struct checks *c, const struct plan *pl)
 	if (!pl->p->tpm)
 		return;
 	if (!swtpm_available()) {
-		FAIL(c, "tpm", EXIT_NOT_READY, "apt install swtpm swtpm-tools", "%s:%u: tpm: swtpm is "
+		CHECK_FAIL(c, CHECK_TPM, EXIT_NOT_READY, "apt install swtpm swtpm-tools", "%s:%u: tpm: swtpm is "
 		     "not installed", pl->p->source, profile_line(pl->p, "tpm"));
 		return;
 	}
 	snprintf(path, sizeof(path), "%s/%s", pl->state_dir, SWTPM_STATE_DIR);
 	if (lstat(path, &st) < 0) {
-		OK(c, "tpm", "TPM 2.0: swtpm; its state will be created in %s", path);
+		CHECK_OK(c, CHECK_TPM, "TPM 2.0: swtpm; its state will be created in %s", path);
 		return;
 	}
 	if (!S_ISDIR(st.st_mode) || st.st_uid != getuid() || (st.st_mode & 022))
-		FAIL(c, "tpm", EXIT_NOT_READY, "it must be a directory of yours that only you can "
+		CHECK_FAIL(c, CHECK_TPM, EXIT_NOT_READY, "it must be a directory of yours that only you can "
 		     "write (chmod 700)", "TPM state %s: %s", path, !S_ISDIR(st.st_mode) ?
 		     "is not a directory" : st.st_uid != getuid() ? "belongs to another user" :
 		     "is writable by others");
 	else
-		OK(c, "tpm", "TPM 2.0: swtpm; its state is kept in %s", path);
+		CHECK_OK(c, CHECK_TPM, "TPM 2.0: swtpm; its state is kept in %s", path);
 }
 
 static bool is_iso9660(int fd)
@@ -485,20 +482,20 @@ static void check_install_media(struct checks *c, const struct sysroot *s, const
 			 p->install.media[i]);
 		fd = openat(s->root_fd, rel(p->install.media[i]), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 		if (fd < 0)
-			checks_add(c, "install", missing, EXIT_NOT_READY, "correct the path, or download "
+			checks_add(c, CHECK_INSTALL, missing, EXIT_NOT_READY, "correct the path, or download "
 				   "the ISO there", "%s: %m%s", where, pl->opts.install ? "" :
 				   " (vmrun install needs it)");
 		else if (!is_iso9660(fd))
-			WARN(c, "install", NULL, "%s: not an ISO 9660 image (attached as a CD-ROM anyway)",
+			CHECK_WARN(c, CHECK_INSTALL, NULL, "%s: not an ISO 9660 image (attached as a CD-ROM anyway)",
 			     where);
 		else
-			OK(c, "install", "%s: ISO 9660 image, a CD-ROM%s", where, i ? "" :
+			CHECK_OK(c, CHECK_INSTALL, "%s: ISO 9660 image, a CD-ROM%s", where, i ? "" :
 			   " (booted by vmrun install)");
 		safe_close(fd);
 	}
 	if (pl->opts.install && pl->install.display == VM_INSTALL_GTK && !getenv("DISPLAY") &&
 	    !getenv("WAYLAND_DISPLAY"))
-		FAIL(c, "install", EXIT_NOT_READY, "run it in a desktop session, or set install.display: "
+		CHECK_FAIL(c, CHECK_INSTALL, EXIT_NOT_READY, "run it in a desktop session, or set install.display: "
 		     "vnc", "%s:%u: install.display: gtk needs a desktop session (no DISPLAY or "
 		     "WAYLAND_DISPLAY)", p->source, profile_line(p, "install.display"));
 }
@@ -534,7 +531,7 @@ static void check_windows_drivers(struct checks *c, const struct sysroot *s,
 	for (size_t i = 0; i < p->install.n_media; i++)
 		drivers |= is_virtio_win(s, p->install.media[i]);
 	if (virtio && !drivers)
-		WARN(c, "drivers", "add the virtio-win ISO (Fedora's virtio-win project: "
+		CHECK_WARN(c, CHECK_DRIVERS, "add the virtio-win ISO (Fedora's virtio-win project: "
 		     "https://fedorapeople.org/groups/virt/virtio-win/direct-downloads/stable-virtio/"
 		     "virtio-win.iso) to install.media, or use interface: nvme or sata",
 		     "%s: Windows has no driver for virtio disks, and install.media has no "
@@ -550,13 +547,13 @@ static void check_qemu(struct checks *c, const struct plan *pl)
 
 	for (size_t i = 0; i < p->n_extra_args; i++)
 		if (streq(p->extra_args[i], "-daemonize") || streq(p->extra_args[i], "--daemonize"))
-			FAIL(c, "extra-args", EXIT_USAGE, "remove it from extra_args",
+			CHECK_FAIL(c, CHECK_EXTRA_ARGS, EXIT_USAGE, "remove it from extra_args",
 			     "%s: extra_args: -daemonize would let QEMU escape vmrun's supervision",
 			     p->source);
 	if (program_find(qemu, NULL, 0))
-		OK(c, "qemu", "QEMU: %s", qemu);
+		CHECK_OK(c, CHECK_QEMU, "QEMU: %s", qemu);
 	else
-		FAIL(c, "qemu", EXIT_NOT_READY, "apt install qemu-system-x86",
+		CHECK_FAIL(c, CHECK_QEMU, EXIT_NOT_READY, "apt install qemu-system-x86",
 		     "QEMU: %s not found on PATH", qemu);
 }
 
@@ -569,19 +566,19 @@ static void check_memlock(struct checks *c, uid_t uid, const struct plan *pl, bo
 	if (!pl->p->n_pci)
 		return;
 	if (uid == 0) {
-		OK(c, "memlock", "locked memory: running as root (CAP_IPC_LOCK), no limit applies");
+		CHECK_OK(c, CHECK_MEMLOCK, "locked memory: running as root (CAP_IPC_LOCK), no limit applies");
 		return;
 	}
 	if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)) {
-		OK(c, "memlock", "locked memory: the limit covers %llu KiB", need >> 10);
+		CHECK_OK(c, CHECK_MEMLOCK, "locked memory: the limit covers %llu KiB", need >> 10);
 		return;
 	}
 	if (helper) {
-		OK(c, "memlock", "locked memory: vmrun-helper raises the limit to %llu KiB for the run",
+		CHECK_OK(c, CHECK_MEMLOCK, "locked memory: vmrun-helper raises the limit to %llu KiB for the run",
 		   need >> 10);
 		return;
 	}
-	FAIL(c, "memlock", EXIT_NOT_READY, "install vmrun-helper (make install), or raise "
+	CHECK_FAIL(c, CHECK_MEMLOCK, EXIT_NOT_READY, "install vmrun-helper (make install), or raise "
 	     "RLIMIT_MEMLOCK (/etc/security/limits.d/, LimitMEMLOCK= in a unit)",
 	     "locked memory: limit %llu KiB < %llu KiB needed to pin %s's RAM",
 	     (unsigned long long)rl.rlim_cur >> 10, need >> 10, pl->p->name);

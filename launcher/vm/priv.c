@@ -16,6 +16,7 @@
 
 #include "exitcodes.h"
 #include "kernel.h"
+#include "spawn.h"
 #include "util.h"
 
 #ifndef VMRUN_LIBEXECDIR
@@ -138,8 +139,9 @@ static void read_report(struct priv *p, int fd, struct priv_result *res, bool *g
 static void via_helper(struct priv *p, const struct priv_request *rq, struct priv_result *res)
 {
 	char path[PATH_MAX], arg[272], flag[32], *argv[7];
+	struct spawn_opts o = spawn_opts_default();
 	bool got = false;
-	int sv[2], status;
+	int sv[2], status, r;
 	pid_t pid;
 
 	if (priv_helper_path(path, sizeof(path)) < 0)
@@ -150,25 +152,21 @@ static void via_helper(struct priv *p, const struct priv_request *rq, struct pri
 		return fail(res, SW_FAILED, "socketpair failed");
 	helper_args(rq, arg, sizeof(arg), flag, sizeof(flag), argv);
 	fflush(stdout);
-	pid = fork();
-	if (pid < 0) {
-		safe_close(sv[0]);
-		safe_close(sv[1]);
-		return fail(res, SW_FAILED, "fork failed");
-	}
-	if (pid == 0) {
-		/* Its report on stdout; it resets everything else it inherits itself. */
-		if (dup2(sv[1], STDOUT_FILENO) < 0)
-			_exit(EXIT_ERROR);
-		execv(path, argv);
-		_exit(EXIT_ERROR);
-	}
+	/* Its report on stdout; stdin and stderr are ours (it puts /dev/null there itself). */
+	o.in = o.err = SPAWN_INHERIT;
+	o.out = sv[1];
+	o.search_path = false;
+	o.program = path;
+	r = spawn_start(argv, &o, &pid);
 	safe_close(sv[1]);
+	if (r < 0) {
+		safe_close(sv[0]);
+		return fail(res, SW_FAILED, "cannot start vmrun-helper");
+	}
 	read_report(p, sv[0], res, &got);
 	safe_close(sv[0]);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return fail(res, SW_FAILED, "waitpid for vmrun-helper failed");
+	if (spawn_wait(pid, 0, &status) < 0)
+		return fail(res, SW_FAILED, "waitpid for vmrun-helper failed");
 	if (!got) {
 		char why[160];
 

@@ -21,6 +21,7 @@
 #include "program.h"
 #include "text.h"
 #include "timeutil.h"
+#include "spawn.h"
 #include "util.h"
 
 bool swtpm_available(void)
@@ -49,36 +50,28 @@ static int state_dir_ensure(int state_fd, bool *created, char *err, size_t errle
 	return 0;
 }
 
-_Noreturn static void exec_swtpm(int run_fd, const char *state_dir, const char *run_dir,
-				 pid_t parent)
+/* swtpm in its own process group (a Ctrl-C is for vmrun, which stops QEMU first), never
+ * outliving vmrun, its output in its log. */
+static int exec_swtpm(int run_fd, const char *state_dir, const char *run_dir, pid_t *ret_pid)
 {
 	char state[PATH_MAX + 32], ctrl[PATH_MAX + 48], log[PATH_MAX + 48], pid[PATH_MAX + 32];
-	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	int logfd = openat(run_fd, SWTPM_LOG, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
-			   0600);
-	sigset_t none;
+	struct spawn_opts o = spawn_opts_default();
+	_cleanup_close_ int logfd = openat(run_fd, SWTPM_LOG, O_WRONLY | O_CREAT | O_APPEND |
+					   O_CLOEXEC | O_NOFOLLOW, 0600);
 
-	/* Its own process group (a Ctrl-C is for vmrun, which stops QEMU first), and never
-	 * outliving vmrun. */
-	(void)setpgid(0, 0);
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent || null < 0 || logfd < 0)
-		_exit(127);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	for (int sig = 1; sig < NSIG; sig++)
-		(void)signal(sig, SIG_DFL);
-	dup2(null, 0);
-	dup2(logfd, 1);
-	dup2(logfd, 2);
-	(void)close_range(3, ~0U, 0);
+	if (logfd < 0)
+		return -errno;
 	snprintf(state, sizeof(state), "dir=%s/%s,mode=0600", state_dir, SWTPM_STATE_DIR);
 	snprintf(ctrl, sizeof(ctrl), "type=unixio,path=%s/%s,mode=0600", run_dir, SWTPM_SOCKET);
 	snprintf(log, sizeof(log), "file=%s/%s,level=2", run_dir, SWTPM_LOG);
 	snprintf(pid, sizeof(pid), "file=%s/swtpm.pid", run_dir);
-	execlp("swtpm", "swtpm", "socket", "--tpm2", "--tpmstate", state, "--ctrl", ctrl, "--log",
-	       log, "--pid", pid, (char *)NULL);
-	fprintf(stderr, "vmrun: cannot execute swtpm: %s\n", strerror(errno));
-	_exit(127);
+	o.out = o.err = logfd;
+	o.new_pgroup = true;
+	o.die_with_parent = true;
+	return spawn_start((char *const[]){ (char *)"swtpm", (char *)"socket", (char *)"--tpm2",
+					    (char *)"--tpmstate", state, (char *)"--ctrl", ctrl,
+					    (char *)"--log", log, (char *)"--pid", pid, NULL },
+			   &o, ret_pid);
 }
 
 /* Does the control socket accept a connection yet? */
@@ -141,7 +134,6 @@ static int wait_ready(struct swtpm *t, int run_fd, const char *run_dir, unsigned
 int swtpm_start(int state_fd, const char *state_dir, int run_fd, const char *run_dir,
 		unsigned timeout_ms, struct swtpm *t, char *err, size_t errlen)
 {
-	pid_t parent = getpid();
 	int r;
 
 	*t = (struct swtpm){ .pidfd = -1 };
@@ -151,13 +143,11 @@ int swtpm_start(int state_fd, const char *state_dir, int run_fd, const char *run
 	if (r < 0)
 		return r;
 	(void)unlinkat(run_fd, SWTPM_SOCKET, 0); /* a crashed run's, under the instance lock */
-	t->pid = fork();
-	if (t->pid < 0) {
+	r = exec_swtpm(run_fd, state_dir, run_dir, &t->pid);
+	if (r < 0) {
 		t->pid = 0;
-		return snprintf(err, errlen, "fork: %m"), -errno;
+		return snprintf(err, errlen, "cannot start swtpm: %s", strerror(-r)), r;
 	}
-	if (t->pid == 0)
-		exec_swtpm(run_fd, state_dir, run_dir, parent);
 	t->pidfd = (int)syscall(SYS_pidfd_open, t->pid, 0);
 	r = wait_ready(t, run_fd, run_dir, timeout_ms, err, errlen);
 	if (r < 0)

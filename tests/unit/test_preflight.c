@@ -95,7 +95,7 @@ static const struct check_item *find(const struct fx *f, const char *id, enum ve
 				     const char *part)
 {
 	for (size_t i = 0; i < f->ck.n; i++)
-		if (streq(f->ck.v[i].id, id) && f->ck.v[i].verdict == v &&
+		if (streq(check_id_name(f->ck.v[i].id), id) && f->ck.v[i].verdict == v &&
 		    (!part || strstr(f->ck.v[i].msg, part)))
 			return &f->ck.v[i];
 	return NULL;
@@ -104,7 +104,7 @@ static const struct check_item *find(const struct fx *f, const char *id, enum ve
 static void dump(const struct fx *f)
 {
 	for (size_t i = 0; i < f->ck.n; i++)
-		fprintf(stderr, "  %s %s: %s | %s\n", verdict_name(f->ck.v[i].verdict), f->ck.v[i].id,
+		fprintf(stderr, "  %s %s: %s | %s\n", verdict_name(f->ck.v[i].verdict), check_id_name(f->ck.v[i].id),
 			f->ck.v[i].msg, f->ck.v[i].fix);
 }
 
@@ -144,11 +144,11 @@ static bool child_finds(struct fx *f, const char *yaml, const char *id, enum ver
 			_exit(4);
 		preflight(f->s, 4242, &pl, &ck);
 		for (size_t i = 0; i < ck.n; i++)
-			found |= streq(ck.v[i].id, id) && ck.v[i].verdict == v &&
+			found |= streq(check_id_name(ck.v[i].id), id) && ck.v[i].verdict == v &&
 				 strstr(ck.v[i].msg, part) && (v != VERDICT_FAIL || ck.v[i].exit_code);
 		for (size_t i = 0; !found && i < ck.n; i++)
 			fprintf(stderr, "  child: %s %s: %s | %s\n", verdict_name(ck.v[i].verdict),
-				ck.v[i].id, ck.v[i].msg, ck.v[i].fix);
+				check_id_name(ck.v[i].id), ck.v[i].msg, ck.v[i].fix);
 		_exit(found ? 0 : 1);
 	}
 	assert_int_equal(waitpid(pid, &st, 0), pid);
@@ -353,6 +353,63 @@ static void test_memory(void **state)
 	expect(f, "memory", VERDICT_WARN, "14.0 GiB leaves the host 1.6 GiB of its 15.6 GiB", 0);
 	check(f, HEAD);
 	expect(f, "memory", VERDICT_OK, "1.0 GiB of the host's 15.6 GiB", 0);
+}
+
+/* reallocarray, wrapped (the Makefile links this test with --wrap=reallocarray): the Nth
+ * growth of a verdict list fails, as it would with no memory left. */
+void *__real_reallocarray(void *p, size_t n, size_t size);
+void *__wrap_reallocarray(void *p, size_t n, size_t size);
+static unsigned fail_verdict_at, verdict_allocs;
+
+void *__wrap_reallocarray(void *p, size_t n, size_t size)
+{
+	if (size == sizeof(struct check_item) && fail_verdict_at && ++verdict_allocs == fail_verdict_at)
+		return NULL;
+	return __real_reallocarray(p, n, size);
+}
+
+/*
+ * The pre-flight fails closed: whichever verdict is lost to a failed allocation (a FAIL among
+ * them), the run is refused, `vmrun check` counts it, and says why. Without it the list would
+ * just be shorter, and a lost FAIL a pass.
+ */
+static void test_lost_verdict_fails(void **state)
+{
+	struct fx *f = *state;
+	const struct check_item *first;
+	size_t n;
+
+	check(f, "name: t\nos: linux\naccel: tcg\nmemory: 99999T\nfirmware: {type: bios}\n");
+	n = f->ck.n;
+	assert_true(n > 3);
+	for (unsigned k = 1; k <= n; k++) {
+		verdict_allocs = 0;
+		fail_verdict_at = k;
+		checks_clear(&f->ck);
+		preflight(f->s, 0, &f->pl, &f->ck);
+		fail_verdict_at = 0;
+		first = checks_first_fail(&f->ck);
+		if (!first || !f->ck.lost)
+			fail_msg("verdict %u lost: the pre-flight passed", k);
+		assert_int_equal(first->id, CHECK_VERDICTS);
+		assert_int_equal(first->exit_code, 4);
+		assert_non_null(strstr(first->msg, "lost a verdict"));
+		assert_true(f->ck.count[VERDICT_FAIL] >= 1);
+	}
+	/* The same profile, nothing lost: refused for its memory, as before. */
+	checks_clear(&f->ck);
+	preflight(f->s, 0, &f->pl, &f->ck);
+	assert_false(f->ck.lost);
+	assert_int_equal(checks_first_fail(&f->ck)->id, CHECK_MEMORY);
+	/* A profile that passes, with one verdict lost: refused all the same. */
+	check(f, HEAD);
+	assert_null(checks_first_fail(&f->ck));
+	verdict_allocs = 0;
+	fail_verdict_at = 2;
+	checks_clear(&f->ck);
+	preflight(f->s, 0, &f->pl, &f->ck);
+	fail_verdict_at = 0;
+	assert_non_null(checks_first_fail(&f->ck));
 }
 
 static void test_kvm(void **state)
@@ -609,7 +666,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_disks),       T(test_disk_access_as_user), T(test_block_device_mounted),
-		T(test_bridge),      T(test_rom),                 T(test_memory),
+		T(test_bridge),      T(test_rom),                 T(test_memory), T(test_lost_verdict_fails),
 		T(test_kvm),         T(test_kvm_group),           T(test_iommu_only_with_pci),
 		T(test_not_a_gpu),   T(test_memlock_need),        T(test_name_clash),
 		T(test_console_on_gpu),

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "setup.h"
 #include "setup_diff.h"
+#include "spawn.h"
 #include "util.h"
 
 const char *const setup_status_name[] = { "already-done", "proposed", "applied", "manual",
@@ -212,25 +213,19 @@ static int apply_change(int root_fd, json_object *m, const struct change *ch)
 
 /* --- running the boot loader's regenerate command ----------------------------------------- */
 
-/* fork/exec without a shell; its output goes to stderr so stdout stays ours (--json). */
+/* Its output goes to stderr so stdout stays ours (--json); a boot loader's regeneration can
+ * take a while (os-prober), but not for ever. */
 static int run_command(char *const argv[])
 {
-	int status;
-	pid_t pid;
+	struct spawn_opts o = spawn_opts_default();
+	int r;
 
+	o.out = STDERR_FILENO;
+	o.err = SPAWN_INHERIT;
+	o.search_path = false;
 	fflush(stdout);
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		(void)dup2(STDERR_FILENO, STDOUT_FILENO);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	r = spawn_run(argv, &o, 600000);
+	return r == -ENOENT ? 127 : r;
 }
 
 /* On the real root, regenerate grub.cfg; on a fake one, only say what would run. */
