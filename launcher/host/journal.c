@@ -10,12 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fileio.h"
 #include "names.h"
 #include "sysroot.h"
-#include "util.h"
+#include "procstat.h"
 
 #define JOURNAL_VERSION 2
 
@@ -454,4 +455,51 @@ void journal_clear(struct journal *j)
 	free(j->plan.devs);
 	j->plan.devs = NULL;
 	j->plan.n_devs = 0;
+}
+
+/* ---- the switch's use of it ---- */
+
+enum switch_status journal_sync(struct switch_ctx *c, struct journal *j)
+{
+	int r = journal_write(c->state_fd, j);
+
+	if (r < 0)
+		return sw_fail(c, SW_FAILED, "cannot write the journal /run/vmrun/switch/group-%d.json: %s",
+			    j->plan.group, strerror(-r));
+	return SW_OK;
+}
+
+enum switch_status journal_begin(struct switch_ctx *c, struct journal *j, enum journal_op op,
+					bool for_run, bool kept)
+{
+	j->op = op;
+	j->state = JOURNAL_IN_PROGRESS;
+	j->pid = getpid();
+	j->holder = c->holder > 0 ? c->holder : j->pid;
+	j->holder_start = 0;
+	(void)proc_start_time(c->s->proc_fd, j->holder, &j->holder_start);
+	j->for_run = for_run && !kept; /* a kept group is not the run's to give back */
+	j->kept = kept;
+	j->owner = c->owner;
+	j->started = (int64_t)time(NULL);
+	return journal_sync(c, j);
+}
+
+bool journal_holder_alive(const struct switch_ctx *c, const struct journal *j)
+{
+	return proc_is_alive(c->s->proc_fd, j->holder, j->holder_start);
+}
+
+bool journal_stale(const struct switch_ctx *c, const struct journal *j)
+{
+	if (c->owner != 0 && j->owner != c->owner)
+		return false;
+	if (j->state == JOURNAL_IN_PROGRESS)
+		return !proc_is_alive(c->s->proc_fd, j->pid, 0) && !journal_holder_alive(c, j);
+	return j->op == JOURNAL_DETACH && j->for_run && !journal_holder_alive(c, j);
+}
+
+const char *journal_stale_what(const struct journal *j)
+{
+	return j->state == JOURNAL_IN_PROGRESS ? "was interrupted" : "was never given back";
 }

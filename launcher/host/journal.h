@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "swctx.h"
 #include "swplan.h"
 
 #define JOURNAL_MAX_DEVS 32
@@ -48,3 +49,21 @@ int journal_remove(int dirfd, int group);
 /* Groups that have a journal, sorted. */
 int journal_list(int dirfd, int **ret, size_t *ret_n);
 void journal_clear(struct journal *j);
+
+/* ---- the switch's use of it (swctx.h) ---- */
+
+/* Write j now: SW_FAILED with why in c when it cannot be. */
+enum switch_status journal_sync(struct switch_ctx *c, struct journal *j);
+/* A new journal for op, by this process, for c's owner and holder, written. */
+enum switch_status journal_begin(struct switch_ctx *c, struct journal *j, enum journal_op op,
+				 bool for_run, bool kept);
+/* The vmrun a group was detached for still runs (the same process: its start time). */
+bool journal_holder_alive(const struct switch_ctx *c, const struct journal *j);
+/*
+ * What a vmrun that died left behind, for its owner (or root) to take back unasked: a switch
+ * it was in the middle of, or a run's group it never gave back. A `vmrun detach` is not
+ * stale: its group stays on vfio-pci by design.
+ */
+bool journal_stale(const struct switch_ctx *c, const struct journal *j);
+/* "was interrupted", "was never given back". */
+const char *journal_stale_what(const struct journal *j);

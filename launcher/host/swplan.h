@@ -14,6 +14,7 @@
 #include "holders.h"
 #include "iommu.h"
 #include "pcidev.h"
+#include "swctx.h"
 
 /*
  * How far one device has got. The names are the journal's and the timeline's. Detach goes
@@ -65,3 +66,18 @@ struct switch_plan {
 };
 
 void switch_plan_clear(struct switch_plan *p);
+
+struct switch_ctx;
+struct switch_opts;
+
+/* Plan a detach without changing anything: members, roles, refusals, holders, modules. The
+ * plan is filled even when refused (the holders are the answer then). */
+enum switch_status switch_plan_detach(struct switch_ctx *c, const struct pci_addr *gpu,
+				      const struct switch_opts *o, struct switch_plan *ret);
+/* Its parts, for an attach without a journal: the GPU and its group; the group's members (only
+ * those on vfio-pci, with only_vfio), their roles and refusals, their nodes into nodes. */
+enum switch_status swplan_gpu(struct switch_ctx *c, const struct pci_addr *gpu,
+			      struct switch_plan *p);
+struct devnode_set;
+enum switch_status swplan_members(struct switch_ctx *c, const struct switch_opts *o,
+				  struct switch_plan *p, bool only_vfio, struct devnode_set *nodes);
