@@ -268,3 +268,4 @@ check-packaging: tests
 	tests/docs/check $(BUILD)
 	tests/packaging/unit-verify $(BUILD)
 	tests/packaging/layers
+	tests/packaging/health $(BUILD)

@@ -18,7 +18,6 @@ static const char *const display_names[] = { [VM_DISPLAY_NONE] = "none",
 					     [VM_DISPLAY_SPICE] = "spice",
 					     [VM_DISPLAY_VNC] = "vnc" };
 
-#define NAME_OF(table, v) ((unsigned)(v) < ARRAY_SIZE(table) ? table[v] : NULL)
 
 const char *vm_os_name(enum vm_os o)
 {
@@ -56,12 +55,12 @@ static int memory_mistake(struct load_ctx *c, const char *s)
 			rest++;
 			if (streq(rest, "") || streq(rest, "B") || streq(rest, "b") || streq(rest, "iB") ||
 			    streq(rest, "ib"))
-				return pfail(c, line_of(c, "memory", true), "memory", "expected a size "
+				return pfail(c, posindex_line(c, "memory", true), "memory", "expected a size "
 					     "like 8G, got %s; did you mean \"%s%c\"? (upper-case unit, "
 					     "no space, no B; powers of 1024)", QUOTE(s), digits, unit);
 		}
 	}
-	return pfail(c, line_of(c, "memory", true), "memory",
+	return pfail(c, posindex_line(c, "memory", true), "memory",
 		     "expected a size like 8G, 512M, 1024K, 2T or a number of bytes, got %s", QUOTE(s));
 }
 
@@ -75,7 +74,7 @@ static int convert_top(struct load_ctx *c, const struct cy_profile *y, struct vm
 	if (r < 0)
 		return r;
 	if (!vm_name_is_valid(s))
-		return pfail(c, line_of(c, "name", true), "name", "expected %s, got %s", VM_NAME_RULE,
+		return pfail(c, posindex_line(c, "name", true), "name", "expected %s, got %s", VM_NAME_RULE,
 			     QUOTE(s));
 	r = val_dup(c, s, &p->name);
 	if (r < 0)
@@ -92,16 +91,16 @@ static int convert_top(struct load_ctx *c, const struct cy_profile *y, struct vm
 	r = parse_memory_size(s, &p->memory);
 	copy_str(size_text, sizeof(size_text), s);
 	if (r == -ERANGE)
-		return pfail(c, line_of(c, "memory", true), "memory", "size %s is too large",
+		return pfail(c, posindex_line(c, "memory", true), "memory", "size %s is too large",
 			    QUOTE(size_text));
 	if (r < 0)
 		return memory_mistake(c, size_text);
 	if (p->memory < MEMORY_MIN && strspn(size_text, "0123456789") == strlen(size_text))
-		return pfail(c, line_of(c, "memory", true), "memory", "%s is a number of bytes, "
+		return pfail(c, posindex_line(c, "memory", true), "memory", "%s is a number of bytes, "
 			     "less than the 16M minimum; give the unit: %sM or %sG", QUOTE(size_text),
 			     size_text, size_text);
 	if (p->memory < MEMORY_MIN)
-		return pfail(c, line_of(c, "memory", true), "memory", "must be at least 16M, got %s",
+		return pfail(c, posindex_line(c, "memory", true), "memory", "must be at least 16M, got %s",
 			    QUOTE(size_text));
 
 	r = val_option_string(c, "machine", y->machine, &s);
@@ -136,11 +135,11 @@ static int convert_vendor_id(struct load_ctx *c, const struct cy_profile *y, str
 		return r;
 	n = strlen(s);
 	if (n < 1 || n > 12)
-		return pfail(c, line_of(c, "hyperv_vendor_id", true), "hyperv_vendor_id",
+		return pfail(c, posindex_line(c, "hyperv_vendor_id", true), "hyperv_vendor_id",
 			    "expected 1 to 12 characters, got %zu", n);
 	for (const char *q = s; *q; q++)
 		if (*q < 0x20 || *q > 0x7e || *q == ',')
-			return pfail(c, line_of(c, "hyperv_vendor_id", true), "hyperv_vendor_id",
+			return pfail(c, posindex_line(c, "hyperv_vendor_id", true), "hyperv_vendor_id",
 				    "expected printable ASCII without ',', got %s", QUOTE(s));
 	return val_dup(c, s, &p->hyperv_vendor_id);
 }
@@ -160,7 +159,7 @@ static int convert_cpu(struct load_ctx *c, const struct cy_cpu *y, struct vm_pro
 		    (r = val_uint(c, "cpu.threads", y->threads, 1, 1024, &p->cpu.threads)) < 0)
 			return r;
 		if ((uint64_t)p->cpu.sockets * p->cpu.cores * p->cpu.threads > 1024)
-			return pfail(c, line_of(c, "cpu", false), "cpu",
+			return pfail(c, posindex_line(c, "cpu", false), "cpu",
 				    "sockets * cores * threads is %llu, at most 1024 vCPUs",
 				    (unsigned long long)p->cpu.sockets * p->cpu.cores *
 					    p->cpu.threads);
@@ -184,14 +183,14 @@ static int convert_firmware(struct load_ctx *c, const struct cy_firmware *y, str
 	const char *code = p->firmware.code, *vars = p->firmware.vars;
 
 	if (p->firmware.secure_boot && p->firmware.type == VM_FW_BIOS)
-		return pfail(c, line_of(c, "firmware.secure_boot", true), "firmware.secure_boot",
+		return pfail(c, posindex_line(c, "firmware.secure_boot", true), "firmware.secure_boot",
 			    "secure boot needs firmware type uefi, not bios");
 	/* A vars template belongs to one code image: mixing ours and theirs loses NVRAM. */
 	if (vars && !code)
-		return pfail(c, line_of(c, "firmware.vars", false), "firmware.vars",
+		return pfail(c, posindex_line(c, "firmware.vars", false), "firmware.vars",
 			    "needs firmware.code too: a vars template only fits its own code image");
 	if (code && !vars)
-		return pfail(c, line_of(c, "firmware.code", false), "firmware.code",
+		return pfail(c, posindex_line(c, "firmware.code", false), "firmware.code",
 			    "needs firmware.vars too: a code image needs its matching vars template");
 	return 0;
 }
@@ -201,7 +200,7 @@ static void profile_freep(struct vm_profile **p)
 	profile_free(*p);
 }
 
-int convert(struct load_ctx *c, const struct cy_profile *y, struct vm_profile **ret)
+int convert_profile(struct load_ctx *c, const struct cy_profile *y, struct vm_profile **ret)
 {
 	_cleanup_(profile_freep) struct vm_profile *p = calloc(1, sizeof(*p));
 	int r;
@@ -221,4 +220,44 @@ int convert(struct load_ctx *c, const struct cy_profile *y, struct vm_profile **
 		return r;
 	*ret = TAKE_PTR(p);
 	return 0;
+}
+
+void profile_free(struct vm_profile *p)
+{
+	if (!p)
+		return;
+	free(p->source);
+	free(p->name);
+	free(p->machine);
+	free(p->cpu.model);
+	free(p->cpu.pin);
+	free(p->cpu.emulator);
+	free(p->input.keyboard);
+	free(p->input.mouse);
+	free(p->firmware.code);
+	free(p->firmware.vars);
+	free(p->hyperv_vendor_id);
+	for (size_t i = 0; i < p->n_disks; i++) {
+		free(p->disks[i].path);
+		free(p->disks[i].device);
+		free(p->disks[i].format);
+	}
+	free(p->disks);
+	free(p->usb);
+	for (size_t i = 0; i < p->n_pci; i++)
+		free(p->pci[i].rom);
+	free(p->pci);
+	free(p->network.bridge);
+	free(p->network.mac);
+	free(p->network.model);
+	free(p->boot.kernel);
+	free(p->boot.initrd);
+	free(p->boot.cmdline);
+	strv_free(p->extra_args);
+	strv_free(p->install.media);
+	if (p->positions) {
+		posindex_free(p->positions);
+		free(p->positions);
+	}
+	free(p);
 }

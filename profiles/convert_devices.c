@@ -14,7 +14,6 @@ static const char *const after_names[] = { [VM_AFTER_AUTO] = "auto", [VM_AFTER_H
 					   [VM_AFTER_VFIO] = "vfio-pci" };
 static const char *const format_names[] = { "raw", "qcow2" };
 
-#define NAME_OF(table, v) ((unsigned)(v) < ARRAY_SIZE(table) ? table[v] : NULL)
 
 const char *vm_disk_if_name(enum vm_disk_if i)
 {
@@ -56,17 +55,17 @@ static int disk_media_rules(struct load_ctx *c, const char *base, const struct c
 	key_join(ro, sizeof(ro), base, "readonly");
 	if (d->media == VM_MEDIA_CDROM) {
 		if (y->interface && d->interface != VM_DISK_SATA)
-			return pfail(c, line_of(c, ifc, true), ifc, "a CD-ROM is on SATA (ide-cd): write "
+			return pfail(c, posindex_line(c, ifc, true), ifc, "a CD-ROM is on SATA (ide-cd): write "
 				     "interface: sata, or leave it out");
 		if (y->readonly && !d->readonly)
-			return pfail(c, line_of(c, ro, true), ro, "a CD-ROM is always read-only: leave "
+			return pfail(c, posindex_line(c, ro, true), ro, "a CD-ROM is always read-only: leave "
 				     "readonly out");
 		d->interface = VM_DISK_SATA;
 		d->readonly = true;
 		return 0;
 	}
 	if (d->interface == VM_DISK_SATA && d->readonly)
-		return pfail(c, line_of(c, ro, true), ro, "QEMU cannot make a SATA hard disk read-only "
+		return pfail(c, posindex_line(c, ro, true), ro, "QEMU cannot make a SATA hard disk read-only "
 			     "(ide-hd refuses it): use interface: virtio or nvme, or media: cdrom");
 	return 0;
 }
@@ -94,12 +93,12 @@ static int convert_disk(struct load_ctx *c, size_t i, const struct cy_disk *y, s
 		return r;
 	file = d->path;
 	if (!file && !device)
-		return pfail(c, line_of(c, base, false), base, "needs exactly one of path or device");
+		return pfail(c, posindex_line(c, base, false), base, "needs exactly one of path or device");
 	if (file && device)
-		return pfail(c, line_of(c, dev, false), dev,
+		return pfail(c, posindex_line(c, dev, false), dev,
 			    "path and device exclude each other: give exactly one");
 	if (device && !startswith(device, "/dev/"))
-		return pfail(c, line_of(c, dev, true), dev, "expected a path under /dev/, got %s",
+		return pfail(c, posindex_line(c, dev, true), dev, "expected a path under /dev/, got %s",
 			    QUOTE(device));
 	if (y->format) {
 		unsigned f = 0;
@@ -135,7 +134,7 @@ int convert_disks(struct load_ctx *c, const struct cy_profile *y, struct vm_prof
 			char base[32];
 
 			(void)snprintf(base, sizeof(base), "disks[%zu]", i);
-			return pfail(c, line_of(c, base, false), base, "one SATA disk or CD-ROM too many: "
+			return pfail(c, posindex_line(c, base, false), base, "one SATA disk or CD-ROM too many: "
 				     "the %s machine has %u SATA ports", p->machine,
 				     vm_sata_ports(p->machine));
 		}
@@ -156,7 +155,7 @@ static int convert_usb_id(struct load_ctx *c, size_t i, const char *key, const c
 
 	/* {vendor: "046d:c31c"} and no product: the mistake is in vendor, said there. */
 	(void)snprintf(vkey, sizeof(vkey), "usb[%zu].vendor", i);
-	if (!v && streq(key, "product") && (e = index_find(&c->idx, vkey)) &&
+	if (!v && streq(key, "product") && (e = posindex_find(&c->idx, vkey)) &&
 	    hint_usb_pair(e->value, vendor, product))
 		return pfail(c, e->value_line, vkey, "\"%s\" is vendor and product together; write "
 			     "{vendor: \"%s\", product: \"%s\"}", e->value, vendor, product);
@@ -165,10 +164,10 @@ static int convert_usb_id(struct load_ctx *c, size_t i, const char *key, const c
 		return r;
 
 	if (val_usb_id(s, ret) < 0 && hint_usb_pair(s, vendor, product))
-		return pfail(c, line_of(c, path, true), path, "%s is vendor and product together; "
+		return pfail(c, posindex_line(c, path, true), path, "%s is vendor and product together; "
 			     "write {vendor: \"%s\", product: \"%s\"}", QUOTE(s), vendor, product);
 	if (val_usb_id(s, ret) < 0)
-		return pfail(c, line_of(c, path, true), path,
+		return pfail(c, posindex_line(c, path, true), path,
 			    "expected 4 hex digits like 046d or 0x046d, got %s", QUOTE(s));
 	return 0;
 }
@@ -203,13 +202,13 @@ static int convert_usb_port(struct load_ctx *c, size_t i, const struct cy_usb *y
 	if ((r = val_uint(c, bus, y->bus, 1, 255, &u->bus)) < 0)
 		return r;
 	if (!y->bus || !y->port)
-		return pfail(c, line_of(c, y->bus ? port : bus, false), y->bus ? port : bus,
+		return pfail(c, posindex_line(c, y->bus ? port : bus, false), y->bus ? port : bus,
 			     "required key is missing: a device by port needs bus and port, as "
 			     "lsusb -t shows them ({bus: 1, port: \"2.3\"})");
 	if ((r = val_scalar(c, port, y->port, &s)) < 0)
 		return r;
 	if (!usb_port_ok(s))
-		return pfail(c, line_of(c, port, true), port, "expected a port path like 2 or 2.3 "
+		return pfail(c, posindex_line(c, port, true), port, "expected a port path like 2 or 2.3 "
 			     "(hub ports, dot-separated), got %s", QUOTE(s));
 	copy_str(u->port, sizeof(u->port), s);
 	return 0;
@@ -231,7 +230,7 @@ int convert_usb(struct load_ctx *c, const struct cy_profile *y, struct vm_profil
 		(void)snprintf(base, sizeof(base), "usb[%zu]", i);
 		if ((u->vendor || u->product) && (u->bus || u->port)) {
 			key_join(key, sizeof(key), base, u->bus ? "bus" : "port");
-			return pfail(c, line_of(c, key, false), key, "a device is given by vendor and "
+			return pfail(c, posindex_line(c, key, false), key, "a device is given by vendor and "
 				     "product, or by bus and port, not both");
 		}
 		if (u->bus || u->port) {
@@ -261,11 +260,11 @@ static int convert_pci_one(struct load_ctx *c, size_t i, const struct cy_pci *y,
 	if ((r = val_required(c, addr, y->address, &s)) < 0)
 		return r;
 	if (pci_addr_parse(s, &d->address) < 0)
-		return pfail(c, line_of(c, addr, true), addr,
+		return pfail(c, posindex_line(c, addr, true), addr,
 			    "expected a PCI address like 0000:01:00.0 or 01:00.0, got %s", QUOTE(s));
 	for (size_t j = 0; j < i; j++)
 		if (pci_addr_eq(&before[j].address, &d->address))
-			return pfail(c, line_of(c, addr, true), addr,
+			return pfail(c, posindex_line(c, addr, true), addr,
 				    "duplicate PCI address %s, already pci[%zu]", QUOTE(s), j);
 	d->whole_group = true;
 	if ((r = val_bool(c, grp, y->group, &d->whole_group)) < 0 ||
@@ -305,18 +304,18 @@ int convert_network(struct load_ctx *c, const struct cy_network *y, struct vm_pr
 		    (r = val_scalar(c, "network.mac", y->mac, &mac)) < 0)
 			return r;
 		if (mac && val_mac(mac, mac_buf) < 0)
-			return pfail(c, line_of(c, "network.mac", true), "network.mac",
+			return pfail(c, posindex_line(c, "network.mac", true), "network.mac",
 				    "expected xx:xx:xx:xx:xx:xx in hex, got %s", QUOTE(mac));
 		if (mac && (strtoul((char[3]){ mac_buf[0], mac_buf[1], 0 }, NULL, 16) & 1))
-			return pfail(c, line_of(c, "network.mac", true), "network.mac",
+			return pfail(c, posindex_line(c, "network.mac", true), "network.mac",
 				    "must be a unicast address (even first octet), got %s",
 				    QUOTE(mac));
 	}
 	if (p->network.type == VM_NET_BRIDGE && !bridge)
-		return pfail(c, line_of(c, "network.bridge", false), "network.bridge",
+		return pfail(c, posindex_line(c, "network.bridge", false), "network.bridge",
 			    "required when network.type is bridge");
 	if (p->network.type != VM_NET_BRIDGE && bridge)
-		return pfail(c, line_of(c, "network.bridge", false), "network.bridge",
+		return pfail(c, posindex_line(c, "network.bridge", false), "network.bridge",
 			    "only valid when network.type is bridge");
 	if ((r = val_dup(c, bridge, &p->network.bridge)) < 0 ||
 	    (r = val_dup(c, mac ? mac_buf : NULL, &p->network.mac)) < 0)

@@ -29,10 +29,10 @@ int convert_boot(struct load_ctx *c, const struct cy_boot *y, struct vm_profile 
 	const char *kernel = p->boot.kernel, *initrd = p->boot.initrd;
 
 	if (!kernel && initrd)
-		return pfail(c, line_of(c, "boot.initrd", false), "boot.initrd",
+		return pfail(c, posindex_line(c, "boot.initrd", false), "boot.initrd",
 			    "needs boot.kernel: an initrd is only used with direct kernel boot");
 	if (!kernel && cmdline)
-		return pfail(c, line_of(c, "boot.cmdline", false), "boot.cmdline",
+		return pfail(c, posindex_line(c, "boot.cmdline", false), "boot.cmdline",
 			    "needs boot.kernel: a command line is only used with direct kernel boot");
 	return val_dup(c, cmdline, &p->boot.cmdline);
 }
@@ -72,7 +72,7 @@ static int convert_install_media(struct load_ctx *c, const struct cy_install *y,
 	for (size_t i = 0; i < p->n_disks; i++)
 		free_ports -= p->disks[i].interface == VM_DISK_SATA;
 	if (y->media_count == 0)
-		return pfail(c, line_of(c, "install.media", true), "install.media",
+		return pfail(c, posindex_line(c, "install.media", true), "install.media",
 			     "lists no installation media: give the installer's ISO (and the driver ISO)");
 	p->install.media = calloc(y->media_count + 1, sizeof(char *));
 	if (!p->install.media)
@@ -83,14 +83,14 @@ static int convert_install_media(struct load_ctx *c, const struct cy_install *y,
 
 		(void)snprintf(key, sizeof(key), "install.media[%zu]", i);
 		if (i >= free_ports)
-			return pfail(c, line_of(c, key, true), key, "no SATA port left for it: the %s "
+			return pfail(c, posindex_line(c, key, true), key, "no SATA port left for it: the %s "
 				     "machine has %u and the disks use %u", p->machine,
 				     vm_sata_ports(p->machine), vm_sata_ports(p->machine) - free_ports);
 		r = val_path(c, key, y->media[i], true, &p->install.media[i]);
 		if (r < 0)
 			return r;
 		if (!p->install.media[i])
-			return pfail(c, line_of(c, key, true), key, "expected a path to an ISO file");
+			return pfail(c, posindex_line(c, key, true), key, "expected a path to an ISO file");
 		p->install.n_media = i + 1;
 	}
 	return 0;

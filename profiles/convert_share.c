@@ -63,10 +63,10 @@ static int cpu_list(struct load_ctx *c, const char *key, char **v, unsigned n, u
 		if (r < 0)
 			return r;
 		if (!v[i])
-			return pfail(c, line_of(c, path, true), path, "expected a host CPU number");
+			return pfail(c, posindex_line(c, path, true), path, "expected a host CPU number");
 		for (unsigned k = 0; k < i; k++)
 			if (out[k] == out[i])
-				return pfail(c, line_of(c, path, true), path, "CPU %u is already %s[%u]: "
+				return pfail(c, posindex_line(c, path, true), path, "CPU %u is already %s[%u]: "
 					     "each host CPU once", out[i], key, k);
 	}
 	return 0;
@@ -85,13 +85,13 @@ int convert_cpu_pinning(struct load_ctx *c, const struct cy_cpu *y, struct vm_pr
 	    (r = val_bool(c, "cpu.isolate", y->isolate, &p->cpu.isolate)) < 0)
 		return r;
 	if (p->cpu.n_pin && p->cpu.n_pin != vcpus)
-		return pfail(c, line_of(c, "cpu.pin", true), "cpu.pin", "lists %zu host CPUs for %u "
+		return pfail(c, posindex_line(c, "cpu.pin", true), "cpu.pin", "lists %zu host CPUs for %u "
 			     "vCPUs (sockets x cores x threads): give one per vCPU", p->cpu.n_pin, vcpus);
 	if (p->cpu.n_emulator && !p->cpu.n_pin)
-		return pfail(c, line_of(c, "cpu.emulator", false), "cpu.emulator", "needs cpu.pin: "
+		return pfail(c, posindex_line(c, "cpu.emulator", false), "cpu.emulator", "needs cpu.pin: "
 			     "QEMU's other threads go where the vCPUs do not");
 	if (p->cpu.isolate && !p->cpu.n_pin)
-		return pfail(c, line_of(c, "cpu.isolate", true), "cpu.isolate", "needs cpu.pin: what "
+		return pfail(c, posindex_line(c, "cpu.isolate", true), "cpu.isolate", "needs cpu.pin: what "
 			     "is isolated are the vCPUs' CPUs");
 	for (size_t i = 0; i < p->cpu.n_emulator; i++)
 		for (size_t k = 0; k < p->cpu.n_pin; k++)
@@ -99,7 +99,7 @@ int convert_cpu_pinning(struct load_ctx *c, const struct cy_cpu *y, struct vm_pr
 				char key[40];
 
 				snprintf(key, sizeof(key), "cpu.emulator[%zu]", i);
-				return pfail(c, line_of(c, key, true), key, "CPU %u is a vCPU's "
+				return pfail(c, posindex_line(c, key, true), key, "CPU %u is a vCPU's "
 					     "(cpu.pin[%zu]): with cpu.isolate the emulator threads "
 					     "must be elsewhere", p->cpu.pin[k], k);
 			}
@@ -116,7 +116,7 @@ static int input_path(struct load_ctx *c, const char *key, const char *v, char *
 	if (r < 0 || !s)
 		return r;
 	if (!startswith(s, "/dev/input/"))
-		return pfail(c, line_of(c, key, true), key, "expected an event device under "
+		return pfail(c, posindex_line(c, key, true), key, "expected an event device under "
 			     "/dev/input/ (best /dev/input/by-id/...-event-kbd, which survives "
 			     "re-plugging), got %s", QUOTE(s));
 	return val_dup(c, s, ret);
@@ -133,13 +133,13 @@ int convert_input(struct load_ctx *c, const struct cy_input *y, struct vm_profil
 	    (r = GET_ENUM(c, "input.toggle", y->toggle, toggle_names, &p->input.toggle)) < 0)
 		return r;
 	if (!p->input.keyboard && !p->input.mouse)
-		return pfail(c, line_of(c, "input", false), "input", "needs a keyboard or a mouse "
+		return pfail(c, posindex_line(c, "input", false), "input", "needs a keyboard or a mouse "
 			     "(ls -l /dev/input/by-id)");
 	if (y->toggle && !p->input.keyboard)
-		return pfail(c, line_of(c, "input.toggle", true), "input.toggle", "is pressed on the "
+		return pfail(c, posindex_line(c, "input.toggle", true), "input.toggle", "is pressed on the "
 			     "keyboard: give input.keyboard");
 	if (p->input.keyboard && p->input.mouse && streq(p->input.keyboard, p->input.mouse))
-		return pfail(c, line_of(c, "input.mouse", true), "input.mouse", "is the keyboard's "
+		return pfail(c, posindex_line(c, "input.mouse", true), "input.mouse", "is the keyboard's "
 			     "device: give the mouse's own (...-event-mouse)");
 	return 0;
 }
@@ -160,7 +160,7 @@ static int lg_resolution(struct load_ctx *c, const char *s, struct vm_looking_gl
 	lg->height = (unsigned)h;
 	return 0;
 bad:
-	return pfail(c, line_of(c, "looking_glass.resolution", true), "looking_glass.resolution",
+	return pfail(c, posindex_line(c, "looking_glass.resolution", true), "looking_glass.resolution",
 		     "expected WIDTHxHEIGHT like 2560x1440 (320x200 to 16384x16384), got %s", QUOTE(s));
 }
 
@@ -178,7 +178,7 @@ int convert_looking_glass(struct load_ctx *c, const struct cy_looking_glass *y, 
 	    (r = val_bool(c, "looking_glass.hdr", y->hdr, &lg->hdr)) < 0)
 		return r;
 	if (!!res == !!size)
-		return pfail(c, line_of(c, res ? "looking_glass.size" : "looking_glass", false),
+		return pfail(c, posindex_line(c, res ? "looking_glass.size" : "looking_glass", false),
 			     res ? "looking_glass.size" : "looking_glass", "give the guest's "
 			     "resolution (resolution: 2560x1440), or the size of the shared memory "
 			     "(size: 64M): exactly one");
@@ -189,11 +189,11 @@ int convert_looking_glass(struct load_ctx *c, const struct cy_looking_glass *y, 
 		return 0;
 	}
 	if (y->hdr)
-		return pfail(c, line_of(c, "looking_glass.hdr", true), "looking_glass.hdr",
+		return pfail(c, posindex_line(c, "looking_glass.hdr", true), "looking_glass.hdr",
 			     "only with resolution: with size the size is what it is");
 	if (parse_memory_size(size, &lg->size) < 0 || lg->size < (1ULL << 20) ||
 	    lg->size > (1ULL << 31) || (lg->size & (lg->size - 1)))
-		return pfail(c, line_of(c, "looking_glass.size", true), "looking_glass.size",
+		return pfail(c, posindex_line(c, "looking_glass.size", true), "looking_glass.size",
 			     "expected a power of two from 1M to 2G like 64M (ivshmem needs one), got %s",
 			     QUOTE(size));
 	return 0;
@@ -203,7 +203,7 @@ int convert_looking_glass(struct load_ctx *c, const struct cy_looking_glass *y, 
 
 int convert_audio(struct load_ctx *c, struct vm_profile *p)
 {
-	const struct pos_entry *e = index_find(&c->idx, "audio"), *in;
+	const struct pos_entry *e = posindex_find(&c->idx, "audio"), *in;
 
 	if (!e)
 		return 0;
@@ -222,7 +222,7 @@ int convert_audio(struct load_ctx *c, struct vm_profile *p)
 			return pfail(c, c->idx.v[i].key_line, k, "unknown key; audio takes input");
 	}
 	p->audio = true;
-	in = index_find(&c->idx, "audio.input");
+	in = posindex_find(&c->idx, "audio.input");
 	if (in && in->kind != POS_SCALAR)
 		return pfail(c, in->value_line, "audio.input", "expected true or false");
 	return val_bool(c, "audio.input", in ? in->value : NULL, &p->audio_input);
@@ -239,7 +239,7 @@ int convert_hugepages(struct load_ctx *c, const struct cy_profile *y, struct vm_
 		return r;
 	page = vm_hugepage_bytes(p->hugepages);
 	if (page && p->memory % page)
-		return pfail(c, line_of(c, "hugepages", true), "hugepages", "memory (%llu MiB) is not "
+		return pfail(c, posindex_line(c, "hugepages", true), "hugepages", "memory (%llu MiB) is not "
 			     "a whole number of %s pages: round it to one",
 			     (unsigned long long)(p->memory >> 20), vm_hugepages_name(p->hugepages));
 	return 0;

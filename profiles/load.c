@@ -17,56 +17,6 @@
 #include "profload.h"
 #include "text.h"
 
-int pfail(struct load_ctx *c, unsigned line, const char *key, const char *fmt, ...)
-{
-	va_list ap;
-
-	c->err.line = line;
-	copy_str(c->err.key, sizeof(c->err.key), key);
-	va_start(ap, fmt);
-	(void)vsnprintf(c->err.message, sizeof(c->err.message), fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
-int pfail_errno(struct load_ctx *c, int r)
-{
-	c->err.line = 0;
-	c->err.key[0] = '\0';
-	copy_str(c->err.message, sizeof(c->err.message), strerror(-r));
-	return r;
-}
-
-/* User text inside a message: shortened, and never a control character that could fool a terminal. */
-const char *pquote(const char *s, char *buf, size_t cap)
-{
-	size_t o = 0, max = cap < 52 ? cap - 4 : 48;
-
-	buf[o++] = '"';
-	for (; *s && o < max; s++)
-		buf[o++] = (*s >= 0x20 && *s != 0x7f) ? *s : '?';
-	if (*s) {
-		memcpy(buf + o, "...", 3);
-		o += 3;
-	}
-	buf[o++] = '"';
-	buf[o] = '\0';
-	return buf;
-}
-
-const char *profile_error_format(const struct profile_error *e, char *buf, size_t cap)
-{
-	char line[16] = "";
-
-	if (!buf || cap == 0)
-		return buf;
-	if (e->line > 0)
-		(void)snprintf(line, sizeof(line), ":%u", e->line);
-	(void)snprintf(buf, cap, "%s%s: %s%s%s", e->file[0] ? e->file : "<profile>", line, e->key,
-		       e->key[0] ? ": " : "", e->message);
-	return buf;
-}
-
 /* ---- entry points ---- */
 
 /* The directory relative paths in the profile are taken from: the profile's own. */
@@ -115,7 +65,7 @@ static int load(struct load_ctx *c, const char *data, size_t len, struct vm_prof
 			   PROFILE_MAX_SIZE / 1024);
 		return -EFBIG;
 	}
-	r = index_build(c, data, len);
+	r = posindex_build(c, data, len);
 	if (r < 0)
 		return r;
 	e = cyaml_load_data((const uint8_t *)data, len, &config, &profile_schema,
@@ -125,7 +75,7 @@ static int load(struct load_ctx *c, const char *data, size_t len, struct vm_prof
 		(void)cyaml_free(&config, &profile_schema, y, 0);
 		return r;
 	}
-	r = convert(c, y, ret);
+	r = convert_profile(c, y, ret);
 	(void)cyaml_free(&config, &profile_schema, y, 0);
 	if (r == 0) {
 		/* The positions stay with the profile, for profile_line(). */
@@ -147,7 +97,7 @@ unsigned profile_line(const struct vm_profile *p, const char *key)
 	if (!p || !p->positions)
 		return 0;
 	c.idx = *p->positions;
-	return line_of(&c, key, true);
+	return posindex_line(&c, key, true);
 }
 
 int profile_load_buffer(const char *name, const char *data, size_t len, struct vm_profile **ret,
@@ -163,7 +113,7 @@ int profile_load_buffer(const char *name, const char *data, size_t len, struct v
 		r = pfail_errno(&c, -EINVAL);
 	else
 		r = load(&c, data ? data : "", len, &p);
-	index_free(&c.idx);
+	posindex_free(&c.idx);
 	if (r < 0) {
 		if (err)
 			*err = c.err;
@@ -200,44 +150,4 @@ int profile_load(const char *path, struct vm_profile **ret, struct profile_error
 		return r;
 	}
 	return profile_load_buffer(path, data, len, ret, err);
-}
-
-void profile_free(struct vm_profile *p)
-{
-	if (!p)
-		return;
-	free(p->source);
-	free(p->name);
-	free(p->machine);
-	free(p->cpu.model);
-	free(p->cpu.pin);
-	free(p->cpu.emulator);
-	free(p->input.keyboard);
-	free(p->input.mouse);
-	free(p->firmware.code);
-	free(p->firmware.vars);
-	free(p->hyperv_vendor_id);
-	for (size_t i = 0; i < p->n_disks; i++) {
-		free(p->disks[i].path);
-		free(p->disks[i].device);
-		free(p->disks[i].format);
-	}
-	free(p->disks);
-	free(p->usb);
-	for (size_t i = 0; i < p->n_pci; i++)
-		free(p->pci[i].rom);
-	free(p->pci);
-	free(p->network.bridge);
-	free(p->network.mac);
-	free(p->network.model);
-	free(p->boot.kernel);
-	free(p->boot.initrd);
-	free(p->boot.cmdline);
-	strv_free(p->extra_args);
-	strv_free(p->install.media);
-	if (p->positions) {
-		index_free(p->positions);
-		free(p->positions);
-	}
-	free(p);
 }

@@ -15,7 +15,7 @@ struct frame {
 	size_t next_item;
 };
 
-void index_free(struct pos_index *idx)
+void posindex_free(struct pos_index *idx)
 {
 	for (size_t i = 0; i < idx->n; i++) {
 		free(idx->v[i].path);
@@ -25,7 +25,7 @@ void index_free(struct pos_index *idx)
 	*idx = (struct pos_index){ 0 };
 }
 
-const struct pos_entry *index_find(const struct pos_index *idx, const char *path)
+const struct pos_entry *posindex_find(const struct pos_index *idx, const char *path)
 {
 	for (size_t i = 0; i < idx->n; i++)
 		if (streq(idx->v[i].path, path))
@@ -48,13 +48,13 @@ static void path_parent(char *path)
 }
 
 /* Line of the node at path, or of its nearest ancestor that exists (e.g. a missing key's mapping). */
-unsigned line_of(const struct load_ctx *c, const char *path, bool value)
+unsigned posindex_line(const struct load_ctx *c, const char *path, bool value)
 {
 	char buf[PATH_MAX_LEN];
 
 	copy_str(buf, sizeof(buf), path);
 	for (;;) {
-		const struct pos_entry *e = index_find(&c->idx, buf);
+		const struct pos_entry *e = posindex_find(&c->idx, buf);
 
 		if (e)
 			return value ? e->value_line : e->key_line;
@@ -163,9 +163,9 @@ static int index_node(struct load_ctx *c, struct frame *stack, size_t *depth, co
 		return pfail(c, line, path, "YAML aliases are not supported");
 	if (ev->type == YAML_SCALAR_EVENT && memchr(ev->data.scalar.value, 0, ev->data.scalar.length))
 		return pfail(c, line, path, "NUL characters are not allowed");
-	if (top && top->mapping && index_find(&c->idx, path))
+	if (top && top->mapping && posindex_find(&c->idx, path))
 		return pfail(c, key_line, path, "duplicate key (first given on line %u)",
-			    index_find(&c->idx, path)->key_line);
+			    posindex_find(&c->idx, path)->key_line);
 	if (!top && ev->type != YAML_MAPPING_START_EVENT) {
 		if (ev->type == YAML_SCALAR_EVENT && scalar_is_null(ev))
 			return pfail(c, 0, "", "the profile is empty; expected a mapping of keys");
@@ -244,7 +244,7 @@ static int index_syntax_error(struct load_ctx *c, const yaml_parser_t *p, const 
 }
 
 /* Also rejects what the index could not describe faithfully: aliases, duplicate keys, depth. */
-int index_build(struct load_ctx *c, const char *data, size_t len)
+int posindex_build(struct load_ctx *c, const char *data, size_t len)
 {
 	struct frame stack[INDEX_MAX_DEPTH];
 	yaml_parser_t parser;

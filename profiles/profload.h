@@ -71,6 +71,8 @@ static inline bool startswith(const char *s, const char *prefix)
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+/* ---- errors (perror.c) ---- */
+
 /* Record the error (line, dotted key, message); returns -EINVAL. */
 _printf_(4, 5) int pfail(struct load_ctx *c, unsigned line, const char *key, const char *fmt, ...);
 /* An error without a position (I/O, memory); returns r. */
@@ -79,6 +81,8 @@ int pfail_errno(struct load_ctx *c, int r);
  * terminal. */
 const char *pquote(const char *s, char *buf, size_t cap);
 #define QUOTE(s) pquote((s), (char[64]){ 0 }, 64)
+/* The name of v in a table of names indexed by an enum, NULL past its end. */
+#define NAME_OF(table, v) ((unsigned)(v) < ARRAY_SIZE(table) ? table[v] : NULL)
 
 /* "base.key", or "key" at the top; cut short rather than overflow (keys are capped anyway). */
 void key_join(char *out, size_t cap, const char *base, const char *key);
@@ -97,12 +101,12 @@ bool hint_line_has_tab(const char *data, size_t len, unsigned line);
 /* ---- the position index (posindex.c) ---- */
 
 /* Also rejects what the index could not describe faithfully: aliases, duplicate keys, depth. */
-int index_build(struct load_ctx *c, const char *data, size_t len);
-void index_free(struct pos_index *idx);
-const struct pos_entry *index_find(const struct pos_index *idx, const char *path);
+int posindex_build(struct load_ctx *c, const char *data, size_t len);
+void posindex_free(struct pos_index *idx);
+const struct pos_entry *posindex_find(const struct pos_index *idx, const char *path);
 /* Line of the node at path (its value's line, or its key's), or of its nearest ancestor that
  * exists (e.g. a missing key's mapping). */
-unsigned line_of(const struct load_ctx *c, const char *path, bool value);
+unsigned posindex_line(const struct load_ctx *c, const char *path, bool value);
 
 /* ---- libcyaml (schema.c) ---- */
 
@@ -207,7 +211,7 @@ int val_mac(const char *s, char ret[static 18]);
 /* ---- sections (convert.c) ---- */
 
 /* The whole profile, from libcyaml's struct to ours, with defaults and the rules between keys. */
-int convert(struct load_ctx *c, const struct cy_profile *y, struct vm_profile **ret);
+int convert_profile(struct load_ctx *c, const struct cy_profile *y, struct vm_profile **ret);
 /* Its sections: the devices (convert_devices.c), how it starts (convert_run.c). */
 int convert_disks(struct load_ctx *c, const struct cy_profile *y, struct vm_profile *p);
 int convert_usb(struct load_ctx *c, const struct cy_profile *y, struct vm_profile *p);

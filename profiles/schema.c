@@ -195,14 +195,14 @@ static int unknown_key(struct load_ctx *c, const char *mapping, const char *full
 
 	near = hint_closest(key, keys, n);
 	if (near)
-		return pfail(c, line_of(c, full, false), full, "unknown key; did you mean \"%s\"?",
+		return pfail(c, posindex_line(c, full, false), full, "unknown key; did you mean \"%s\"?",
 			     near);
 	for (size_t i = 0, o = 0; i < n && o < sizeof(list); i++)
 		o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", i ? ", " : "", keys[i]);
 	if (n && strlen(list) + 1 < sizeof(list))
-		return pfail(c, line_of(c, full, false), full, "unknown key; %s takes %s",
+		return pfail(c, posindex_line(c, full, false), full, "unknown key; %s takes %s",
 			     mapping[0] ? mapping : "the top level", list);
-	return pfail(c, line_of(c, full, false), full, "unknown key (see profiles/SCHEMA.md)");
+	return pfail(c, posindex_line(c, full, false), full, "unknown key (see profiles/SCHEMA.md)");
 }
 
 /* A USB entry written "vendor: 046d:c31c": the error is in vendor, not a missing product. */
@@ -212,7 +212,7 @@ static int usb_pair_in_vendor(struct load_ctx *c, const char *entry)
 	const struct pos_entry *e;
 
 	key_join(vkey, sizeof(vkey), entry, "vendor");
-	e = index_find(&c->idx, vkey);
+	e = posindex_find(&c->idx, vkey);
 	if (!e || !hint_usb_pair(e->value, vendor, product))
 		return 0;
 	return pfail(c, e->value_line, vkey, "\"%s\" is vendor and product together; write "
@@ -222,17 +222,17 @@ static int usb_pair_in_vendor(struct load_ctx *c, const char *entry)
 /* "expected a mapping, got a scalar value", with the form the value takes. */
 static int wrong_kind(struct load_ctx *c, const char *path, const char *want, const char *got)
 {
-	const struct pos_entry *e = index_find(&c->idx, path);
+	const struct pos_entry *e = posindex_find(&c->idx, path);
 	const char *form = hint_form(path);
 	char vendor[5], product[5];
 
 	if (e && e->value && hint_usb_pair(e->value, vendor, product) && startswith(path, "usb["))
-		return pfail(c, line_of(c, path, true), path, "expected a mapping, got \"%s\"; "
+		return pfail(c, posindex_line(c, path, true), path, "expected a mapping, got \"%s\"; "
 			     "write {vendor: \"%s\", product: \"%s\"}", e->value, vendor, product);
 	if (form)
-		return pfail(c, line_of(c, path, true), path, "expected %s, got %s; write it as %s",
+		return pfail(c, posindex_line(c, path, true), path, "expected %s, got %s; write it as %s",
 			     want, got, form);
-	return pfail(c, line_of(c, path, true), path, "expected %s, got %s", want, got);
+	return pfail(c, posindex_line(c, path, true), path, "expected %s, got %s", want, got);
 }
 
 /* ---- libcyaml's messages, turned into a struct profile_error ---- */
@@ -347,7 +347,7 @@ int cyaml_fail(struct load_ctx *c, cyaml_err_t e)
 		key_join(full, sizeof(full), path, arg);
 		if (startswith(path, "usb[") && usb_pair_in_vendor(c, path))
 			return -EINVAL;
-		return pfail(c, line_of(c, path, false), full, "required key is missing");
+		return pfail(c, posindex_line(c, path, false), full, "required key is missing");
 	}
 	cyaml_bt_path(c, 0, path, sizeof(path));
 	if (startswith(m, "Expecting ")) {
@@ -362,8 +362,8 @@ int cyaml_fail(struct load_ctx *c, cyaml_err_t e)
 	if (startswith(m, "Excessive entries (")) {
 		/* Reported from inside the entry that overflowed; the key is the list's. */
 		cyaml_bt_path(c, c->cy_n_bt > 0 && c->cy_bt[0][0] == '[', path, sizeof(path));
-		return pfail(c, line_of(c, path, false), path, "too many entries (at most %lu)",
+		return pfail(c, posindex_line(c, path, false), path, "too many entries (at most %lu)",
 			    strtoul(m + strlen("Excessive entries ("), NULL, 10));
 	}
-	return pfail(c, line_of(c, path, true), path, "%s", m[0] ? m : cyaml_strerror(e));
+	return pfail(c, posindex_line(c, path, true), path, "%s", m[0] ? m : cyaml_strerror(e));
 }

@@ -18,7 +18,7 @@ int val_scalar(struct load_ctx *c, const char *path, const char *v, const char *
 	*ret = NULL;
 	if (!v)
 		return 0;
-	e = index_find(&c->idx, path);
+	e = posindex_find(&c->idx, path);
 	if (e && e->null)
 		return pfail(c, e->value_line, path, "expected a value, got nothing");
 	*ret = v;
@@ -31,7 +31,7 @@ int val_required(struct load_ctx *c, const char *path, const char *v, const char
 	int r = val_scalar(c, path, v, ret);
 
 	if (r == 0 && !*ret)
-		return pfail(c, line_of(c, path, false), path, "required key is missing");
+		return pfail(c, posindex_line(c, path, false), path, "required key is missing");
 	return r;
 }
 
@@ -55,9 +55,9 @@ int val_enum(struct load_ctx *c, const char *path, const char *v, const char *co
 					      names[i]);
 	near = hint_closest(s, names, n);
 	if (near)
-		return pfail(c, line_of(c, path, true), path, "expected one of %s, got %s; did you "
+		return pfail(c, posindex_line(c, path, true), path, "expected one of %s, got %s; did you "
 			     "mean \"%s\"?", list, QUOTE(s), near);
-	return pfail(c, line_of(c, path, true), path, "expected one of %s, got %s", list, QUOTE(s));
+	return pfail(c, posindex_line(c, path, true), path, "expected one of %s, got %s", list, QUOTE(s));
 }
 
 /* YAML 1.2 booleans only: YAML 1.1's yes/no/on/off surprise people ("NO" for Norway). */
@@ -72,7 +72,7 @@ int val_bool(struct load_ctx *c, const char *path, const char *v, bool *ret)
 		*ret = streq(s, "true");
 		return 0;
 	}
-	return pfail(c, line_of(c, path, true), path, "expected true or false, got %s", QUOTE(s));
+	return pfail(c, posindex_line(c, path, true), path, "expected true or false, got %s", QUOTE(s));
 }
 
 int val_uint(struct load_ctx *c, const char *path, const char *v, unsigned min, unsigned max,
@@ -92,7 +92,7 @@ int val_uint(struct load_ctx *c, const char *path, const char *v, unsigned min, 
 		n = n * 10 + (unsigned)(*p - '0');
 	}
 	if (!s[0] || n < min || n > max)
-		return pfail(c, line_of(c, path, true), path,
+		return pfail(c, posindex_line(c, path, true), path,
 			    "expected a whole number from %u to %u, got %s", min, max, QUOTE(s));
 	*ret = (unsigned)n;
 	return 0;
@@ -108,14 +108,14 @@ int val_option_string(struct load_ctx *c, const char *path, const char *v, const
 	if (r < 0 || !s)
 		return r;
 	if (!s[0])
-		return pfail(c, line_of(c, path, true), path, "must not be empty");
+		return pfail(c, posindex_line(c, path, true), path, "must not be empty");
 	/* QEMU would read a comma as the start of the next option; doubling it is too subtle. */
 	if (strchr(s, ','))
-		return pfail(c, line_of(c, path, true), path,
+		return pfail(c, posindex_line(c, path, true), path,
 			    "must not contain ',' (it would split the QEMU option), got %s", QUOTE(s));
 	for (const char *p = s; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			return pfail(c, line_of(c, path, true), path,
+			return pfail(c, posindex_line(c, path, true), path,
 				    "must not contain control characters");
 	*ret = s;
 	return 0;
@@ -130,14 +130,14 @@ int val_path(struct load_ctx *c, const char *path, const char *v, bool in_option
 	if (r < 0 || !s)
 		return r;
 	if (!s[0])
-		return pfail(c, line_of(c, path, true), path, "must not be empty");
+		return pfail(c, posindex_line(c, path, true), path, "must not be empty");
 	if (s[0] == '/')
 		return val_dup(c, s, ret);
 	while (startswith(s, "./"))
 		s += 2;
 	/* Relative to the profile, not to wherever vmrun was started from. */
 	if (in_option && strchr(c->base_dir, ','))
-		return pfail(c, line_of(c, path, true), path, "is relative, and the profile's "
+		return pfail(c, posindex_line(c, path, true), path, "is relative, and the profile's "
 			     "directory %s has a ',' QEMU cannot take: give an absolute path",
 			     QUOTE(c->base_dir));
 	if (asprintf(ret, "%s/%s", c->base_dir, s) < 0) {

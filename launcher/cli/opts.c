@@ -152,24 +152,6 @@ static const char *cmd_name(const struct cli_cmd *cmd)
 	return cmd && cmd->name ? cmd->name : "PROFILE";
 }
 
-bool args_has(const struct cli_args *a, enum opt_id id)
-{
-	for (size_t i = 0; i < a->n_set; i++)
-		if (a->set[i].id == id)
-			return true;
-	return false;
-}
-
-const char *args_value(const struct cli_args *a, enum opt_id id)
-{
-	const char *v = NULL;
-
-	for (size_t i = 0; i < a->n_set; i++)
-		if (a->set[i].id == id)
-			v = a->set[i].value; /* the last one given wins */
-	return v;
-}
-
 static void print_opt(FILE *f, const struct cli_opt *o)
 {
 	char left[48];

@@ -103,6 +103,22 @@ static int parse_flag(const char *arg, struct priv_request *rq, char *why, size_
 	return -EINVAL;
 }
 
+/* KIB:COUNT, both decimal, COUNT at least 1 and at most 2^32. */
+static int parse_pages(const char *arg, struct priv_request *rq, char *why, size_t cap)
+{
+	unsigned long long kib, count;
+	int used = 0;
+
+	if (sscanf(arg, "%llu:%llu%n", &kib, &count, &used) != 2 || arg[used] || arg[0] < '0' ||
+	    arg[0] > '9' || strlen(arg) > 32 || !count || count > (1ULL << 32)) {
+		snprintf(why, cap, "'%.32s' is not KIB:COUNT (2048:512)", arg);
+		return -EINVAL;
+	}
+	rq->bytes = kib << 10;
+	rq->count = (unsigned long)count;
+	return 0;
+}
+
 int helper_parse(int argc, char **argv, struct priv_request *rq, char *why, size_t cap)
 {
 	char *end;
@@ -131,20 +147,8 @@ int helper_parse(int argc, char **argv, struct priv_request *rq, char *why, size
 		snprintf(rq->path, sizeof(rq->path), "%s", argv[2]);
 		return 0;
 	}
-	if (rq->op == PRIV_HUGEPAGES || rq->op == PRIV_HUGEPAGES_FREE) {
-		unsigned long long kib, count;
-		int used = 0;
-
-		if (sscanf(argv[2], "%llu:%llu%n", &kib, &count, &used) != 2 || argv[2][used] ||
-		    argv[2][0] < '0' || argv[2][0] > '9' || strlen(argv[2]) > 32 || !count ||
-		    count > (1ULL << 32)) {
-			snprintf(why, cap, "'%.32s' is not KIB:COUNT (2048:512)", argv[2]);
-			return -EINVAL;
-		}
-		rq->bytes = kib << 10;
-		rq->count = (unsigned long)count;
-		return 0;
-	}
+	if (rq->op == PRIV_HUGEPAGES || rq->op == PRIV_HUGEPAGES_FREE)
+		return parse_pages(argv[2], rq, why, cap);
 	if (strlen(argv[2]) > 32) {
 		snprintf(why, cap, "usage: vmrun-helper detach|attach|restore ADDRESS [--dry-run] | "
 			 "memlock BYTES");

@@ -98,6 +98,29 @@ static char **copy_names(char **src, unsigned n, const char *what, char *err, si
 	return v;
 }
 
+/* One entry, validated; its names copied. -EINVAL with the reason ("entry N: ..."). */
+static int convert_entry(const struct raw_entry *raw, unsigned i, struct allow_entry *a, char *err,
+			 size_t errlen)
+{
+	if (!raw->device == !raw->input)
+		return snprintf(err, errlen, "entry %u: give a device (a PCI address) or an input "
+				"(/dev/input/...), exactly one", i + 1), -EINVAL;
+	if (raw->device && pci_addr_parse(raw->device, &a->device) < 0)
+		return snprintf(err, errlen, "entry %u: '%s' is not a PCI address", i + 1,
+				raw->device), -EINVAL;
+	a->has_device = raw->device != NULL;
+	if (raw->input && (strncmp(raw->input, "/dev/input/", 11) != 0 ||
+			   strstr(raw->input, "/..") || !(a->input = strdup(raw->input))))
+		return snprintf(err, errlen, "entry %u: input '%s' is not a path under /dev/input/",
+				i + 1, raw->input), -EINVAL;
+	if (raw->hugepages && (allow_parse_size(raw->hugepages, &a->hugepages) < 0 || !a->hugepages))
+		return snprintf(err, errlen, "entry %u: hugepages '%s' is not a size like 16G or 512M",
+				i + 1, raw->hugepages), -EINVAL;
+	a->users = copy_names(raw->users, raw->users_count, "user", err, errlen);
+	a->groups = a->users ? copy_names(raw->groups, raw->groups_count, "group", err, errlen) : NULL;
+	return a->users && a->groups ? 0 : -EINVAL;
+}
+
 int allow_parse(const char *text, size_t len, struct allow_list *ret, char *err, size_t errlen)
 {
 	struct log_ctx lc = { err, errlen };
@@ -125,41 +148,8 @@ int allow_parse(const char *text, size_t len, struct allow_list *ret, char *err,
 		return -EINVAL;
 	}
 	l.v = calloc(n ? n : 1, sizeof(*l.v));
-	for (unsigned i = 0; l.v && i < n && !r; i++) {
-		struct allow_entry *a = &l.v[i];
-
-		if (!raw[i].device == !raw[i].input) {
-			snprintf(err, errlen, "entry %u: give a device (a PCI address) or an input "
-				 "(/dev/input/...), exactly one", i + 1);
-			r = -EINVAL;
-			break;
-		}
-		if (raw[i].device && pci_addr_parse(raw[i].device, &a->device) < 0) {
-			snprintf(err, errlen, "entry %u: '%s' is not a PCI address", i + 1, raw[i].device);
-			r = -EINVAL;
-			break;
-		}
-		a->has_device = raw[i].device != NULL;
-		if (raw[i].input && (strncmp(raw[i].input, "/dev/input/", 11) != 0 ||
-				     strstr(raw[i].input, "/..") || !(a->input = strdup(raw[i].input)))) {
-			snprintf(err, errlen, "entry %u: input '%s' is not a path under /dev/input/", i + 1,
-				 raw[i].input);
-			r = -EINVAL;
-			break;
-		}
-		if (raw[i].hugepages && (allow_parse_size(raw[i].hugepages, &a->hugepages) < 0 ||
-					 !a->hugepages)) {
-			snprintf(err, errlen, "entry %u: hugepages '%s' is not a size like 16G or 512M",
-				 i + 1, raw[i].hugepages);
-			r = -EINVAL;
-			break;
-		}
-		a->users = copy_names(raw[i].users, raw[i].users_count, "user", err, errlen);
-		a->groups = a->users ? copy_names(raw[i].groups, raw[i].groups_count, "group", err, errlen) : NULL;
-		l.n++;
-		if (!a->users || !a->groups)
-			r = -EINVAL;
-	}
+	for (unsigned i = 0; l.v && i < n && !r; i++, l.n++)
+		r = convert_entry(&raw[i], i, &l.v[i], err, errlen);
 	if (!l.v)
 		r = -ENOMEM;
 	cyaml_free(&cfg, &top_schema, raw, n);

@@ -73,14 +73,62 @@ static void describe(const struct pci_function *f, char *buf, size_t cap)
 		    f->vendor, f->device);
 }
 
+/* --gpu ADDRESS: that device, which must be a GPU. */
+static int named_gpu(const struct new_request *rq, const struct pci_function *all, size_t n,
+		     const struct pci_function **ret, char *why, size_t cap)
+{
+	struct pci_addr a;
+
+	if (pci_addr_parse(rq->gpu, &a) < 0)
+		return refuse(why, cap, EXIT_USAGE, "--gpu %s: expected a PCI address like "
+			      "0000:01:00.0, or none", rq->gpu);
+	for (size_t i = 0; i < n && !*ret; i++)
+		if (pci_addr_eq(&all[i].addr, &a))
+			*ret = &all[i];
+	if (!*ret)
+		return refuse(why, cap, EXIT_USAGE, "--gpu %s: no such PCI device on this host "
+			      "(see `vmrun gpus`)", rq->gpu);
+	if (!pci_is_display(*ret))
+		return refuse(why, cap, EXIT_USAGE, "--gpu %s: not a display device (class %06x): "
+			      "give a GPU; its audio comes along", rq->gpu, (*ret)->class_code);
+	return 0;
+}
+
+/* Without --gpu: the one GPU that is not the host's display; refused when there are several. */
+static int only_gpu(const struct sysroot *s, const struct pci_function *all, size_t n,
+		    const struct pci_function **ret, char *why, size_t cap)
+{
+	const struct pci_function *host = gpu_host_display(s, all, n);
+	size_t candidates = 0, o = 0, displays = 0;
+	char list[512] = "", one[160];
+
+	for (size_t k = 0; k < n; k++)
+		displays += pci_is_display(&all[k]);
+	for (size_t i = 0; i < n; i++) {
+		/* Not knowing the host's display, a lone GPU is the host's own. */
+		if (!pci_is_display(&all[i]) || &all[i] == host || (!host && displays == 1))
+			continue;
+		candidates++;
+		*ret = &all[i];
+		describe(&all[i], one, sizeof(one));
+		o += (size_t)snprintf(list + o, o < sizeof(list) ? sizeof(list) - o : 0, "%s%s",
+				      o ? "; " : "", one);
+	}
+	if (candidates > 1)
+		return refuse(why, cap, EXIT_USAGE, "%s GPUs could go to the VM (%s): choose one with "
+			      "--gpu ADDRESS, or --gpu none", host ? "several" :
+			      "cannot tell the host's display, and", list);
+	return 0;
+}
+
 static int choose_gpu(const struct sysroot *s, const struct new_request *rq, struct new_vm *vm,
 		      char *why, size_t cap)
 {
 	_cleanup_(pci_names_freep) struct pci_names *names = NULL;
 	_cleanup_free_ struct pci_function *all = NULL;
-	const struct pci_function *host, *pick = NULL;
-	char list[512] = "", one[160];
-	size_t n = 0, candidates = 0, o = 0;
+	const struct pci_function *pick = NULL;
+	size_t n = 0;
+	int code;
 
 	if (rq->gpu && streq(rq->gpu, "none"))
 		return 0;
@@ -89,50 +137,13 @@ static int choose_gpu(const struct sysroot *s, const struct new_request *rq, str
 		n = 0;
 	for (size_t i = 0; i < n; i++)
 		pci_names_fill(names, &all[i]);
-	if (rq->gpu) {
-		struct pci_addr a;
-
-		if (pci_addr_parse(rq->gpu, &a) < 0)
-			return refuse(why, cap, EXIT_USAGE, "--gpu %s: expected a PCI address like "
-				      "0000:01:00.0, or none", rq->gpu);
-		for (size_t i = 0; i < n && !pick; i++)
-			if (pci_addr_eq(&all[i].addr, &a))
-				pick = &all[i];
-		if (!pick)
-			return refuse(why, cap, EXIT_USAGE, "--gpu %s: no such PCI device on this host "
-				      "(see `vmrun gpus`)", rq->gpu);
-		if (!pci_is_display(pick))
-			return refuse(why, cap, EXIT_USAGE, "--gpu %s: not a display device (class "
-				      "%06x): give a GPU; its audio comes along", rq->gpu, pick->class_code);
-	} else {
-		host = gpu_host_display(s, all, n);
-		for (size_t i = 0; i < n; i++) {
-			if (!pci_is_display(&all[i]) || &all[i] == host)
-				continue;
-			/* Not knowing the host's display, a lone GPU is the host's own. */
-			if (!host && n > 0) {
-				size_t displays = 0;
-
-				for (size_t k = 0; k < n; k++)
-					displays += pci_is_display(&all[k]);
-				if (displays == 1)
-					continue;
-			}
-			candidates++;
-			pick = &all[i];
-			describe(&all[i], one, sizeof(one));
-			o += (size_t)snprintf(list + o, o < sizeof(list) ? sizeof(list) - o : 0, "%s%s",
-					      o ? "; " : "", one);
-		}
-		if (candidates > 1)
-			return refuse(why, cap, EXIT_USAGE, "%s GPUs could go to the VM (%s): choose one "
-				      "with --gpu ADDRESS, or --gpu none", host ? "several" :
-				      "cannot tell the host's display, and", list);
-		if (!pick) {
-			note(vm, "no GPU besides the host's display: the profile has no pci: entry "
-				 "(add one later, see `vmrun gpus`)");
-			return 0;
-		}
+	code = rq->gpu ? named_gpu(rq, all, n, &pick, why, cap) : only_gpu(s, all, n, &pick, why, cap);
+	if (code)
+		return code;
+	if (!pick) {
+		note(vm, "no GPU besides the host's display: the profile has no pci: entry "
+			 "(add one later, see `vmrun gpus`)");
+		return 0;
 	}
 	vm->have_gpu = true;
 	vm->gpu = pick->addr;
@@ -339,6 +350,25 @@ static void yaml_size(FILE *f, uint64_t bytes)
 		fprintf(f, "%lluM", (unsigned long long)(bytes >> 20));
 }
 
+/* What `vmrun install` attaches: the installer ISO, then the drivers' ISO. */
+static void render_install(FILE *f, const struct new_vm *vm)
+{
+	if (!vm->iso && !vm->drivers)
+		return;
+	fprintf(f, "# What `vmrun install` attaches as CD-ROMs (the first one boots) and its "
+		   "display.\ninstall:\n  media:\n");
+	if (vm->iso) {
+		fprintf(f, "    - ");
+		yaml_path(f, vm->iso);
+		fprintf(f, "   # the installer\n");
+	}
+	if (vm->drivers) {
+		fprintf(f, "    - ");
+		yaml_path(f, vm->drivers);
+		fprintf(f, "   # virtio drivers: the installer's \"Load driver\" finds them\n");
+	}
+}
+
 char *new_vm_render(const struct new_vm *vm)
 {
 	bool win = vm->os != NEW_LINUX, w11 = vm->os == NEW_WINDOWS11, virtio = !win || vm->drivers;
@@ -383,20 +413,7 @@ char *new_vm_render(const struct new_vm *vm)
 	fprintf(f, "display: %s\n", vm->have_gpu ? "none                 # the GPU drives its own monitor" :
 		"vnc");
 	fprintf(f, "shutdown_timeout: %u\n", win ? 120 : 60);
-	if (vm->iso || vm->drivers) {
-		fprintf(f, "# What `vmrun install` attaches as CD-ROMs (the first one boots) and its "
-			   "display.\ninstall:\n  media:\n");
-		if (vm->iso) {
-			fprintf(f, "    - ");
-			yaml_path(f, vm->iso);
-			fprintf(f, "   # the installer\n");
-		}
-		if (vm->drivers) {
-			fprintf(f, "    - ");
-			yaml_path(f, vm->drivers);
-			fprintf(f, "   # virtio drivers: the installer's \"Load driver\" finds them\n");
-		}
-	}
+	render_install(f, vm);
 	if (fclose(f) != 0) {
 		free(buf);
 		return NULL;

@@ -174,10 +174,41 @@ static void check_reset(struct checks *c, const struct plan_group *g)
 	}
 }
 
+/* Each process holding a node of the group: a FAIL when it blocks the switch, a warning when it
+ * only loses the device, or when a vendor service of the system's is stopped for the run.
+ * Whether any blocks. */
+static bool check_holders(struct checks *c, const struct switch_plan *sw)
+{
+	bool blocking = false;
+	char who[256];
+
+	for (size_t k = 0; k < sw->holders.n; k++) {
+		const struct holder *h = &sw->holders.v[k];
+		bool blocks = holder_blocks(h, sw->n_modules > 0);
+
+		if (blocks && quirk_holder_service(h)) {
+			checks_add(c, CHECK_HOLDERS, VERDICT_WARN, 0, NULL, "%s: %s holds %s: %s is stopped "
+				   "for the run and started again after", h->function,
+				   holder_describe(h, who, sizeof(who)), h->node, quirk_holder_service(h));
+			continue;
+		}
+		blocking |= blocks;
+		if (blocks)
+			checks_add(c, CHECK_HOLDERS, VERDICT_FAIL, EXIT_BUSY, "stop it, or keep the display server "
+			     "off this GPU (Xorg: Option \"AutoAddGPU\" \"off\" and a kmsdev for the other "
+			     "card; vmrun setup proposes it)", "%s: %s holds %s", h->function,
+			     holder_describe(h, who, sizeof(who)), h->node);
+		else
+			checks_add(c, CHECK_HOLDERS, VERDICT_WARN, 0, NULL, "%s: %s has %s open (it will lose the "
+			     "device)", h->function, holder_describe(h, who, sizeof(who)), h->node);
+	}
+	return blocking;
+}
+
 static void check_group(struct checks *c, const struct plan_group *g)
 {
 	const struct switch_plan *sw = &g->sw;
-	char list[768] = "", who[256];
+	char list[768] = "";
 	size_t len = 0;
 	bool blocking = false;
 
@@ -190,27 +221,7 @@ static void check_group(struct checks *c, const struct plan_group *g)
 		     "pass the other devices too (detach --allow-non-gpu; they leave the host)", "%s", g->why);
 	else if (sw->group >= 0)
 		CHECK_OK(c, CHECK_GROUP_VIABLE, "%s: IOMMU group %d: %s", sw->gpu.name, sw->group, list);
-	for (size_t k = 0; k < sw->holders.n; k++) {
-		const struct holder *h = &sw->holders.v[k];
-		bool blocks = holder_blocks(h, sw->n_modules > 0);
-
-		if (blocks && quirk_holder_service(h)) {
-			checks_add(c, CHECK_HOLDERS, VERDICT_WARN, 0, NULL, "%s: %s holds %s: %s is stopped "
-				   "for the run and started again after", h->function,
-				   holder_describe(h, who, sizeof(who)), h->node, quirk_holder_service(h));
-			continue;
-		}
-
-		blocking |= blocks;
-		if (blocks)
-			checks_add(c, CHECK_HOLDERS, VERDICT_FAIL, EXIT_BUSY, "stop it, or keep the display server "
-			     "off this GPU (Xorg: Option \"AutoAddGPU\" \"off\" and a kmsdev for the other "
-			     "card; vmrun setup proposes it)", "%s: %s holds %s", h->function,
-			     holder_describe(h, who, sizeof(who)), h->node);
-		else
-			checks_add(c, CHECK_HOLDERS, VERDICT_WARN, 0, NULL, "%s: %s has %s open (it will lose the "
-			     "device)", h->function, holder_describe(h, who, sizeof(who)), h->node);
-	}
+	blocking = check_holders(c, sw);
 	if (!blocking && sw->group >= 0 && !(g->status && g->check == CHECK_HOLDERS))
 		CHECK_OK(c, CHECK_HOLDERS, "%s: no process holds the group's device nodes%s", sw->gpu.name,
 		   sw->holders.unreadable ? " (partial scan: not root)" : "");

@@ -69,11 +69,11 @@ struct setup {
 };
 
 /* Append one line to the item's notes. */
-_printf_(2, 3) void note(struct item *it, const char *fmt, ...);
+_printf_(2, 3) void item_note(struct item *it, const char *fmt, ...);
 /* Record old -> new_text as a change of it (taking both); equal texts are not a change. */
-int add_change(struct item *it, const char *path, char *old, char *new_text, mode_t mode);
+int item_add_change(struct item *it, const char *path, char *old, char *new_text, mode_t mode);
 void item_free(struct item *it);
-bool exists_at(int dirfd, const char *path);
+bool setup_exists_at(int dirfd, const char *path);
 
 /* setup_items.c: which GPUs go to VMs and which one the host keeps; then each item. */
 int find_gpus(struct setup *s);
@@ -82,7 +82,7 @@ int item_xorg(struct setup *s, struct item *it);
 int item_wayland(struct setup *s, struct item *it);
 int item_allow(struct setup *s, struct item *it);
 /* The boot loader's regenerate command ("update-grub"), and its argv. */
-const char *regen_command(const struct setup *s, char *const **ret_argv);
+const char *setup_regen_command(const struct setup *s, char *const **ret_argv);
 
 /* setup_apply.c */
 int manifest_load(int root_fd, json_object **ret);

@@ -18,67 +18,6 @@
 #include "spawn.h"
 #include "util.h"
 
-const char *const setup_status_name[] = { "already-done", "proposed", "applied", "manual",
-					 "skipped" };
-
-void note(struct item *it, const char *fmt, ...)
-{
-	size_t len = strlen(it->notes);
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(it->notes + len, sizeof(it->notes) - len, fmt, ap);
-	va_end(ap);
-	len = strlen(it->notes);
-	if (len + 1 < sizeof(it->notes))
-		strcat(it->notes, "\n");
-}
-
-bool exists_at(int dirfd, const char *path)
-{
-	struct stat st;
-
-	return fstatat(dirfd, path, &st, 0) == 0;
-}
-
-/* --- proposals --------------------------------------------------------------------------- */
-
-/* Record old -> new_text as a change of it (taking both); equal texts are not a change. */
-int add_change(struct item *it, const char *path, char *old, char *new_text, mode_t mode)
-{
-	struct change *ch = &it->ch[it->n_ch];
-	int r;
-
-	if (!new_text || (old && streq(old, new_text))) {
-		free(old);
-		free(new_text);
-		return 0;
-	}
-	r = setup_udiff(path, old, new_text, &ch->diff);
-	if (r < 0) {
-		free(old);
-		free(new_text);
-		return r;
-	}
-	ch->path = strdup(path);
-	ch->old = old;
-	ch->new_text = new_text;
-	ch->mode = mode;
-	it->n_ch++;
-	it->status = IS_PROPOSED;
-	return ch->path ? 0 : -ENOMEM;
-}
-
-void item_free(struct item *it)
-{
-	for (size_t i = 0; i < it->n_ch; i++) {
-		free(it->ch[i].path);
-		free(it->ch[i].old);
-		free(it->ch[i].new_text);
-		free(it->ch[i].diff);
-	}
-}
-
 /* --- the manifest ------------------------------------------------------------------------ */
 
 /*
@@ -152,7 +91,7 @@ static int make_parents(int root_fd, json_object *m, const char *path)
 		int r;
 
 		snprintf(dir, sizeof(dir), "%.*s", (int)(s - path), path);
-		if (exists_at(root_fd, dir))
+		if (setup_exists_at(root_fd, dir))
 			continue;
 		json_object *e = json_object_new_object();
 
@@ -233,7 +172,7 @@ int regen_grub(const struct cli *c, char *msg, size_t cap)
 {
 	char *const *argv;
 	struct setup s = { .c = (struct cli *)c };
-	const char *cmd = regen_command(&s, &argv);
+	const char *cmd = setup_regen_command(&s, &argv);
 	int r;
 
 	if (!streq(c->root->path, "/")) {

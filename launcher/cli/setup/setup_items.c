@@ -23,18 +23,6 @@
 #include "kernel.h"
 #include "setup_edit.h"
 
-const char *regen_command(const struct setup *s, char *const **ret_argv)
-{
-	static char *const update[] = { (char *)"/usr/sbin/update-grub", NULL };
-	static char *const mkconfig[] = { (char *)"/usr/sbin/grub-mkconfig", (char *)"-o",
-					  (char *)"/boot/grub/grub.cfg", NULL };
-	bool have = faccessat(s->c->root->root_fd, "usr/sbin/update-grub", X_OK, 0) == 0;
-
-	if (ret_argv)
-		*ret_argv = have ? update : mkconfig;
-	return have ? "update-grub" : "grub-mkconfig -o /boot/grub/grub.cfg";
-}
-
 /* GRUB's defaults file: 1 proposed or settled (it), 0 there is none, <0 an error. */
 static int iommu_grub(struct setup *s, struct item *it, const char *const *opts, const char *want)
 {
@@ -48,22 +36,22 @@ static int iommu_grub(struct setup *s, struct item *it, const char *const *opts,
 	r = setup_grub_add(grub, opts, &new_text);
 	if (r == -EINVAL) {
 		it->status = IS_MANUAL;
-		note(it, "/%s: GRUB_CMDLINE_LINUX_DEFAULT is too unusual to edit safely: add %s to it "
-			 "by hand, run %s and reboot", GRUB_FILE, want, regen_command(s, NULL));
+		item_note(it, "/%s: GRUB_CMDLINE_LINUX_DEFAULT is too unusual to edit safely: add %s to it "
+			 "by hand, run %s and reboot", GRUB_FILE, want, setup_regen_command(s, NULL));
 		return 1;
 	}
 	if (r < 0)
 		return r;
 	if (!new_text) {
 		it->status = IS_DONE;
-		note(it, "/%s has %s, but the running kernel does not: run %s (if not done) and reboot",
-		     GRUB_FILE, want, regen_command(s, NULL));
+		item_note(it, "/%s has %s, but the running kernel does not: run %s (if not done) and reboot",
+		     GRUB_FILE, want, setup_regen_command(s, NULL));
 		return 1;
 	}
-	note(it, "GRUB: add %s to GRUB_CMDLINE_LINUX_DEFAULT in /%s", want, GRUB_FILE);
-	snprintf(it->then, sizeof(it->then), "%s, then reboot", regen_command(s, NULL));
+	item_note(it, "GRUB: add %s to GRUB_CMDLINE_LINUX_DEFAULT in /%s", want, GRUB_FILE);
+	snprintf(it->then, sizeof(it->then), "%s, then reboot", setup_regen_command(s, NULL));
 	it->regen_grub = true;
-	r = add_change(it, GRUB_FILE, TAKE_PTR(grub), TAKE_PTR(new_text), st.st_mode & 07777);
+	r = item_add_change(it, GRUB_FILE, TAKE_PTR(grub), TAKE_PTR(new_text), st.st_mode & 07777);
 	return r < 0 ? r : 1;
 }
 
@@ -83,14 +71,14 @@ static int iommu_kernel_install(struct setup *s, struct item *it, const char *co
 		return r;
 	if (!new_text) {
 		it->status = IS_DONE;
-		note(it, "/%s has %s, but the running kernel does not: reinstall the boot entry "
+		item_note(it, "/%s has %s, but the running kernel does not: reinstall the boot entry "
 			 "(kernel-install add) and reboot", KERNEL_CMDLINE_FILE, want);
 		return 1;
 	}
-	note(it, "kernel-install: add %s to /%s", want, KERNEL_CMDLINE_FILE);
+	item_note(it, "kernel-install: add %s to /%s", want, KERNEL_CMDLINE_FILE);
 	snprintf(it->then, sizeof(it->then),
 		 "kernel-install add \"$(uname -r)\" \"/boot/vmlinuz-$(uname -r)\", then reboot");
-	r = add_change(it, KERNEL_CMDLINE_FILE, TAKE_PTR(kcmd), TAKE_PTR(new_text), st.st_mode & 07777);
+	r = item_add_change(it, KERNEL_CMDLINE_FILE, TAKE_PTR(kcmd), TAKE_PTR(new_text), st.st_mode & 07777);
 	return r < 0 ? r : 1;
 }
 
@@ -126,12 +114,12 @@ static void console_opt(struct setup *s, const char *cmdline, struct item *it, c
 		    console_plan(s->c->root, &kernel_real, &nodes, &m) == 0 && m.needed) {
 			if (m.to_fb >= 0) {
 				snprintf(buf, cap, "fbcon=map:%d", m.to_fb);
-				note(it, "the text console is on %s's framebuffer fb%u: fbcon=map:%d keeps "
+				item_note(it, "the text console is on %s's framebuffer fb%u: fbcon=map:%d keeps "
 					 "it on fb%d (%s) from boot (framebuffer numbers follow the order "
 					 "the GPU drivers load in)", s->pass[i]->name, m.v[0].fb, m.to_fb,
 				     m.to_fb, m.to_dev);
 			} else {
-				note(it, "the text console is on %s's framebuffer and no other "
+				item_note(it, "the text console is on %s's framebuffer and no other "
 					 "framebuffer exists to take it: load the host GPU's driver first",
 				     s->pass[i]->name);
 			}
@@ -152,7 +140,7 @@ int item_iommu(struct setup *s, struct item *it)
 	it->title = "IOMMU kernel options";
 	if (!iommu) {
 		it->status = IS_MANUAL;
-		note(it, "cannot tell the CPU vendor from /proc/cpuinfo: add intel_iommu=on iommu=pt "
+		item_note(it, "cannot tell the CPU vendor from /proc/cpuinfo: add intel_iommu=on iommu=pt "
 			 "(Intel) or amd_iommu=on iommu=pt (AMD) to the kernel command line");
 		return 0;
 	}
@@ -166,7 +154,7 @@ int item_iommu(struct setup *s, struct item *it)
 	snprintf(want, sizeof(want), "%s %s%s%s", opts[0], opts[1], fbcon[0] ? " " : "", fbcon);
 	if (cmdline && setup_tokens_have_all(cmdline, opts)) {
 		it->status = IS_DONE;
-		note(it, "the running kernel has %s (/proc/cmdline)", want);
+		item_note(it, "the running kernel has %s (/proc/cmdline)", want);
 		return 0;
 	}
 	r = iommu_grub(s, it, opts, want);
@@ -176,13 +164,13 @@ int item_iommu(struct setup *s, struct item *it)
 		return r > 0 ? 0 : r;
 	it->status = IS_MANUAL;
 	if (r < 0) {
-		note(it, "cannot edit the boot loader configuration (%s): add %s to the kernel "
+		item_note(it, "cannot edit the boot loader configuration (%s): add %s to the kernel "
 			 "command line by hand", strerror(-r), want);
 		return 0;
 	}
-	note(it, "no GRUB (/%s) or kernel-install (/%s) configuration found: add this to your boot "
+	item_note(it, "no GRUB (/%s) or kernel-install (/%s) configuration found: add this to your boot "
 		 "loader's kernel command line and reboot:", GRUB_FILE, KERNEL_CMDLINE_FILE);
-	note(it, "    %s", want);
+	item_note(it, "    %s", want);
 	return 0;
 }
 
@@ -282,8 +270,8 @@ static int item_nvidia(struct setup *s, struct item *it)
 						&new_text);
 		if (r < 0)
 			return r;
-		note(it, "/etc/X11/xorg.conf.d/%s sets PrimaryGPU: dropped", NVIDIA_CONF);
-		return add_change(it, "etc/X11/xorg.conf.d/" NVIDIA_CONF, TAKE_PTR(etc),
+		item_note(it, "/etc/X11/xorg.conf.d/%s sets PrimaryGPU: dropped", NVIDIA_CONF);
+		return item_add_change(it, "etc/X11/xorg.conf.d/" NVIDIA_CONF, TAKE_PTR(etc),
 				  TAKE_PTR(new_text), st.st_mode & 07777);
 	}
 	if (r != -ENOENT)
@@ -294,9 +282,9 @@ static int item_nvidia(struct setup *s, struct item *it)
 	r = setup_xorg_drop_primary_gpu(usr, nvidia_header, &new_text);
 	if (r < 0)
 		return r;
-	note(it, "/usr/share/X11/xorg.conf.d/%s makes NVIDIA cards the primary GPU: shadowed "
+	item_note(it, "/usr/share/X11/xorg.conf.d/%s makes NVIDIA cards the primary GPU: shadowed "
 		 "without PrimaryGPU", NVIDIA_CONF);
-	return add_change(it, "etc/X11/xorg.conf.d/" NVIDIA_CONF, NULL, TAKE_PTR(new_text), 0644);
+	return item_add_change(it, "etc/X11/xorg.conf.d/" NVIDIA_CONF, NULL, TAKE_PTR(new_text), 0644);
 }
 
 int item_xorg(struct setup *s, struct item *it)
@@ -311,33 +299,33 @@ int item_xorg(struct setup *s, struct item *it)
 	it->status = IS_DONE;
 	if (s->host_unknown) {
 		it->status = IS_MANUAL;
-		note(it, "cannot tell which GPU the host displays on (no boot_vga=1 GPU, none drives "
+		item_note(it, "cannot tell which GPU the host displays on (no boot_vga=1 GPU, none drives "
 			 "the console): give a PROFILE naming the GPU the VM gets");
 		return 0;
 	}
 	if (!s->n_pass) {
 		it->status = IS_SKIPPED;
-		note(it, "no display device to pass through%s", s->p ? " in the profile" : "");
+		item_note(it, "no display device to pass through%s", s->p ? " in the profile" : "");
 		return 0;
 	}
 	if (!s->host) {
 		it->status = IS_MANUAL;
-		note(it, "no display device left for the host%s: give a PROFILE naming the GPU the "
+		item_note(it, "no display device left for the host%s: give a PROFILE naming the GPU the "
 			 "VM gets", s->p ? "" : " (no boot_vga=1 GPU)");
 		return 0;
 	}
-	note(it, "passthrough: %s; host display: %s%s%s", pass_list(s, pass, sizeof(pass)),
+	item_note(it, "passthrough: %s; host display: %s%s%s", pass_list(s, pass, sizeof(pass)),
 	     s->host->name, s->host_card[0] ? " /dev/dri/" : " (no DRM card)", s->host_card);
 	r = read_file_at(s->c->root->root_fd, XORG_SNIPPET, FILE_MAX, READ_REGULAR | READ_TEXT, &old, NULL, &st);
 	if (r < 0 && r != -ENOENT) {
 		it->status = IS_MANUAL;
-		note(it, "cannot edit /%s: %s", XORG_SNIPPET, strerror(-r));
+		item_note(it, "cannot edit /%s: %s", XORG_SNIPPET, strerror(-r));
 		return 0;
 	}
 	r = xorg_snippet(s, &new_text);
 	if (r < 0)
 		return r;
-	r = add_change(it, XORG_SNIPPET, TAKE_PTR(old), TAKE_PTR(new_text), st.st_mode & 07777);
+	r = item_add_change(it, XORG_SNIPPET, TAKE_PTR(old), TAKE_PTR(new_text), st.st_mode & 07777);
 	if (r < 0)
 		return r;
 	r = item_nvidia(s, it);
@@ -358,10 +346,10 @@ int item_wayland(struct setup *s, struct item *it)
 	it->status = IS_MANUAL;
 	if (!s->n_pass || !s->host) {
 		it->status = IS_SKIPPED;
-		note(it, "no passthrough GPU and host GPU to tell apart (see the Xorg item)");
+		item_note(it, "no passthrough GPU and host GPU to tell apart (see the Xorg item)");
 		return 0;
 	}
-	if (exists_at(fd, "usr/bin/gnome-shell") || exists_at(fd, "usr/bin/mutter")) {
+	if (setup_exists_at(fd, "usr/bin/gnome-shell") || setup_exists_at(fd, "usr/bin/mutter")) {
 		_cleanup_free_ char *old = NULL, *new_text = NULL;
 		struct stat st = { .st_mode = 0644 };
 		size_t len = 0;
@@ -382,27 +370,27 @@ int item_wayland(struct setup *s, struct item *it)
 			return -ENOMEM;
 		r = read_file_at(fd, MUTTER_RULE, FILE_MAX, READ_REGULAR | READ_TEXT, &old, NULL, &st);
 		if (r < 0 && r != -ENOENT) {
-			note(it, "cannot edit /%s: %s", MUTTER_RULE, strerror(-r));
+			item_note(it, "cannot edit /%s: %s", MUTTER_RULE, strerror(-r));
 		} else {
-			note(it, "GNOME (mutter): a udev rule tags the passthrough card mutter-device-ignore");
-			r = add_change(it, MUTTER_RULE, TAKE_PTR(old), TAKE_PTR(new_text), st.st_mode & 07777);
+			item_note(it, "GNOME (mutter): a udev rule tags the passthrough card mutter-device-ignore");
+			r = item_add_change(it, MUTTER_RULE, TAKE_PTR(old), TAKE_PTR(new_text), st.st_mode & 07777);
 			if (r < 0)
 				return r;
 			if (!it->n_ch)
 				it->status = IS_DONE;
 		}
 	} else {
-		note(it, "GNOME (mutter): not installed; no udev rule written");
+		item_note(it, "GNOME (mutter): not installed; no udev rule written");
 	}
 	/*
 	 * KWin is started by startplasma-wayland from the display manager's session, not from
 	 * the systemd user manager, so /etc/environment.d is not known to reach it: a manual step.
 	 * Both variables are colon-separated lists, so /dev/dri/by-path names cannot be used.
 	 */
-	note(it, "KWin (Plasma): manual step: export KWIN_DRM_DEVICES=/dev/dri/%s in "
+	item_note(it, "KWin (Plasma): manual step: export KWIN_DRM_DEVICES=/dev/dri/%s in "
 		 "~/.config/plasma-workspace/env/vmrun.sh", card);
-	note(it, "wlroots (sway, ...): manual step: start it with WLR_DRM_DEVICES=/dev/dri/%s", card);
-	note(it, "(cardN numbers follow probe order: check them after kernel or hardware changes)");
+	item_note(it, "wlroots (sway, ...): manual step: start it with WLR_DRM_DEVICES=/dev/dri/%s", card);
+	item_note(it, "(cardN numbers follow probe order: check them after kernel or hardware changes)");
 	return 0;
 }
 
@@ -436,17 +424,17 @@ static int allow_manual(struct item *it, int r, const char *user, const char *de
 {
 	it->status = IS_MANUAL;
 	if (r == -EINVAL)
-		note(it, "user name '%s' is not a plain POSIX name: edit /%s by hand", user, ALLOW_FILE);
+		item_note(it, "user name '%s' is not a plain POSIX name: edit /%s by hand", user, ALLOW_FILE);
 	else if (r == -EBADMSG)
-		note(it, "/%s is not valid (see the allow-file rules in vmrun(1)): fix it by hand, "
+		item_note(it, "/%s is not valid (see the allow-file rules in vmrun(1)): fix it by hand, "
 			 "then run setup again", ALLOW_FILE);
 	else if (r == -EMEDIUMTYPE)
-		note(it, "/%s is written in a form setup does not rewrite (a flow list, another "
+		item_note(it, "/%s is written in a form setup does not rewrite (a flow list, another "
 			 "indentation, comments between entries, \"---\"); add this line yourself:",
 		     ALLOW_FILE);
 	else
-		note(it, "cannot edit /%s: %s", ALLOW_FILE, strerror(-r));
-	note(it, "    - {device: \"%s\", users: [%s]}", dev, user ? user : "NAME");
+		item_note(it, "cannot edit /%s: %s", ALLOW_FILE, strerror(-r));
+	item_note(it, "    - {device: \"%s\", users: [%s]}", dev, user ? user : "NAME");
 	return 0;
 }
 
@@ -463,13 +451,13 @@ int item_allow(struct setup *s, struct item *it)
 	it->title = "Allow-file entry (/" ALLOW_FILE ")";
 	it->status = n ? IS_DONE : IS_SKIPPED;
 	if (!n)
-		return note(it, s->host_unknown ? "which GPU the VM gets is not known (see the Xorg "
+		return item_note(it, s->host_unknown ? "which GPU the VM gets is not known (see the Xorg "
 			    "item): give a PROFILE" : "no device to allow"), 0;
 	if (!user) {
 		it->status = IS_SKIPPED;
-		note(it, "run as root without sudo: no user to allow; add a line like this one to "
+		item_note(it, "run as root without sudo: no user to allow; add a line like this one to "
 			 "/%s:", ALLOW_FILE);
-		note(it, "    - {device: \"%s\", users: [NAME]}", devs[0]);
+		item_note(it, "    - {device: \"%s\", users: [NAME]}", devs[0]);
 		return 0;
 	}
 	r = read_file_at(s->c->root->root_fd, ALLOW_FILE, FILE_MAX, READ_REGULAR | READ_TEXT, &old,
@@ -485,7 +473,7 @@ int item_allow(struct setup *s, struct item *it)
 			return allow_manual(it, r, user, devs[i]);
 		if (r < 0)
 			return r;
-		note(it, next ? "allow %s to switch %s" : "%s may already switch %s", user, devs[i]);
+		item_note(it, next ? "allow %s to switch %s" : "%s may already switch %s", user, devs[i]);
 		if (next) {
 			free(text);
 			text = next;
@@ -494,7 +482,7 @@ int item_allow(struct setup *s, struct item *it)
 	if (!text)
 		return -ENOMEM;
 	/* Root-owned and world-readable, in a root-owned directory: the helper refuses it otherwise. */
-	return add_change(it, ALLOW_FILE, TAKE_PTR(old), TAKE_PTR(text),
+	return item_add_change(it, ALLOW_FILE, TAKE_PTR(old), TAKE_PTR(text),
 			  old ? st.st_mode & 07777 : 0644);
 }
 
