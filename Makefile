@@ -138,7 +138,7 @@ $(BUILD)/vmrun-helper: $(HELPER_MAIN) $(LINK_helper)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # test_fileio sees (and breaks) the durable steps of an atomic write.
-$(BUILD)/tests/test_fileio: TEST_LDFLAGS := -Wl,--wrap=fsync -Wl,--wrap=renameat
+$(BUILD)/tests/test_fileio: TEST_LDFLAGS := -Wl,--wrap=fsync -Wl,--wrap=renameat -Wl,--wrap=unlinkat
 # test_preflight loses a verdict to a failed allocation (the pre-flight must fail closed).
 $(BUILD)/tests/test_preflight: TEST_LDFLAGS := -Wl,--wrap=reallocarray
 $(BUILD)/tests/%: tests/unit/%.c $(SUPPORT_OBJS) $(LINK_all)

@@ -12,6 +12,7 @@
 
 #include "fileio.h"
 #include "grouplock.h"
+#include "meminfo.h"
 #include "util.h"
 
 #define JOURNAL "hugepages.json"
@@ -210,24 +211,6 @@ static void fold_old_journals(const struct sysroot *s, int state_fd, json_object
 
 /* ---- growing and giving back, under the lock ---- */
 
-/* MemAvailable and MemTotal from /proc/meminfo, in bytes. */
-static int memory_available(const struct sysroot *s, uint64_t *avail, uint64_t *total)
-{
-	_cleanup_free_ char *text = NULL;
-	const char *a, *t;
-	int r = read_file_at(s->proc_fd, "meminfo", 16384, READ_TRUNCATE, &text, NULL, NULL);
-
-	if (r < 0)
-		return r;
-	a = strstr(text, "MemAvailable:");
-	t = strstr(text, "MemTotal:");
-	if (!a || !t)
-		return -EBADMSG;
-	*avail = strtoull(a + 13, NULL, 10) << 10;
-	*total = strtoull(t + 9, NULL, 10) << 10;
-	return 0;
-}
-
 /* The memory the host keeps whatever a VM asks: a sixteenth of it, at most 1 GiB. */
 static uint64_t host_reserve(uint64_t total)
 {
@@ -239,12 +222,14 @@ static uint64_t host_reserve(uint64_t total)
 static int growth_allowed(const struct sysroot *s, json_object *j, const struct hugepage_request *rq,
 			  unsigned long missing, char *why, size_t cap)
 {
-	uint64_t want = (uint64_t)missing * rq->page_bytes, avail, total, keep, had;
-	int r = memory_available(s, &avail, &total);
+	uint64_t want = (uint64_t)missing * rq->page_bytes, avail, keep, had;
+	struct meminfo m;
+	int r = meminfo_read(s, &m);
 
 	if (r < 0)
 		return snprintf(why, cap, "cannot read /proc/meminfo: %s", strerror(-r)), r;
-	keep = host_reserve(total);
+	avail = m.available;
+	keep = host_reserve(m.total);
 	if (want + keep > avail)
 		return snprintf(why, cap, "%lu more %llu MiB pages (%llu MiB) would leave the host "
 				"less than %llu MiB of the %llu MiB it has available: free memory "

@@ -20,6 +20,8 @@
 #include "profile.h"
 #include "program.h"
 #include "text.h"
+#include "cpulist.h"
+#include "meminfo.h"
 #include "spawn.h"
 #include "util.h"
 
@@ -155,32 +157,9 @@ static int choose_gpu(const struct sysroot *s, const struct new_request *rq, str
 
 static uint64_t host_memory(const struct sysroot *s)
 {
-	_cleanup_free_ char *txt = NULL;
-	unsigned long long kib = 0;
-	const char *at;
+	struct meminfo m;
 
-	if (s->proc_fd < 0 ||
-	    read_file_at(s->proc_fd, "meminfo", 1 << 20, READ_TRUNCATE, &txt, NULL, NULL) < 0)
-		return 0;
-	at = strstr(txt, "MemTotal:");
-	return at && sscanf(at, "MemTotal: %llu kB", &kib) == 1 ? (uint64_t)kib * 1024 : 0;
-}
-
-/* "0-3,8-11" -> 8 */
-static unsigned count_list(const char *s)
-{
-	unsigned n = 0, a, b;
-	int used;
-
-	while (*s && sscanf(s, "%u%n", &a, &used) == 1) {
-		s += used;
-		b = a;
-		if (*s == '-' && sscanf(s + 1, "%u%n", &b, &used) == 1)
-			s += 1 + used;
-		n += b >= a ? b - a + 1 : 0;
-		s += *s == ',';
-	}
-	return n;
+	return meminfo_read(s, &m) == 0 ? m.total : 0;
 }
 
 static void host_cpus(const struct sysroot *s, unsigned *cpus, unsigned *smt)
@@ -190,10 +169,10 @@ static void host_cpus(const struct sysroot *s, unsigned *cpus, unsigned *smt)
 	*cpus = 0;
 	*smt = 1;
 	if (s->sys_fd >= 0 && read_attr_at(s->sys_fd, "devices/system/cpu/online", buf, sizeof(buf)) >= 0)
-		*cpus = count_list(buf);
+		*cpus = cpulist_parse(buf, &(struct cpuset){ 0 });
 	if (s->sys_fd >= 0 && read_attr_at(s->sys_fd, "devices/system/cpu/cpu0/topology/"
 				       "thread_siblings_list", buf, sizeof(buf)) >= 0 &&
-	    count_list(buf) >= 2)
+	    cpulist_parse(buf, &(struct cpuset){ 0 }) >= 2)
 		*smt = 2;
 	if (!*cpus) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);

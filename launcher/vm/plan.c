@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cpulist.h"
 #include "exitcodes.h"
 #include "log.h"
 #include "paths.h"
@@ -295,30 +296,17 @@ static int plan_audio(struct plan *pl)
 static void plan_isolation(struct plan *pl)
 {
 	const struct vm_cpu *cpu = &pl->p->cpu;
+	struct cpuset host = { 0 };
 	char online[1024];
-	unsigned a, b;
-	size_t o = 0;
-	int used;
 
 	if (!cpu->isolate || read_attr_at(pl->s->sys_fd, "devices/system/cpu/online", online,
 					  sizeof(online)) < 0)
 		return;
-	for (const char *t = online; *t && sscanf(t, "%u%n", &a, &used) == 1;) {
-		t += used;
-		b = a;
-		if (*t == '-' && sscanf(t + 1, "%u%n", &b, &used) == 1)
-			t += 1 + used;
-		t += *t == ',';
-		for (unsigned c = a; c <= b && c < 4096 && o < sizeof(pl->host_cpus) - 8; c++) {
-			bool guest = false;
-
-			for (size_t i = 0; i < cpu->n_pin && !guest; i++)
-				guest = cpu->pin[i] == c;
-			if (!guest)
-				o += (size_t)snprintf(pl->host_cpus + o, sizeof(pl->host_cpus) - o, "%s%u",
-						      o ? "," : "", c);
-		}
-	}
+	(void)cpulist_parse(online, &host);
+	for (size_t i = 0; i < cpu->n_pin; i++)
+		cpuset_remove(&host, cpu->pin[i]);
+	if (!cpulist_format(&host, pl->host_cpus, sizeof(pl->host_cpus)))
+		pl->host_cpus[0] = '\0'; /* too long to say: as if none were left, refused */
 }
 
 int plan_build(const struct sysroot *s, uid_t uid, const char *profile, const struct plan_opts *o,

@@ -18,6 +18,7 @@
 
 #include "allow.h"
 #include "devacl.h"
+#include "cpulist.h"
 #include "exitcodes.h"
 #include "fileio.h"
 #include "hugepages.h"
@@ -136,8 +137,10 @@ static void check_audio(struct checks *c, const struct plan *pl)
 	if (!p->audio)
 		return;
 	/* Debian builds QEMU's PulseAudio driver as a module, in qemu-system-gui. */
-	if (access("/usr/lib/x86_64-linux-gnu/qemu/audio-pa.so", F_OK) < 0 &&
-	    access("/usr/lib/qemu/audio-pa.so", F_OK) < 0)
+	/* QEMU's module directory as Debian installs it (multiarch), or as QEMU's own build does:
+	 * under the sysroot, like everything the pre-flight reads. */
+	if (faccessat(pl->s->root_fd, "usr/lib/x86_64-linux-gnu/qemu/audio-pa.so", F_OK, 0) < 0 &&
+	    faccessat(pl->s->root_fd, "usr/lib/qemu/audio-pa.so", F_OK, 0) < 0)
 		CHECK_FAIL(c, CHECK_AUDIO, EXIT_NOT_READY, "apt install qemu-system-gui", "%s:%u: audio: QEMU's "
 		     "PulseAudio driver (audio-pa) is not installed", p->source, profile_line(p, "audio"));
 	else if (pl->pulse_err[0])
@@ -159,59 +162,34 @@ static bool cpu_in(unsigned cpu, const unsigned *v, size_t n)
 	return false;
 }
 
-/* "0-3,8-11" into a bitmap of up to 4096 CPUs. */
-static void parse_list(const char *s, unsigned char *bits, size_t cap)
-{
-	unsigned a, b;
-	int used;
-
-	while (*s && sscanf(s, "%u%n", &a, &used) == 1) {
-		s += used;
-		b = a;
-		if (*s == '-' && sscanf(s + 1, "%u%n", &b, &used) == 1)
-			s += 1 + used;
-		for (unsigned i = a; i <= b && i < cap * 8; i++)
-			bits[i / 8] |= (unsigned char)(1 << (i % 8));
-		s += *s == ',';
-	}
-}
-
-static bool bit(const unsigned char *bits, unsigned i)
-{
-	return i < 4096 && bits[i / 8] & (1 << (i % 8));
-}
-
 /* CPU cpu's SMT siblings (itself included). */
-static void siblings(const struct sysroot *s, unsigned cpu, unsigned char *bits)
+static void siblings(const struct sysroot *s, unsigned cpu, struct cpuset *set)
 {
 	char path[96], buf[256];
 
-	memset(bits, 0, 512);
+	memset(set, 0, sizeof(*set));
 	snprintf(path, sizeof(path), "devices/system/cpu/cpu%u/topology/thread_siblings_list", cpu);
 	if (read_attr_at(s->sys_fd, path, buf, sizeof(buf)) >= 0)
-		parse_list(buf, bits, 512);
+		(void)cpulist_parse(buf, set);
 }
 
 /* A layout for n vCPUs: whole cores from the last down, core 0 left to the host. */
-static void suggest(const struct sysroot *s, const unsigned char *online, unsigned n, char *buf,
+static void suggest(const struct sysroot *s, const struct cpuset *online, unsigned n, char *buf,
 		    size_t cap)
 {
-	unsigned char used[512] = { 0 }, sib[512];
+	struct cpuset used, sib;
 	unsigned picked[VM_CPU_LIST_MAX], k = 0;
 	size_t o = 0;
 
-	siblings(s, 0, sib);
-	for (unsigned i = 0; i < 4096; i++)
-		if (bit(sib, i))
-			used[i / 8] |= (unsigned char)(1 << (i % 8)); /* core 0 is the host's */
-	for (unsigned cpu = 4096; cpu-- > 0 && k < n;) {
-		if (!bit(online, cpu) || bit(used, cpu))
+	siblings(s, 0, &used); /* core 0 is the host's */
+	for (unsigned cpu = CPULIST_MAX; cpu-- > 0 && k < n;) {
+		if (!cpuset_has(online, cpu) || cpuset_has(&used, cpu))
 			continue;
-		siblings(s, cpu, sib);
-		for (unsigned i = 0; i < 4096 && k < n; i++)
-			if (bit(sib, i) && bit(online, i) && !bit(used, i)) {
+		siblings(s, cpu, &sib);
+		for (unsigned i = 0; i < CPULIST_MAX && k < n; i++)
+			if (cpuset_has(&sib, i) && cpuset_has(online, i) && !cpuset_has(&used, i)) {
 				picked[k++] = i;
-				used[i / 8] |= (unsigned char)(1 << (i % 8));
+				cpuset_add(&used, i);
 			}
 	}
 	buf[0] = '\0';
@@ -228,7 +206,7 @@ static void check_pinning(struct checks *c, const struct sysroot *s, uid_t uid,
 			  const struct vm_profile *p)
 {
 	const struct vm_cpu *cpu = &p->cpu;
-	unsigned char online[512] = { 0 }, sib[512];
+	struct cpuset online = { 0 }, sib;
 	char buf[4096], where[300], layout[600];
 	bool good = true;
 
@@ -239,25 +217,25 @@ static void check_pinning(struct checks *c, const struct sysroot *s, uid_t uid,
 		CHECK_WARN(c, CHECK_CPU_PIN, NULL, "%s: cannot read the host's online CPUs", where);
 		return;
 	}
-	parse_list(buf, online, sizeof(online));
-	suggest(s, online, (unsigned)cpu->n_pin, layout, sizeof(layout));
+	(void)cpulist_parse(buf, &online);
+	suggest(s, &online, (unsigned)cpu->n_pin, layout, sizeof(layout));
 	for (size_t i = 0; i < cpu->n_pin; i++)
-		if (!bit(online, cpu->pin[i])) {
+		if (!cpuset_has(&online, cpu->pin[i])) {
 			CHECK_FAIL(c, CHECK_CPU_PIN, EXIT_NOT_READY, layout[0] ? layout : NULL, "%s: CPU %u is not "
 			     "online on this host (online: %s)", where, cpu->pin[i], buf);
 			return;
 		}
 	for (size_t i = 0; i < cpu->n_emulator; i++)
-		if (!bit(online, cpu->emulator[i])) {
+		if (!cpuset_has(&online, cpu->emulator[i])) {
 			CHECK_FAIL(c, CHECK_CPU_PIN, EXIT_NOT_READY, NULL, "%s:%u: cpu.emulator: CPU %u is not "
 			     "online (online: %s)", p->source, profile_line(p, "cpu.emulator"),
 			     cpu->emulator[i], buf);
 			return;
 		}
 	for (size_t i = 0; i < cpu->n_pin && good; i++) {
-		siblings(s, cpu->pin[i], sib);
-		for (unsigned k = 0; k < 4096 && good; k++)
-			if (bit(sib, k) && bit(online, k) && !cpu_in(k, cpu->pin, cpu->n_pin)) {
+		siblings(s, cpu->pin[i], &sib);
+		for (unsigned k = 0; k < CPULIST_MAX && good; k++)
+			if (cpuset_has(&sib, k) && cpuset_has(&online, k) && !cpu_in(k, cpu->pin, cpu->n_pin)) {
 				CHECK_WARN(c, CHECK_CPU_PIN, layout[0] ? layout : NULL, "%s: CPU %u's SMT sibling %u "
 				     "is not the guest's: the host shares that core", where, cpu->pin[i], k);
 				good = false;

@@ -26,6 +26,7 @@
 #include "profile_path.h"
 #include "program.h"
 #include "swtpm.h"
+#include "meminfo.h"
 #include "util.h"
 #include "vmdir.h"
 #include "vmctl.h"
@@ -343,17 +344,9 @@ static void check_rom(struct checks *c, const struct sysroot *s, const struct vm
 
 static uint64_t host_memory(const struct sysroot *s)
 {
-	_cleanup_free_ char *txt = NULL;
-	unsigned long long kib = 0;
-	const char *at;
+	struct meminfo m;
 
-	if (s->proc_fd < 0 ||
-	    read_file_at(s->proc_fd, "meminfo", 1 << 20, READ_TRUNCATE, &txt, NULL, NULL) < 0)
-		return 0;
-	at = strstr(txt, "MemTotal:");
-	if (!at || sscanf(at, "MemTotal: %llu kB", &kib) != 1)
-		return 0;
-	return (uint64_t)kib * 1024;
+	return meminfo_read(s, &m) == 0 ? m.total : 0;
 }
 
 static void check_memory(struct checks *c, const struct sysroot *s, const struct vm_profile *p)

@@ -100,7 +100,13 @@ nodes=("$card" /dev/snd/controlC0)
 [[ -e /dev/snd/controlC0 ]] || nodes=("$card")
 "$VMRUN_BUILD/bench/bench_holders" --procs 1000 --fds 25000 --runs "$RUNS" "${nodes[@]}"
 rc=$?
-((rc == 2)) && fail "the holder benchmark ran" || ok "holder scan measured"
+# 0: measured, every holder found; 3: the same, short of the speed goals (reported above);
+# 1: a holder was missed (vmrun's scan is wrong, whatever its speed); else it could not run.
+case $rc in
+0 | 3) ok "holder scan measured, every holder found" ;;
+1) fail "holder scan: a holder was missed (see above)" ;;
+*) fail "the holder benchmark ran (exit $rc)" ;;
+esac
 
 # --- start-up ----------------------------------------------------------------------------------
 t_v=$(timed version "$VMRUN" --version)

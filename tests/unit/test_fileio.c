@@ -33,6 +33,8 @@ int __real_fsync(int fd);
 int __wrap_fsync(int fd);
 int __real_renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
 int __wrap_renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
+int __real_unlinkat(int dirfd, const char *path, int flags);
+int __wrap_unlinkat(int dirfd, const char *path, int flags);
 
 static void note(const char *fmt, ...)
 {
@@ -91,6 +93,19 @@ int __wrap_renameat(int olddirfd, const char *oldpath, int newdirfd, const char 
 		return -1;
 	}
 	return __real_renameat(olddirfd, oldpath, newdirfd, newpath);
+}
+
+/* Someone else's file to plant at the temporary name the moment after it is cleared. */
+static const char *plant_link_to;
+
+int __wrap_unlinkat(int dirfd, const char *path, int flags)
+{
+	int r = __real_unlinkat(dirfd, path, flags);
+
+	/* A racing writer of the directory: a hard link to their file where ours is to be. */
+	if (plant_link_to && strstr(path, ".vmrun-") && strstr(path, ".tmp"))
+		(void)linkat(dirfd, plant_link_to, dirfd, path, 0);
+	return r;
 }
 
 struct fx {
@@ -196,6 +211,28 @@ static void test_journal_durable(void **state)
 	assert_int_equal(entries(), 1);
 }
 
+/*
+ * The temporary file is created, never opened as found: a file that appears at its name between
+ * the clearing and the open (a hard link to someone else's, planted by whoever can write the
+ * directory) is refused, not truncated and written with our data.
+ */
+static void test_atomic_exclusive(void **state)
+{
+	char *victim;
+
+	(void)state;
+	assert_int_equal(write_file_atomic_at(dir_fd, "victim", "theirs\n", 7, 0644, (uid_t)-1,
+					      (gid_t)-1), 0);
+	plant_link_to = "victim";
+	assert_int_equal(write_file_atomic_at(dir_fd, "x.json", "ours\n", 5, 0600, (uid_t)-1,
+					      (gid_t)-1), -EEXIST);
+	plant_link_to = NULL;
+	victim = slurp("victim");
+	assert_string_equal(victim, "theirs\n");
+	free(victim);
+	assert_null(slurp("x.json"));
+}
+
 static void test_read_rules(void **state)
 {
 	char *buf = NULL, big[5000];
@@ -231,6 +268,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_atomic_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_atomic_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_durable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_atomic_exclusive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_rules, setup, teardown),
 	};
 

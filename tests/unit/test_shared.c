@@ -18,6 +18,7 @@
 #include "exitcodes.h"
 #include "fakesys.h"
 #include "procstat.h"
+#include "cpulist.h"
 #include "names.h"
 #include "pciaddr.h"
 #include "text.h"
@@ -181,12 +182,39 @@ static void test_procstat(void **state)
 	fake_root_free(root);
 }
 
+/* The kernel's CPU lists, both ways. */
+static void test_cpulist(void **state)
+{
+	struct cpuset set = { 0 };
+	char buf[64];
+
+	(void)state;
+	assert_int_equal(cpulist_parse("0-3,8-11\n", &set), 8);
+	assert_true(cpuset_has(&set, 0) && cpuset_has(&set, 3) && cpuset_has(&set, 8));
+	assert_false(cpuset_has(&set, 4) || cpuset_has(&set, 12) || cpuset_has(&set, 99999));
+	cpuset_remove(&set, 2);
+	cpuset_add(&set, 15);
+	assert_true(cpulist_format(&set, buf, sizeof(buf)));
+	assert_string_equal(buf, "0-1,3,8-11,15");
+	assert_false(cpulist_format(&set, buf, 6)); /* does not fit: said, not cut */
+	memset(&set, 0, sizeof(set));
+	assert_int_equal(cpulist_parse("", &set), 0);
+	assert_true(cpulist_format(&set, buf, sizeof(buf)));
+	assert_string_equal(buf, "");
+	assert_int_equal(cpulist_parse("5", &set), 1);
+	assert_int_equal(cpulist_parse("4095,4096-4100", &set), 6); /* named, past the set: left out */
+	assert_true(cpuset_has(&set, 4095));
+	assert_true(cpulist_format(&set, buf, sizeof(buf)));
+	assert_string_equal(buf, "5,4095");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_text_escape), cmocka_unit_test(test_text_format),
 		cmocka_unit_test(test_names),       cmocka_unit_test(test_pci_addr),
 		cmocka_unit_test(test_exit_codes),  cmocka_unit_test(test_procstat),
+		cmocka_unit_test(test_cpulist),
 	};
 	return cmocka_run_group_tests_name("shared", tests, NULL, NULL);
 }

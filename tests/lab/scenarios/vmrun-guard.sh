@@ -82,7 +82,8 @@ export VMRUN_DEBUG_WRITE_DELAY_MS=60 # root's own sysfs writes: a kill lands ins
 for who in root alice; do
     # QEMU runs as the run's user and writes the guest's serial log.
     rm -f "$tmp"/hang/serial.log "$tmp"/off/serial.log
-    [[ $who == alice ]] && chown -R alice "$tmp/hang" "$tmp/off"
+    # The run's user's files (root runs only profiles no one else can change).
+    chown -R "$who" "$tmp/hang" "$tmp/off"
     # During the detach: root's writes are slowed, so 300 ms in is mid-switch; alice's helper
     # finishes a switch it started on its own, and the guard waits for the group's lock.
     start "$who"
@@ -124,7 +125,8 @@ unset VMRUN_DEBUG_WRITE_DELAY_MS
 # --- the guard killed too: the journal stays; the next run gives the GPU back first ---------
 for who in root alice; do
     rm -f "$tmp"/hang/serial.log "$tmp"/off/serial.log
-    [[ $who == alice ]] && chown -R alice "$tmp/hang" "$tmp/off"
+    # The run's user's files (root runs only profiles no one else can change).
+    chown -R "$who" "$tmp/hang" "$tmp/off"
     start "$who"
     if wait_until 120 guest_running; then
         gpid=$(jq -r .guard_pid "$(rundir "$who")/vm.json")
