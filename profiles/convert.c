@@ -73,7 +73,7 @@ static int convert_top(struct load_ctx *c, const struct cy_profile *y, struct vm
 	r = val_required(c, "name", y->name, &s);
 	if (r < 0)
 		return r;
-	if (!vm_name_is_valid(s))
+	if (!names_vm_valid(s))
 		return pfail(c, posindex_line(c, "name", true), "name", "expected %s, got %s", VM_NAME_RULE,
 			     QUOTE(s));
 	r = val_dup(c, s, &p->name);
@@ -88,7 +88,7 @@ static int convert_top(struct load_ctx *c, const struct cy_profile *y, struct vm
 	r = val_required(c, "memory", y->memory, &s);
 	if (r < 0)
 		return r;
-	r = parse_memory_size(s, &p->memory);
+	r = val_memory_size(s, &p->memory);
 	copy_str(size_text, sizeof(size_text), s);
 	if (r == -ERANGE)
 		return pfail(c, posindex_line(c, "memory", true), "memory", "size %s is too large",

@@ -51,8 +51,8 @@ static int disk_media_rules(struct load_ctx *c, const char *base, const struct c
 {
 	char ifc[PATH_MAX_LEN], ro[PATH_MAX_LEN];
 
-	key_join(ifc, sizeof(ifc), base, "interface");
-	key_join(ro, sizeof(ro), base, "readonly");
+	schema_key_join(ifc, sizeof(ifc), base, "interface");
+	schema_key_join(ro, sizeof(ro), base, "readonly");
 	if (d->media == VM_MEDIA_CDROM) {
 		if (y->interface && d->interface != VM_DISK_SATA)
 			return pfail(c, posindex_line(c, ifc, true), ifc, "a CD-ROM is on SATA (ide-cd): write "
@@ -79,12 +79,12 @@ static int convert_disk(struct load_ctx *c, size_t i, const struct cy_disk *y, s
 	int r;
 
 	(void)snprintf(base, sizeof(base), "disks[%zu]", i);
-	key_join(path, sizeof(path), base, "path");
-	key_join(dev, sizeof(dev), base, "device");
-	key_join(fmt, sizeof(fmt), base, "format");
-	key_join(ifc, sizeof(ifc), base, "interface");
-	key_join(ro, sizeof(ro), base, "readonly");
-	key_join(med, sizeof(med), base, "media");
+	schema_key_join(path, sizeof(path), base, "path");
+	schema_key_join(dev, sizeof(dev), base, "device");
+	schema_key_join(fmt, sizeof(fmt), base, "format");
+	schema_key_join(ifc, sizeof(ifc), base, "interface");
+	schema_key_join(ro, sizeof(ro), base, "readonly");
+	schema_key_join(med, sizeof(med), base, "media");
 	if ((r = GET_ENUM(c, med, y->media, media_names, &d->media)) < 0 ||
 	    (r = val_path(c, path, y->path, true, &d->path)) < 0 ||
 	    (r = val_option_string(c, dev, y->device, &device)) < 0 ||
@@ -229,7 +229,7 @@ int convert_usb(struct load_ctx *c, const struct cy_profile *y, struct vm_profil
 
 		(void)snprintf(base, sizeof(base), "usb[%zu]", i);
 		if ((u->vendor || u->product) && (u->bus || u->port)) {
-			key_join(key, sizeof(key), base, u->bus ? "bus" : "port");
+			schema_key_join(key, sizeof(key), base, u->bus ? "bus" : "port");
 			return pfail(c, posindex_line(c, key, false), key, "a device is given by vendor and "
 				     "product, or by bus and port, not both");
 		}

@@ -191,7 +191,7 @@ int convert_looking_glass(struct load_ctx *c, const struct cy_looking_glass *y, 
 	if (y->hdr)
 		return pfail(c, posindex_line(c, "looking_glass.hdr", true), "looking_glass.hdr",
 			     "only with resolution: with size the size is what it is");
-	if (parse_memory_size(size, &lg->size) < 0 || lg->size < (1ULL << 20) ||
+	if (val_memory_size(size, &lg->size) < 0 || lg->size < (1ULL << 20) ||
 	    lg->size > (1ULL << 31) || (lg->size & (lg->size - 1)))
 		return pfail(c, posindex_line(c, "looking_glass.size", true), "looking_glass.size",
 			     "expected a power of two from 1M to 2G like 64M (ivshmem needs one), got %s",

@@ -50,7 +50,7 @@ static void set_base_dir(struct load_ctx *c, const char *name)
 static int load(struct load_ctx *c, const char *data, size_t len, struct vm_profile **ret)
 {
 	const cyaml_config_t config = {
-		.log_fn = cyaml_capture, /* never cyaml_log: that one writes to stderr */
+		.log_fn = schema_capture, /* never cyaml_log: that one writes to stderr */
 		.log_ctx = c,
 		.mem_fn = cyaml_mem,
 		.log_level = CYAML_LOG_WARNING, /* its debug chatter costs a vsnprintf per event */
@@ -71,7 +71,7 @@ static int load(struct load_ctx *c, const char *data, size_t len, struct vm_prof
 	e = cyaml_load_data((const uint8_t *)data, len, &config, &profile_schema,
 			    (cyaml_data_t **)&y, NULL);
 	if (e != CYAML_OK) {
-		r = cyaml_fail(c, e);
+		r = schema_fail(c, e);
 		(void)cyaml_free(&config, &profile_schema, y, 0);
 		return r;
 	}

@@ -175,7 +175,7 @@ unsigned profile_line(const struct vm_profile *p, const char *key);
 const char *profile_error_format(const struct profile_error *e, char *buf, size_t cap);
 
 /* Parse a memory size "8G", "512M", "1024K", "2T", or plain bytes; powers of 1024. */
-int parse_memory_size(const char *s, uint64_t *ret);
+int val_memory_size(const char *s, uint64_t *ret);
 
 const char *vm_disk_if_name(enum vm_disk_if i);
 const char *vm_display_name(enum vm_display d);

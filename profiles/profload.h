@@ -85,7 +85,7 @@ const char *pquote(const char *s, char *buf, size_t cap);
 #define NAME_OF(table, v) ((unsigned)(v) < ARRAY_SIZE(table) ? table[v] : NULL)
 
 /* "base.key", or "key" at the top; cut short rather than overflow (keys are capped anyway). */
-void key_join(char *out, size_t cap, const char *base, const char *key);
+void schema_key_join(char *out, size_t cap, const char *base, const char *key);
 
 /* ---- hints (hint.c): what to write instead ---- */
 
@@ -174,10 +174,10 @@ struct cy_profile {
 
 extern const cyaml_schema_value_t profile_schema;
 /* libcyaml's log, captured into the context (never printed). */
-__attribute__((format(printf, 3, 0))) void cyaml_capture(cyaml_log_t level, void *ctx,
+__attribute__((format(printf, 3, 0))) void schema_capture(cyaml_log_t level, void *ctx,
 							  const char *fmt, va_list ap);
 /* What libcyaml refused, as an error at the right line and key. */
-int cyaml_fail(struct load_ctx *c, cyaml_err_t e);
+int schema_fail(struct load_ctx *c, cyaml_err_t e);
 /* The keys the mapping at path may have (list indexes ignored), NULL-terminated, in *ret. */
 size_t schema_keys_at(const char *path, const char **ret, size_t cap);
 

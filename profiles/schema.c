@@ -211,7 +211,7 @@ static int usb_pair_in_vendor(struct load_ctx *c, const char *entry)
 	char vkey[PATH_MAX_LEN], vendor[5], product[5];
 	const struct pos_entry *e;
 
-	key_join(vkey, sizeof(vkey), entry, "vendor");
+	schema_key_join(vkey, sizeof(vkey), entry, "vendor");
 	e = posindex_find(&c->idx, vkey);
 	if (!e || !hint_usb_pair(e->value, vendor, product))
 		return 0;
@@ -264,7 +264,7 @@ static void cyaml_capture_bt(struct load_ctx *c, const char *line)
 	}
 }
 
-void cyaml_capture(cyaml_log_t level, void *ctx, const char *fmt, va_list ap)
+void schema_capture(cyaml_log_t level, void *ctx, const char *fmt, va_list ap)
 {
 	struct load_ctx *c = ctx;
 	char line[256];
@@ -312,7 +312,7 @@ static const char *cyaml_kind_name(const char *s)
 }
 
 /* "base.key", or "key" at the top; cut short rather than overflow (keys are capped anyway). */
-void key_join(char *out, size_t cap, const char *base, const char *key)
+void schema_key_join(char *out, size_t cap, const char *base, const char *key)
 {
 	size_t o = strlen(base);
 
@@ -325,7 +325,7 @@ void key_join(char *out, size_t cap, const char *base, const char *key)
 	copy_str(out + o, cap - o, key);
 }
 
-int cyaml_fail(struct load_ctx *c, cyaml_err_t e)
+int schema_fail(struct load_ctx *c, cyaml_err_t e)
 {
 	char path[PATH_MAX_LEN], full[PATH_MAX_LEN];
 	const char *m = c->cy_msg, *arg;
@@ -335,7 +335,7 @@ int cyaml_fail(struct load_ctx *c, cyaml_err_t e)
 	if (startswith(m, "Unexpected key: ")) {
 		arg = m + strlen("Unexpected key: ");
 		cyaml_bt_path(c, 0, path, sizeof(path));
-		key_join(full, sizeof(full), path, arg);
+		schema_key_join(full, sizeof(full), path, arg);
 		return unknown_key(c, path, full, arg);
 	}
 	if (startswith(m, "Missing required mapping field: ")) {
@@ -344,7 +344,7 @@ int cyaml_fail(struct load_ctx *c, cyaml_err_t e)
 
 		arg = m + strlen("Missing required mapping field: ");
 		cyaml_bt_path(c, skip, path, sizeof(path));
-		key_join(full, sizeof(full), path, arg);
+		schema_key_join(full, sizeof(full), path, arg);
 		if (startswith(path, "usb[") && usb_pair_in_vendor(c, path))
 			return -EINVAL;
 		return pfail(c, posindex_line(c, path, false), full, "required key is missing");

@@ -147,7 +147,7 @@ int val_path(struct load_ctx *c, const char *path, const char *v, bool in_option
 	return 0;
 }
 
-int parse_memory_size(const char *s, uint64_t *ret)
+int val_memory_size(const char *s, uint64_t *ret)
 {
 	uint64_t n = 0;
 	unsigned shift = 0;

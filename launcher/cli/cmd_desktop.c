@@ -221,11 +221,11 @@ static int vm_of(const char *arg, const char *path, bool remove, struct vm_profi
 {
 	int r;
 
-	if (remove && access(path, F_OK) < 0 && errno == ENOENT && vm_name_is_valid(arg)) {
+	if (remove && access(path, F_OK) < 0 && errno == ENOENT && names_vm_valid(arg)) {
 		*ret = arg;
 		return 0;
 	}
-	r = vm_profile_load(path, p);
+	r = profile_path_load(path, p);
 	if (r == 0)
 		*ret = (*p)->name;
 	return r;

@@ -66,7 +66,7 @@ static json_object *list_switches(struct cli *c, int fd, unsigned *pending)
 	return arr;
 }
 
-static json_object *json_vm(const struct vm_entry *e)
+static json_object *json_vm(const struct vmctl_entry *e)
 {
 	json_object *o = json_object_new_object(), *groups = json_object_new_array();
 
@@ -91,7 +91,7 @@ static json_object *json_vm(const struct vm_entry *e)
 	return o;
 }
 
-static void print_text(json_object *switches, const struct vm_entry *vms, size_t n_vms)
+static void print_text(json_object *switches, const struct vmctl_entry *vms, size_t n_vms)
 {
 	for (size_t i = 0; i < json_object_array_length(switches); i++) {
 		json_object *e = json_object_array_get_idx(switches, i), *g, *gpu, *st;
@@ -107,7 +107,7 @@ static void print_text(json_object *switches, const struct vm_entry *vms, size_t
 		       "— `vmrun attach` gives it back" : "");
 	}
 	for (size_t i = 0; i < n_vms; i++) {
-		const struct vm_entry *e = &vms[i];
+		const struct vmctl_entry *e = &vms[i];
 
 		printf("VM %s: ", e->vi.name);
 		if (e->running && streq(e->vi.state, "recovering")) {
@@ -136,7 +136,7 @@ static void print_text(json_object *switches, const struct vm_entry *vms, size_t
 
 int cmd_status(struct cli *c, const struct cli_args *a)
 {
-	struct vm_entry *vms = NULL;
+	struct vmctl_entry *vms = NULL;
 	json_object *switches;
 	unsigned pending = 0;
 	size_t n_vms = 0;
@@ -146,7 +146,7 @@ int cmd_status(struct cli *c, const struct cli_args *a)
 	if (switch_state_open(c->root, false, &fd) < 0)
 		fd = -1;
 	switches = list_switches(c, fd, &pending);
-	(void)vm_list(c->root, c->uid, fd, &vms, &n_vms);
+	(void)vmctl_list(c->root, c->uid, fd, &vms, &n_vms);
 	for (size_t i = 0; i < n_vms; i++)
 		pending += vms[i].restore_pending;
 	if (c->json) {

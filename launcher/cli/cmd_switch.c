@@ -166,15 +166,15 @@ static int open_vm_dir(struct cli *c, const char *arg, char **ret_name, int *ret
 	log_fn_t old;
 	int fd = -1;
 
-	if (vm_name_is_valid(arg) && vm_runtime_dir(c->root, arg, c->uid, &dir) == 0 &&
-	    vm_dir_open(dir, false, &fd, NULL) == 0) {
+	if (names_vm_valid(arg) && paths_runtime_dir(c->root, arg, c->uid, &dir) == 0 &&
+	    vmdir_open(dir, false, &fd, NULL) == 0) {
 		*ret_fd = fd;
 		return (*ret_name = strdup(arg)) ? 0 : -ENOMEM;
 	}
 	old = log_set_fn(NULL); /* not a profile either: the caller says so */
-	*known = vm_profile_load(arg, &p) == 0;
-	if (*known && vm_runtime_dir(c->root, p->name, c->uid, &dir) == 0 &&
-	    vm_dir_open(dir, false, &fd, NULL) == 0)
+	*known = profile_path_load(arg, &p) == 0;
+	if (*known && paths_runtime_dir(c->root, p->name, c->uid, &dir) == 0 &&
+	    vmdir_open(dir, false, &fd, NULL) == 0)
 		*ret_name = strdup(p->name);
 	(void)log_set_fn(old);
 	profile_free(p);
@@ -188,9 +188,9 @@ static bool wait_unlocked(int fd, struct out *o)
 	uint64_t end = now_ms() + 180000;
 
 	on_progress(o, "its guard is giving back what its vmrun left; waiting for it");
-	while (vm_is_running(fd) && now_ms() < end)
+	while (vmdir_is_running(fd) && now_ms() < end)
 		(void)usleep(200000);
-	return !vm_is_running(fd);
+	return !vmdir_is_running(fd);
 }
 
 static int restore_vm(struct cli *c, const struct cli_args *a, const char *arg)
@@ -200,7 +200,7 @@ static int restore_vm(struct cli *c, const struct cli_args *a, const char *arg)
 	_cleanup_free_ char *name = NULL;
 	_cleanup_close_ int fd = -1, lock = -1;
 	bool known = false;
-	struct vm_info vi;
+	struct vmdir_info vi;
 	struct priv priv;
 	char msg[128];
 	int r;
@@ -212,23 +212,23 @@ static int restore_vm(struct cli *c, const struct cli_args *a, const char *arg)
 		log_err("restore: '%s' is neither a PCI address nor a VM (no run of it, no profile)", arg);
 		return EXIT_USAGE;
 	}
-	if (r == -ENOENT || (r == 0 && vm_info_read(fd, &vi) == -ENOENT)) {
+	if (r == -ENOENT || (r == 0 && vmdir_info_read(fd, &vi) == -ENOENT)) {
 		on_progress(&o, "nothing to give back: no run of it left anything");
 		return finish(c, &o, "restore", false, &res);
 	}
-	if (r < 0 || vm_info_read(fd, &vi) < 0) {
+	if (r < 0 || vmdir_info_read(fd, &vi) < 0) {
 		json_object_put(o.steps);
 		log_err("restore: %s: %s", arg, r < 0 ? strerror(-r) : "its vm.json is unreadable");
 		return EXIT_ERROR;
 	}
-	if (vm_is_running(fd) && !(streq(vi.state, "recovering") && wait_unlocked(fd, &o))) {
+	if (vmdir_is_running(fd) && !(streq(vi.state, "recovering") && wait_unlocked(fd, &o))) {
 		json_object_put(o.steps);
 		log_err("restore: VM '%s' is running (vmrun pid %d): `vmrun stop %s` stops it and gives "
 			"everything back", name, (int)vi.pid, name);
 		return EXIT_BUSY;
 	}
 	/* Locked, as a run would: none starts while this gives back its predecessor's. */
-	if (vm_lock(fd, &lock) < 0 || vm_info_read(fd, &vi) < 0 || !vm_info_has_changes(&vi)) {
+	if (vmdir_lock(fd, &lock) < 0 || vmdir_info_read(fd, &vi) < 0 || !vmdir_info_has_changes(&vi)) {
 		on_progress(&o, lock < 0 ? "a run of it started meanwhile: it gives back what is left" :
 				"nothing to give back: no run of it left anything");
 		return finish(c, &o, "restore", false, &res);

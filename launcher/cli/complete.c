@@ -148,7 +148,7 @@ static void profile_names(const struct ctx *x)
 		if (n <= 5 || n - 5 > VM_NAME_MAX || !streq(e->d_name + n - 5, ".yaml"))
 			continue;
 		snprintf(name, sizeof(name), "%.*s", (int)(n - 5), e->d_name);
-		if (vm_name_is_valid(name))
+		if (names_vm_valid(name))
 			put(x, name, "profile in ~/.config/vmrun");
 	}
 }
@@ -183,10 +183,10 @@ static void running(const struct ctx *x, const struct sysroot *s)
 	_cleanup_(closedirp) DIR *d = NULL;
 	struct dirent *e;
 
-	if (!s || vm_runtime_parent(s, geteuid(), &dir) < 0 || !(d = opendir(dir)))
+	if (!s || paths_runtime_parent(s, geteuid(), &dir) < 0 || !(d = opendir(dir)))
 		return;
 	while ((e = readdir(d)))
-		if (e->d_type == DT_DIR && vm_name_is_valid(e->d_name))
+		if (e->d_type == DT_DIR && names_vm_valid(e->d_name))
 			put(x, e->d_name, "a VM with a runtime directory");
 }
 

@@ -102,7 +102,7 @@ json_object *json_checks(const struct checks *ck)
 		json_object *o = json_object_new_object();
 
 		json_object_object_add(o, "id", json_object_new_string(check_id_name(ck->v[i].id)));
-		json_object_object_add(o, "status", json_object_new_string(verdict_name(ck->v[i].verdict)));
+		json_object_object_add(o, "status", json_object_new_string(checks_verdict_name(ck->v[i].verdict)));
 		json_object_object_add(o, "message", json_object_new_string(ck->v[i].msg));
 		json_object_object_add(o, "fix", json_str_or_null(ck->v[i].fix));
 		json_object_array_add(arr, o);

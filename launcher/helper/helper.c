@@ -181,13 +181,13 @@ static int authorize_input(const struct sysroot *s, const struct caller *c,
 	char rel[128], lrel[128];
 	dev_t want, listed;
 
-	if (input_node(s, rq->path, rel, sizeof(rel), &want) < 0) {
+	if (devacl_input_node(s, rq->path, rel, sizeof(rel), &want) < 0) {
 		snprintf(why, cap, "%.200s is not an input event device on this host", rq->path);
 		return -EPERM;
 	}
 	for (size_t i = 0; i < l->n; i++)
 		if (l->v[i].input && allow_entry_permits(&l->v[i], c->user, groups) &&
-		    input_node(s, l->v[i].input, lrel, sizeof(lrel), &listed) == 0 && listed == want) {
+		    devacl_input_node(s, l->v[i].input, lrel, sizeof(lrel), &listed) == 0 && listed == want) {
 			rq->input_rdev = want;
 			return 0;
 		}

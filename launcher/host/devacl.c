@@ -51,7 +51,7 @@ static int open_in_root(int root_fd, const char *rel)
 	return fd < 0 ? -errno : fd;
 }
 
-int input_node(const struct sysroot *s, const char *path, char *rel, size_t cap, dev_t *rdev)
+int devacl_input_node(const struct sysroot *s, const char *path, char *rel, size_t cap, dev_t *rdev)
 {
 	char buf[PATH_MAX], *real;
 	struct stat st;

@@ -17,7 +17,7 @@
  * resolved under the sysroot: "input/eventN" relative to dev, and its device number.
  * -ENODEV when it is not an input event device.
  */
-int input_node(const struct sysroot *s, const char *path, char *rel, size_t cap, dev_t *rdev);
+int devacl_input_node(const struct sysroot *s, const char *path, char *rel, size_t cap, dev_t *rdev);
 /*
  * Give uid rw- on dev/rel, which must be the character device rdev: -ESTALE when the name is
  * now another device (replugged between the check and the grant), and nothing is changed.

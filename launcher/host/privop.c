@@ -405,7 +405,7 @@ static void do_input(const struct sysroot *s, const struct priv_request *rq,
 	_cleanup_close_ int state = -1;
 	char rel[128], msg[512];
 	dev_t rdev;
-	int r = input_node(s, rq->path, rel, sizeof(rel), &rdev);
+	int r = devacl_input_node(s, rq->path, rel, sizeof(rel), &rdev);
 
 	if (r < 0) {
 		result(res, r == -ENOENT ? SW_REFUSED : SW_BAD_INPUT, "%s: %s", rq->path, r == -ENOENT ?

@@ -10,7 +10,7 @@ bool name_is_safe(const char *name)
 	return name && *name && !strchr(name, '/') && !streq(name, ".") && !streq(name, "..");
 }
 
-bool vm_name_is_valid(const char *s)
+bool names_vm_valid(const char *s)
 {
 	size_t n = s ? strlen(s) : 0;
 

@@ -13,7 +13,7 @@
  * directories (/run/vmrun/vm/NAME, /var/lib/vmrun/NAME), its NVRAM and QEMU's -name, so "."
  * or ".." would make those the parent directories.
  */
-bool vm_name_is_valid(const char *s);
+bool names_vm_valid(const char *s);
 
 /* A single path component that is safe to join: non-empty, no '/', not "." or "..". */
 bool name_is_safe(const char *name);

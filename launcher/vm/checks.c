@@ -8,7 +8,7 @@
 
 #include "exitcodes.h"
 
-const char *verdict_name(enum verdict v)
+const char *checks_verdict_name(enum verdict v)
 {
 	static const char *const names[] = { "ok", "warn", "fail" };
 

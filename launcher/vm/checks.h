@@ -29,7 +29,7 @@ struct checks {
 	bool lost;         /* a verdict could not be recorded: counted as a FAIL */
 };
 
-const char *verdict_name(enum verdict v);
+const char *checks_verdict_name(enum verdict v);
 
 /* Add one item (the fix may be NULL); FAIL items carry the exit code a run stopping there has. */
 _printf_(6, 7) void checks_add(struct checks *c, enum check_id id, enum verdict v, int exit_code,

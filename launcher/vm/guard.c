@@ -316,7 +316,7 @@ static void tell_desktop(struct gd *g, bool whole)
 static _Noreturn void guard_main(const struct guard_cfg *cfg, int sock)
 {
 	struct gd g = { .cfg = cfg, .sock = sock, .log_fd = -1, .vmrun = getppid() };
-	struct vm_info vi;
+	struct vmdir_info vi;
 	struct priv priv;
 	int code;
 
@@ -330,18 +330,18 @@ static _Noreturn void guard_main(const struct guard_cfg *cfg, int sock)
 	gsay(&g, "its vmrun (pid %d) ended without giving back what the run changed; the guard "
 	     "(pid %d) does it", (int)g.vmrun, (int)getpid());
 	wait_watched(&g);
-	if (vm_info_read(cfg->run_fd, &vi) < 0) {
+	if (vmdir_info_read(cfg->run_fd, &vi) < 0) {
 		gsay(&g, "no vm.json to act on: nothing was changed yet");
 		_exit(EXIT_OK);
 	}
-	if (!vm_info_has_changes(&vi)) {
-		vm_dir_remove_stale(cfg->run_fd);
+	if (!vmdir_info_has_changes(&vi)) {
+		vmdir_remove_stale(cfg->run_fd);
 		gsay(&g, "nothing on the host was left changed");
 		_exit(EXIT_OK);
 	}
 	vi.guard_pid = getpid();
 	snprintf(vi.state, sizeof(vi.state), "recovering");
-	(void)vm_info_write(cfg->run_fd, &vi);
+	(void)vmdir_info_write(cfg->run_fd, &vi);
 	priv_init(&priv, cfg->s, gd_progress, &g);
 	code = cfg->recover(&priv, cfg->run_fd, &vi, gd_progress, &g);
 	if (code == EXIT_OK)

@@ -36,7 +36,7 @@ struct guard_cfg {
 	const char *runtime_dir;
 	/* Give back what vi lists (run_recover, which the run passes in: the guard is one of the
 	 * run's resources and must not depend on their list): EXIT_OK or EXIT_RECOVER. */
-	int (*recover)(struct priv *priv, int run_fd, struct vm_info *vi,
+	int (*recover)(struct priv *priv, int run_fd, struct vmdir_info *vi,
 		       void (*say)(void *data, const char *msg), void *data);
 };
 

@@ -188,7 +188,7 @@ static int choose_size(const struct sysroot *s, const struct new_request *rq, st
 
 	vm->host_memory = host_memory(s);
 	if (rq->memory) {
-		if (parse_memory_size(rq->memory, &vm->memory) < 0 || vm->memory < (16ULL << 20))
+		if (val_memory_size(rq->memory, &vm->memory) < 0 || vm->memory < (16ULL << 20))
 			return refuse(why, cap, EXIT_USAGE, "--memory %s: expected a size like 8G or "
 				      "512M, at least 16M", rq->memory);
 	} else {
@@ -258,7 +258,7 @@ static int choose_files(const struct sysroot *s, uid_t uid, const struct new_req
 	if (rq->disk) {
 		if (absolute(rq->disk, &vm->disk) < 0)
 			return refuse(why, cap, EXIT_ERROR, "--disk %s: %m", rq->disk);
-	} else if (vm_state_dir(s, vm->name, uid, &state) < 0 ||
+	} else if (paths_state_dir(s, vm->name, uid, &state) < 0 ||
 		   asprintf(&vm->disk, "%s/%s.qcow2", state, vm->name) < 0) {
 		return refuse(why, cap, EXIT_ERROR, "cannot tell where the disk goes: set HOME");
 	}
@@ -268,7 +268,7 @@ static int choose_files(const struct sysroot *s, uid_t uid, const struct new_req
 	if (vm->disk_exists && rq->disk_size)
 		return refuse(why, cap, EXIT_USAGE, "%s exists; it is not overwritten: leave out "
 			      "--disk-size to use it, or give another --disk", vm->disk);
-	if (parse_memory_size(rq->disk_size ? rq->disk_size : "128G", &vm->disk_size) < 0 ||
+	if (val_memory_size(rq->disk_size ? rq->disk_size : "128G", &vm->disk_size) < 0 ||
 	    vm->disk_size < (1ULL << 20))
 		return refuse(why, cap, EXIT_USAGE, "--disk-size %s: expected a size like 128G",
 			      rq->disk_size);
@@ -284,7 +284,7 @@ int new_vm_choose(const struct sysroot *s, uid_t uid, const struct new_request *
 	struct new_vm vm = { .os = rq->os };
 	int r;
 
-	if (!rq->name || !vm_name_is_valid(rq->name))
+	if (!rq->name || !names_vm_valid(rq->name))
 		return refuse(why, cap, EXIT_USAGE, "'%s' is not a VM name (%s)", rq->name ? rq->name :
 			      "", VM_NAME_RULE);
 	if (rq->accel && !streq(rq->accel, "kvm") && !streq(rq->accel, "tcg"))

@@ -15,7 +15,7 @@ static const char *prefix(const struct sysroot *s)
 	return streq(s->path, "/") ? "" : s->path;
 }
 
-int vm_runtime_parent(const struct sysroot *s, uid_t uid, char **ret)
+int paths_runtime_parent(const struct sysroot *s, uid_t uid, char **ret)
 {
 	_cleanup_free_ char *x = NULL;
 	int r;
@@ -28,25 +28,25 @@ int vm_runtime_parent(const struct sysroot *s, uid_t uid, char **ret)
 	return asprintf(ret, "%s/vmrun", x) < 0 ? -ENOMEM : 0;
 }
 
-int vm_runtime_dir(const struct sysroot *s, const char *name, uid_t uid, char **ret)
+int paths_runtime_dir(const struct sysroot *s, const char *name, uid_t uid, char **ret)
 {
 	_cleanup_free_ char *parent = NULL;
 	int r;
 
-	if (!vm_name_is_valid(name))
+	if (!names_vm_valid(name))
 		return -EINVAL;
-	r = vm_runtime_parent(s, uid, &parent);
+	r = paths_runtime_parent(s, uid, &parent);
 	if (r < 0)
 		return r;
 	return asprintf(ret, "%s/%s", parent, name) < 0 ? -ENOMEM : 0;
 }
 
-int vm_state_dir(const struct sysroot *s, const char *name, uid_t uid, char **ret)
+int paths_state_dir(const struct sysroot *s, const char *name, uid_t uid, char **ret)
 {
 	_cleanup_free_ char *x = NULL;
 	int r;
 
-	if (!vm_name_is_valid(name))
+	if (!names_vm_valid(name))
 		return -EINVAL;
 	if (uid == 0)
 		return asprintf(ret, "%s/var/lib/vmrun/%s", prefix(s), name) < 0 ? -ENOMEM : 0;

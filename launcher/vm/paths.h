@@ -16,7 +16,7 @@
 #include "sysroot.h"
 
 /* The directory that holds every VM's runtime directory; malloc'd. */
-int vm_runtime_parent(const struct sysroot *s, uid_t uid, char **ret);
+int paths_runtime_parent(const struct sysroot *s, uid_t uid, char **ret);
 /* name must be a valid VM name (names.h); -EINVAL otherwise. Strings are malloc'd. */
-int vm_runtime_dir(const struct sysroot *s, const char *name, uid_t uid, char **ret);
-int vm_state_dir(const struct sysroot *s, const char *name, uid_t uid, char **ret);
+int paths_runtime_dir(const struct sysroot *s, const char *name, uid_t uid, char **ret);
+int paths_state_dir(const struct sysroot *s, const char *name, uid_t uid, char **ret);

@@ -320,13 +320,13 @@ int plan_build(const struct sysroot *s, uid_t uid, const char *profile, const st
 	pl->uid = uid;
 	if (o)
 		pl->opts = *o;
-	r = vm_profile_load(profile, &pl->p);
+	r = profile_path_load(profile, &pl->p);
 	if (!r)
 		r = plan_mode(pl);
 	if (r)
 		return r;
-	if (vm_runtime_dir(s, pl->p->name, uid, &pl->runtime_dir) < 0 ||
-	    vm_state_dir(s, pl->p->name, uid, &pl->state_dir) < 0) {
+	if (paths_runtime_dir(s, pl->p->name, uid, &pl->runtime_dir) < 0 ||
+	    paths_state_dir(s, pl->p->name, uid, &pl->state_dir) < 0) {
 		log_err("Cannot tell where %s's files go: set HOME or XDG_DATA_HOME", pl->p->name);
 		return EXIT_ERROR;
 	}

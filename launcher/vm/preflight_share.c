@@ -42,7 +42,7 @@ static bool allow_lists_input(const struct sysroot *s, const char *path, dev_t w
 		return false;
 	}
 	for (size_t i = 0; i < l.n && !found; i++)
-		found = l.v[i].input && input_node(s, l.v[i].input, rel, sizeof(rel), &listed) == 0 &&
+		found = l.v[i].input && devacl_input_node(s, l.v[i].input, rel, sizeof(rel), &listed) == 0 &&
 			listed == want;
 	allow_list_clear(&l);
 	safe_close(dir);
@@ -58,7 +58,7 @@ static void check_input_dev(struct checks *c, const struct sysroot *s, uid_t uid
 	int r;
 
 	snprintf(where, sizeof(where), "%s:%u: %s: %s", p->source, profile_line(p, key), key, path);
-	r = input_node(s, path, rel, sizeof(rel), &rdev);
+	r = devacl_input_node(s, path, rel, sizeof(rel), &rdev);
 	if (r < 0) {
 		CHECK_FAIL(c, CHECK_INPUT, EXIT_NOT_READY, "name one of ls -l /dev/input/by-id (the -event- "
 		     "links)", "%s: %s", where, r == -ENOENT ? "no such device (plugged in?)" :

@@ -378,13 +378,13 @@ static void check_memory(struct checks *c, const struct sysroot *s, const struct
 /* One vmrun per VM name: a running one holds the instance lock in its runtime directory. */
 static void check_instance(struct checks *c, const struct plan *pl)
 {
-	struct vm_info vi = { 0 };
+	struct vmdir_info vi = { 0 };
 	int fd;
 
-	if (vm_dir_open(pl->runtime_dir, false, &fd, NULL) < 0)
+	if (vmdir_open(pl->runtime_dir, false, &fd, NULL) < 0)
 		return; /* never ran, or not ours: the run will say so when it creates it */
-	if (vm_is_running(fd)) {
-		(void)vm_info_read(fd, &vi);
+	if (vmdir_is_running(fd)) {
+		(void)vmdir_info_read(fd, &vi);
 		CHECK_FAIL(c, CHECK_INSTANCE, EXIT_BUSY, "stop it (vmrun stop NAME), or give this profile "
 		     "another name:", "VM '%s' is already running from %s (vmrun pid %d)",
 		     pl->p->name, vi.profile[0] ? vi.profile : "another profile", (int)vi.pid);

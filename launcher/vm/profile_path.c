@@ -36,7 +36,7 @@ int profile_resolve(const char *arg, char **ret_path)
 		*ret_path = p;
 		return 0;
 	}
-	if (!vm_name_is_valid(arg))
+	if (!names_vm_valid(arg))
 		return -EINVAL;
 	r = xdg_dir(XDG_CONFIG, getuid(), &dir);
 	if (r < 0)
@@ -109,7 +109,7 @@ int profile_check_trust(const char *path, char *why, size_t cap)
 	return 0;
 }
 
-int vm_profile_load(const char *arg, struct vm_profile **ret)
+int profile_path_load(const char *arg, struct vm_profile **ret)
 {
 	_cleanup_free_ char *resolved = NULL;
 	struct profile_error err = { 0 };

@@ -22,4 +22,4 @@ int profile_check_trust(const char *path, char *why, size_t cap);
 
 /* Resolve and load (as root, only a trusted profile: exit 4 otherwise), reporting
  * "FILE:LINE: KEY: MESSAGE" once; 0 or an exit code. */
-int vm_profile_load(const char *arg, struct vm_profile **ret);
+int profile_path_load(const char *arg, struct vm_profile **ret);

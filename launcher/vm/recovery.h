@@ -16,7 +16,7 @@ typedef void (*recover_say_fn)(void *data, const char *msg);
 /* Giving back a dead run's changes, from its vm.json. */
 struct recovery {
 	struct priv *priv;
-	struct vm_info *vi;  /* updated to what is left */
+	struct vmdir_info *vi;  /* updated to what is left */
 	recover_say_fn say;
 	void *data;
 	bool left;           /* something could not be given back */

@@ -18,7 +18,7 @@
 static int open_dir(const char *path, int *ret_fd)
 {
 	const char *why = "";
-	int r = vm_dir_open(path, true, ret_fd, &why);
+	int r = vmdir_open(path, true, ret_fd, &why);
 
 	if (r < 0)
 		log_err("Cannot use %s: %s", path, why[0] ? why : strerror(-r));
@@ -27,9 +27,9 @@ static int open_dir(const char *path, int *ret_fd)
 
 static int lock_busy(struct run *r)
 {
-	struct vm_info vi;
+	struct vmdir_info vi;
 
-	if (vm_info_read(r->run_fd, &vi) == 0 && streq(vi.state, "recovering"))
+	if (vmdir_info_read(r->run_fd, &vi) == 0 && streq(vi.state, "recovering"))
 		log_err("VM '%s' is being recovered: its vmrun (pid %d) ended without stopping it, "
 			"and the guard (pid %d) is giving its GPU back; try again in a few seconds",
 			r->pl->p->name, (int)vi.pid, (int)vi.guard_pid);
@@ -45,7 +45,7 @@ int res_dirs_take(struct run *r)
 
 	if (e)
 		return e;
-	e = vm_lock(r->run_fd, &r->lock_fd);
+	e = vmdir_lock(r->run_fd, &r->lock_fd);
 	if (e == -EBUSY)
 		return lock_busy(r);
 	if (e < 0) {
@@ -67,7 +67,7 @@ void res_dirs_give(struct run *r, int *code)
 	if (r->lock_fd >= 0) {
 		run_say(r, "exit", "vmrun exits with %d", *code);
 		if (*code != EXIT_RECOVER)
-			vm_dir_remove_stale(r->run_fd);
+			vmdir_remove_stale(r->run_fd);
 	}
 	r->state_fd = safe_close(r->state_fd);
 	r->lock_fd = safe_close(r->lock_fd);

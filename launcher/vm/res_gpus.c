@@ -102,9 +102,9 @@ static int detach_group(struct run *r, const struct plan_group *g)
 
 int res_gpus_take(struct run *r)
 {
-	if (r->pl->n_groups > VM_MAX_GROUPS) {
+	if (r->pl->n_groups > VMDIR_MAX_GROUPS) {
 		log_err("%s passes devices from %zu IOMMU groups; at most %d are supported",
-			r->pl->p->name, r->pl->n_groups, VM_MAX_GROUPS);
+			r->pl->p->name, r->pl->n_groups, VMDIR_MAX_GROUPS);
 		return EXIT_USAGE;
 	}
 	/* Recorded before the first is detached: a vmrun killed in the middle of a switch leaves
@@ -118,7 +118,7 @@ int res_gpus_take(struct run *r)
 		if (code)
 			return code; /* the groups detached so far go back: the give follows */
 	}
-	(void)vm_info_write(r->run_fd, &r->vi);
+	(void)vmdir_info_write(r->run_fd, &r->vi);
 	return 0;
 }
 
@@ -135,7 +135,7 @@ void res_gpus_give(struct run *r, int *code)
  * A journal of another vmrun's is left alone by the switch (only_holder). */
 void res_gpus_recover(struct recovery *c)
 {
-	struct vm_info *vi = c->vi;
+	struct vmdir_info *vi = c->vi;
 	size_t keep = 0;
 
 	for (size_t i = 0; i < vi->n_gpus; i++) {

@@ -26,7 +26,7 @@ int res_guard_take(struct run *r)
 			 "the GPU back", strerror(-e), r->pl->p->name);
 	else
 		r->vi.guard_pid = r->guard.pid;
-	(void)vm_info_write(r->run_fd, &r->vi);
+	(void)vmdir_info_write(r->run_fd, &r->vi);
 	return 0;
 }
 

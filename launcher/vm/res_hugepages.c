@@ -52,7 +52,7 @@ void res_hugepages_give(struct run *r, int *code)
 
 void res_hugepages_recover(struct recovery *c)
 {
-	struct vm_info *vi = c->vi;
+	struct vmdir_info *vi = c->vi;
 	struct priv_request rq = { .op = PRIV_HUGEPAGES_FREE, .bytes = vi->huge_page,
 				   .count = vi->huge_added };
 	struct priv_result res;

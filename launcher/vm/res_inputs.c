@@ -35,12 +35,12 @@ static bool input_identity(const char *path, dev_t *rdev, ino_t *ino)
 /* vm.json lists an input device from before its ACL is given until after it is taken back. */
 static void note_input(struct run *r, const char *path, bool on)
 {
-	struct vm_info *vi = &r->vi;
+	struct vmdir_info *vi = &r->vi;
 	size_t i = 0;
 
 	while (i < vi->n_inputs && !streq(vi->inputs[i], path))
 		i++;
-	if (on && i == vi->n_inputs && i < VM_MAX_INPUTS)
+	if (on && i == vi->n_inputs && i < VMDIR_MAX_INPUTS)
 		snprintf(vi->inputs[vi->n_inputs++], sizeof(vi->inputs[0]), "%s", path);
 	else if (!on && i < vi->n_inputs)
 		memmove(vi->inputs[i], vi->inputs[i + 1], (--vi->n_inputs - i) * sizeof(vi->inputs[0]));
@@ -182,7 +182,7 @@ void run_inputs_changed(struct run *r)
 
 void res_inputs_recover(struct recovery *c)
 {
-	struct vm_info *vi = c->vi;
+	struct vmdir_info *vi = c->vi;
 	size_t keep = 0;
 
 	for (size_t i = 0; i < vi->n_inputs; i++) {

@@ -70,7 +70,7 @@ void res_lg_give(struct run *r, int *code)
 /* Only a regular file of ours: vm.json is the user's to write, so the name is checked. */
 void res_lg_recover(struct recovery *c)
 {
-	struct vm_info *vi = c->vi;
+	struct vmdir_info *vi = c->vi;
 	struct stat st;
 
 	if (!vi->looking_glass_made)

@@ -102,7 +102,7 @@ static int spawn_qemu(struct run *r)
 	guard_watch(&r->guard, r->pid_fd);
 	r->state = ST_STARTING;
 	r->vi.qemu_pid = r->qemu;
-	(void)vm_info_write(r->run_fd, &r->vi);
+	(void)vmdir_info_write(r->run_fd, &r->vi);
 	run_say(r, "qemu-started", "QEMU started, pid %d (log: %s/qemu.log)", (int)r->qemu,
 		r->pl->runtime_dir);
 	return 0;

@@ -58,17 +58,17 @@ void resources_recover(const struct run_resource *v, size_t n, struct recovery *
 			v[i].recover(c);
 }
 
-int run_recover(struct priv *priv, int run_fd, struct vm_info *vi, recover_say_fn say, void *data)
+int run_recover(struct priv *priv, int run_fd, struct vmdir_info *vi, recover_say_fn say, void *data)
 {
 	struct recovery c = { .priv = priv, .vi = vi, .say = say, .data = data };
 
 	resources_recover(run_resources, run_n_resources, &c);
 	if (!c.left) {
-		vm_dir_remove_stale(run_fd);
+		vmdir_remove_stale(run_fd);
 		return EXIT_OK;
 	}
 	snprintf(vi->state, sizeof(vi->state), "needs-restore");
-	(void)vm_info_write(run_fd, vi);
+	(void)vmdir_info_write(run_fd, vi);
 	return EXIT_RECOVER;
 }
 
@@ -83,11 +83,11 @@ static void leftovers_say(void *data, const char *msg)
  */
 static int take_leftovers(struct run *r)
 {
-	struct vm_info vi;
+	struct vmdir_info vi;
 	int code;
 
-	if (vm_info_read(r->run_fd, &vi) < 0 || !vm_info_has_changes(&vi)) {
-		vm_dir_remove_stale(r->run_fd);
+	if (vmdir_info_read(r->run_fd, &vi) < 0 || !vmdir_info_has_changes(&vi)) {
+		vmdir_remove_stale(r->run_fd);
 		return 0;
 	}
 	run_say(r, "recover", "the last run of %s (vmrun pid %d) did not give back what it "

@@ -46,4 +46,4 @@ void resources_recover(const struct run_resource *v, size_t n, struct recovery *
  * updated to what is left; vm.json is removed when nothing is, else rewritten
  * ("needs-restore"). EXIT_OK, or EXIT_RECOVER when something is left (said through say).
  */
-int run_recover(struct priv *priv, int run_fd, struct vm_info *vi, recover_say_fn say, void *data);
+int run_recover(struct priv *priv, int run_fd, struct vmdir_info *vi, recover_say_fn say, void *data);

@@ -24,7 +24,7 @@ void run_say(struct run *r, const char *event, const char *fmt, ...)
 /* vm.json, before and after each change on the host: what the guard would give back. */
 void run_sync_info(struct run *r)
 {
-	if (r->run_fd >= 0 && vm_info_write(r->run_fd, &r->vi) < 0)
+	if (r->run_fd >= 0 && vmdir_info_write(r->run_fd, &r->vi) < 0)
 		log_debug("cannot write %s/vm.json: %m", r->pl->runtime_dir);
 }
 

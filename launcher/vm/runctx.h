@@ -50,8 +50,8 @@ struct run {
 	struct plan *pl;
 	const struct run_ui *ui;
 	struct priv priv;
-	struct vm_info vi;
-	struct pci_addr group_gpu[VM_MAX_GROUPS];
+	struct vmdir_info vi;
+	struct pci_addr group_gpu[VMDIR_MAX_GROUPS];
 	int run_fd, state_fd, lock_fd, sig_fd, pid_fd;
 	pid_t qemu;           /* 0 before it is started */
 	struct qmp *q;

@@ -17,7 +17,7 @@
 #include "qmp.h"
 #include "util.h"
 
-int vm_control(const char *dir, const char *cmd, json_object **ret, char *err, size_t errlen)
+int vmctl_control(const char *dir, const char *cmd, json_object **ret, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
 	struct qmp *q;
@@ -34,7 +34,7 @@ int vm_control(const char *dir, const char *cmd, json_object **ret, char *err, s
 	return r;
 }
 
-bool vm_wait_gone(pid_t pid, unsigned timeout_ms)
+bool vmctl_wait_gone(pid_t pid, unsigned timeout_ms)
 {
 	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
 	struct pollfd p = { fd, POLLIN, 0 };
@@ -47,13 +47,13 @@ bool vm_wait_gone(pid_t pid, unsigned timeout_ms)
 	return gone;
 }
 
-static void fill_entry(const char *dir, int dfd, int switch_fd, struct vm_entry *e)
+static void fill_entry(const char *dir, int dfd, int switch_fd, struct vmctl_entry *e)
 {
 	json_object *ret = NULL, *st;
 	char err[256];
 
-	e->running = vm_is_running(dfd);
-	if (e->running && vm_control(dir, "query-status", &ret, err, sizeof(err)) == 0 && ret) {
+	e->running = vmdir_is_running(dfd);
+	if (e->running && vmctl_control(dir, "query-status", &ret, err, sizeof(err)) == 0 && ret) {
 		if (json_object_object_get_ex(ret, "status", &st))
 			snprintf(e->guest, sizeof(e->guest), "%s", json_object_get_string(st));
 		json_object_put(ret);
@@ -69,13 +69,13 @@ static void fill_entry(const char *dir, int dfd, int switch_fd, struct vm_entry 
 		e->restore_pending |= journaled || switch_fd < 0;
 	}
 	/* Hugepages, input ACLs, an isolation, a Looking Glass file: the same. */
-	e->restore_pending |= !e->running && vm_info_has_changes(&e->vi) && !e->vi.n_groups;
+	e->restore_pending |= !e->running && vmdir_info_has_changes(&e->vi) && !e->vi.n_groups;
 }
 
-int vm_list(const struct sysroot *s, uid_t uid, int switch_fd, struct vm_entry **ret, size_t *ret_n)
+int vmctl_list(const struct sysroot *s, uid_t uid, int switch_fd, struct vmctl_entry **ret, size_t *ret_n)
 {
 	_cleanup_free_ char *parent = NULL;
-	struct vm_entry *v = NULL;
+	struct vmctl_entry *v = NULL;
 	struct dirent *de;
 	size_t n = 0;
 	DIR *d;
@@ -83,7 +83,7 @@ int vm_list(const struct sysroot *s, uid_t uid, int switch_fd, struct vm_entry *
 
 	*ret = NULL;
 	*ret_n = 0;
-	r = vm_runtime_parent(s, uid, &parent);
+	r = paths_runtime_parent(s, uid, &parent);
 	if (r < 0)
 		return r;
 	d = opendir(parent);
@@ -91,16 +91,16 @@ int vm_list(const struct sysroot *s, uid_t uid, int switch_fd, struct vm_entry *
 		return errno == ENOENT ? 0 : -errno;
 	while ((de = readdir(d))) {
 		char dir[PATH_MAX];
-		struct vm_entry e = { 0 };
-		struct vm_entry *nv;
+		struct vmctl_entry e = { 0 };
+		struct vmctl_entry *nv;
 		int dfd;
 
-		if (!vm_name_is_valid(de->d_name))
+		if (!names_vm_valid(de->d_name))
 			continue;
 		snprintf(dir, sizeof(dir), "%s/%s", parent, de->d_name);
-		if (vm_dir_open(dir, false, &dfd, NULL) < 0)
+		if (vmdir_open(dir, false, &dfd, NULL) < 0)
 			continue;
-		if (vm_info_read(dfd, &e.vi) == 0) {
+		if (vmdir_info_read(dfd, &e.vi) == 0) {
 			fill_entry(dir, dfd, switch_fd, &e);
 			nv = reallocarray(v, n + 1, sizeof(*v));
 			if (nv) {

@@ -35,7 +35,7 @@ static int make_parents(const char *path)
 	return 0;
 }
 
-int vm_dir_open(const char *path, bool create, int *ret_fd, const char **why)
+int vmdir_open(const char *path, bool create, int *ret_fd, const char **why)
 {
 	struct stat st;
 	int fd, r;
@@ -72,7 +72,7 @@ int vm_dir_open(const char *path, bool create, int *ret_fd, const char **why)
 	return 0;
 }
 
-int vm_lock(int dirfd, int *ret_fd)
+int vmdir_lock(int dirfd, int *ret_fd)
 {
 	int fd = openat(dirfd, "lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 
@@ -89,7 +89,7 @@ int vm_lock(int dirfd, int *ret_fd)
 	return 0;
 }
 
-bool vm_is_running(int dirfd)
+bool vmdir_is_running(int dirfd)
 {
 	int fd = openat(dirfd, "lock", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	bool held;
@@ -101,7 +101,7 @@ bool vm_is_running(int dirfd)
 	return held;
 }
 
-bool vm_info_has_changes(const struct vm_info *vi)
+bool vmdir_info_has_changes(const struct vmdir_info *vi)
 {
 	return vi->n_groups || vi->n_gpus || vi->looking_glass_made || vi->huge_added ||
 	       vi->n_inputs || vi->isolated;
@@ -116,7 +116,7 @@ static json_object *strings(const char (*v)[16], size_t n)
 	return a;
 }
 
-int vm_info_write(int dirfd, const struct vm_info *vi)
+int vmdir_info_write(int dirfd, const struct vmdir_info *vi)
 {
 	json_object *o = json_object_new_object(), *g = json_object_new_array();
 	json_object *in = json_object_new_array();
@@ -187,7 +187,7 @@ static size_t get_strings(json_object *o, const char *key, char *v, size_t each,
 
 /* What the run changed. Whoever acts on it re-checks each item (the helper trusts none of it:
  * this file is the user's). */
-static void read_changes(json_object *o, struct vm_info *vi)
+static void read_changes(json_object *o, struct vmdir_info *vi)
 {
 	int64_t v = 0;
 	json_object *s;
@@ -198,9 +198,9 @@ static void read_changes(json_object *o, struct vm_info *vi)
 		vi->guard_pid = (pid_t)v;
 	vi->looking_glass_made = get_bool(o, "looking_glass_made") && vi->looking_glass[0];
 	vi->isolated = get_bool(o, "isolated");
-	vi->n_gpus = get_strings(o, "gpus", &vi->gpus[0][0], sizeof(vi->gpus[0]), VM_MAX_GROUPS);
+	vi->n_gpus = get_strings(o, "gpus", &vi->gpus[0][0], sizeof(vi->gpus[0]), VMDIR_MAX_GROUPS);
 	vi->n_inputs = get_strings(o, "inputs", &vi->inputs[0][0], sizeof(vi->inputs[0]),
-				   VM_MAX_INPUTS);
+				   VMDIR_MAX_INPUTS);
 	v = 0;
 	if (get_int(o, "huge_page_bytes", &v) && (v == 2LL << 20 || v == 1LL << 30)) {
 		int64_t n = 0;
@@ -211,10 +211,10 @@ static void read_changes(json_object *o, struct vm_info *vi)
 	}
 }
 
-int vm_info_read(int dirfd, struct vm_info *ret)
+int vmdir_info_read(int dirfd, struct vmdir_info *ret)
 {
 	_cleanup_free_ char *text = NULL;
-	struct vm_info vi = { 0 };
+	struct vmdir_info vi = { 0 };
 	json_object *o, *v, *g;
 	int64_t pid = 0, qpid = 0, started = 0;
 	int r = read_file_at(dirfd, "vm.json", 64 * 1024, READ_REGULAR | READ_TEXT, &text, NULL, NULL);
@@ -237,7 +237,7 @@ int vm_info_read(int dirfd, struct vm_info *ret)
 	if (json_object_object_get_ex(o, "looking_glass", &v) && json_object_is_type(v, json_type_string))
 		snprintf(vi.looking_glass, sizeof(vi.looking_glass), "%s", json_object_get_string(v));
 	if (json_object_object_get_ex(o, "groups", &g) && json_object_is_type(g, json_type_array))
-		for (size_t i = 0; i < json_object_array_length(g) && vi.n_groups < VM_MAX_GROUPS; i++)
+		for (size_t i = 0; i < json_object_array_length(g) && vi.n_groups < VMDIR_MAX_GROUPS; i++)
 			vi.groups[vi.n_groups++] = json_object_get_int(json_object_array_get_idx(g, i));
 	read_changes(o, &vi);
 	json_object_put(o);
@@ -247,7 +247,7 @@ int vm_info_read(int dirfd, struct vm_info *ret)
 	return 0;
 }
 
-void vm_dir_remove_stale(int dirfd)
+void vmdir_remove_stale(int dirfd)
 {
 	static const char *const names[] = { "qmp.sock", "control.sock", "qemu.pid", "vm.json" };
 

@@ -90,24 +90,24 @@ static void test_input_node(void **state)
 	dev_t rdev;
 
 	make_event(f, "event0", 0660);
-	assert_int_equal(input_node(f->s, "/dev/input/by-id/usb-Test_Keyboard-event-kbd", rel,
+	assert_int_equal(devacl_input_node(f->s, "/dev/input/by-id/usb-Test_Keyboard-event-kbd", rel,
 				    sizeof(rel), &rdev), 0);
 	assert_string_equal(rel, "input/event0");
 	assert_int_equal(major(rdev), 13);
-	assert_int_equal(input_node(f->s, "/dev/input/event0", rel, sizeof(rel), &rdev), 0);
+	assert_int_equal(devacl_input_node(f->s, "/dev/input/event0", rel, sizeof(rel), &rdev), 0);
 	/* An absolute link resolves inside the host's root (here: the fixture's), not outside. */
 	fake_symlink(f->root, "dev/input/by-id/abs-event-kbd", "/dev/input/event0");
-	assert_int_equal(input_node(f->s, "/dev/input/by-id/abs-event-kbd", rel, sizeof(rel), &rdev), 0);
+	assert_int_equal(devacl_input_node(f->s, "/dev/input/by-id/abs-event-kbd", rel, sizeof(rel), &rdev), 0);
 	assert_string_equal(rel, "input/event0");
 	/* Climbing out stops at the root: the fixture's dev/null, which is not there. */
 	fake_symlink(f->root, "dev/input/by-id/out", "../../../../../../../../dev/null");
-	assert_int_equal(input_node(f->s, "/dev/input/by-id/out", rel, sizeof(rel), &rdev), -ENOENT);
-	assert_int_equal(input_node(f->s, "/dev/input/by-id/none", rel, sizeof(rel), &rdev), -ENOENT);
-	assert_int_equal(input_node(f->s, "/dev/kvm", rel, sizeof(rel), &rdev), -ENODEV);
-	assert_int_equal(input_node(f->s, "/dev/input/../kvm", rel, sizeof(rel), &rdev), -ENODEV);
+	assert_int_equal(devacl_input_node(f->s, "/dev/input/by-id/out", rel, sizeof(rel), &rdev), -ENOENT);
+	assert_int_equal(devacl_input_node(f->s, "/dev/input/by-id/none", rel, sizeof(rel), &rdev), -ENOENT);
+	assert_int_equal(devacl_input_node(f->s, "/dev/kvm", rel, sizeof(rel), &rdev), -ENODEV);
+	assert_int_equal(devacl_input_node(f->s, "/dev/input/../kvm", rel, sizeof(rel), &rdev), -ENODEV);
 	/* A device that is not an input event device, under /dev/input: refused. */
 	fake_write(f->root, "dev/input/mice", "");
-	assert_int_equal(input_node(f->s, "/dev/input/mice", rel, sizeof(rel), &rdev), -ENODEV);
+	assert_int_equal(devacl_input_node(f->s, "/dev/input/mice", rel, sizeof(rel), &rdev), -ENODEV);
 }
 
 static void test_acl_grant_revoke(void **state)
@@ -590,11 +590,11 @@ static int vm_dir(struct fx *f)
 static void test_vm_info_round_trip(void **state)
 {
 	struct fx *f = *state;
-	struct vm_info vi = { .pid = 4321, .qemu_pid = 4322, .guard_pid = 4323, .started = 7,
+	struct vmdir_info vi = { .pid = 4321, .qemu_pid = 4322, .guard_pid = 4323, .started = 7,
 			      .n_groups = 1, .groups = { 2 }, .n_gpus = 2,
 			      .gpus = { "0000:01:00.0", "0000:02:00.0" }, .looking_glass_made = true,
 			      .huge_page = 2ULL << 20, .huge_added = 64, .n_inputs = 1, .isolated = true };
-	struct vm_info back;
+	struct vmdir_info back;
 	int fd = vm_dir(f);
 
 	(void)state;
@@ -602,9 +602,9 @@ static void test_vm_info_round_trip(void **state)
 	snprintf(vi.state, sizeof(vi.state), "running");
 	snprintf(vi.looking_glass, sizeof(vi.looking_glass), "/dev/shm/looking-glass-t");
 	snprintf(vi.inputs[0], sizeof(vi.inputs[0]), "/dev/input/by-id/kbd");
-	assert_true(vm_info_has_changes(&vi));
-	assert_int_equal(vm_info_write(fd, &vi), 0);
-	assert_int_equal(vm_info_read(fd, &back), 0);
+	assert_true(vmdir_info_has_changes(&vi));
+	assert_int_equal(vmdir_info_write(fd, &vi), 0);
+	assert_int_equal(vmdir_info_read(fd, &back), 0);
 	assert_int_equal(back.guard_pid, 4323);
 	assert_string_equal(back.state, "running");
 	assert_int_equal(back.n_gpus, 2);
@@ -616,14 +616,14 @@ static void test_vm_info_round_trip(void **state)
 	assert_string_equal(back.inputs[0], "/dev/input/by-id/kbd");
 	assert_true(back.isolated);
 	/* Nothing changed: nothing to give back. */
-	vi = (struct vm_info){ .pid = 1 };
+	vi = (struct vmdir_info){ .pid = 1 };
 	snprintf(vi.name, sizeof(vi.name), "t");
-	assert_false(vm_info_has_changes(&vi));
+	assert_false(vmdir_info_has_changes(&vi));
 	/* A hostile page size or count is dropped, not acted on. */
 	fake_write(f->root, "run/vmrun/vm/t/vm.json", "{\"name\": \"t\", \"pid\": 5, \"huge_page_bytes\": "
 		   "4096, \"huge_pages_added\": 99, \"gpus\": [\"0000:01:00.0\", 7, \"a-very-long-"
 		   "string-that-is-no-address\"]}");
-	assert_int_equal(vm_info_read(fd, &back), 0);
+	assert_int_equal(vmdir_info_read(fd, &back), 0);
 	assert_int_equal(back.huge_added, 0);
 	assert_int_equal(back.n_gpus, 1);
 	close(fd);
@@ -632,7 +632,7 @@ static void test_vm_info_round_trip(void **state)
 static void test_recover(void **state)
 {
 	struct fx *f = *state;
-	struct vm_info vi = { .pid = 4321, .n_gpus = 1, .gpus = { "0000:01:00.0" },
+	struct vmdir_info vi = { .pid = 4321, .n_gpus = 1, .gpus = { "0000:01:00.0" },
 			      .huge_page = 2ULL << 20, .huge_added = 64, .looking_glass_made = true };
 	char lg[128], out[8192] = "";
 	struct priv priv;
@@ -655,7 +655,7 @@ static void test_recover(void **state)
 		assert_int_equal(write_file_atomic_at(state_fd, "hugepages.json", j, strlen(j), 0600,
 						      (uid_t)-1, (gid_t)-1), 0);
 	}
-	assert_int_equal(vm_info_write(fd, &vi), 0);
+	assert_int_equal(vmdir_info_write(fd, &vi), 0);
 	priv_init(&priv, f->s, said, out);
 	/* The GPU has no journal (the run died before it was detached): nothing to do for it. */
 	assert_int_equal(run_recover(&priv, fd, &vi, said, out), EXIT_OK);
@@ -669,7 +669,7 @@ static void test_recover(void **state)
 
 	/* What cannot be given back stays, and vm.json says so; a file that is not the run's is
 	 * left alone without counting as left over. */
-	vi = (struct vm_info){ .pid = 4321, .n_gpus = 2, .gpus = { "0000:09:00.0", "bogus" },
+	vi = (struct vmdir_info){ .pid = 4321, .n_gpus = 2, .gpus = { "0000:09:00.0", "bogus" },
 			       .looking_glass_made = true };
 	snprintf(vi.name, sizeof(vi.name), "t");
 	snprintf(vi.looking_glass, sizeof(vi.looking_glass), "/etc/passwd");
@@ -680,7 +680,7 @@ static void test_recover(void **state)
 	assert_non_null(strstr(out, "/etc/passwd is not a file the run made: left alone"));
 	assert_true(strstr(out, "no PCI device 0000:09:00.0") < strstr(out, "/etc/passwd is not"));
 	assert_int_equal(access("/etc/passwd", F_OK), 0);
-	assert_int_equal(vm_info_read(fd, &vi), 0);
+	assert_int_equal(vmdir_info_read(fd, &vi), 0);
 	assert_string_equal(vi.state, "needs-restore");
 	assert_int_equal(vi.n_gpus, 1);
 	assert_string_equal(vi.gpus[0], "0000:09:00.0");

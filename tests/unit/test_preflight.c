@@ -104,7 +104,7 @@ static const struct check_item *find(const struct fx *f, const char *id, enum ve
 static void dump(const struct fx *f)
 {
 	for (size_t i = 0; i < f->ck.n; i++)
-		fprintf(stderr, "  %s %s: %s | %s\n", verdict_name(f->ck.v[i].verdict), check_id_name(f->ck.v[i].id),
+		fprintf(stderr, "  %s %s: %s | %s\n", checks_verdict_name(f->ck.v[i].verdict), check_id_name(f->ck.v[i].id),
 			f->ck.v[i].msg, f->ck.v[i].fix);
 }
 
@@ -116,7 +116,7 @@ static const struct check_item *expect(const struct fx *f, const char *id, enum 
 
 	if (!it) {
 		dump(f);
-		fail_msg("no %s item '%s' with \"%s\"", verdict_name(v), id, part ? part : "");
+		fail_msg("no %s item '%s' with \"%s\"", checks_verdict_name(v), id, part ? part : "");
 	}
 	if (v == VERDICT_FAIL)
 		assert_int_equal(it->exit_code, exit_code);
@@ -147,7 +147,7 @@ static bool child_finds(struct fx *f, const char *yaml, const char *id, enum ver
 			found |= streq(check_id_name(ck.v[i].id), id) && ck.v[i].verdict == v &&
 				 strstr(ck.v[i].msg, part) && (v != VERDICT_FAIL || ck.v[i].exit_code);
 		for (size_t i = 0; !found && i < ck.n; i++)
-			fprintf(stderr, "  child: %s %s: %s | %s\n", verdict_name(ck.v[i].verdict),
+			fprintf(stderr, "  child: %s %s: %s | %s\n", checks_verdict_name(ck.v[i].verdict),
 				check_id_name(ck.v[i].id), ck.v[i].msg, ck.v[i].fix);
 		_exit(found ? 0 : 1);
 	}
@@ -641,7 +641,7 @@ static void test_vm_dir(void **state)
 	int fd = -1;
 
 	snprintf(dir, sizeof(dir), "%s/var/lib/vmrun/t", f->root);
-	assert_int_equal(vm_dir_open(dir, true, &fd, &why), 0);
+	assert_int_equal(vmdir_open(dir, true, &fd, &why), 0);
 	close(fd);
 	struct stat st;
 
@@ -650,16 +650,16 @@ static void test_vm_dir(void **state)
 	for (mode_t m = 0; m < 2; m++) {
 		assert_int_equal(chmod(dir, m ? 0702 : 0720), 0);
 		fd = -1;
-		assert_int_equal(vm_dir_open(dir, false, &fd, &why), -EPERM);
+		assert_int_equal(vmdir_open(dir, false, &fd, &why), -EPERM);
 		assert_string_equal(why, "others can write into it (chmod 700 it)");
 		assert_int_equal(fd, -1);
 	}
 	assert_int_equal(chmod(dir, 0755), 0);
-	assert_int_equal(vm_dir_open(dir, false, &fd, &why), 0);
+	assert_int_equal(vmdir_open(dir, false, &fd, &why), 0);
 	close(fd);
 	snprintf(link, sizeof(link), "%s.l", dir);
 	assert_int_equal(symlink(dir, link), 0);
-	assert_int_equal(vm_dir_open(link, false, &fd, &why), -ELOOP);
+	assert_int_equal(vmdir_open(link, false, &fd, &why), -ELOOP);
 	assert_string_equal(why, "it is a symlink");
 }
 

@@ -294,10 +294,10 @@ static void test_memory_sizes(void **state)
 
 	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
 		uint64_t v = 0xdead;
-		int r = parse_memory_size(t[i].s, &v);
+		int r = val_memory_size(t[i].s, &v);
 
 		if (r != t[i].r)
-			print_error("parse_memory_size(\"%s\") = %d\n", t[i].s, r);
+			print_error("val_memory_size(\"%s\") = %d\n", t[i].s, r);
 		assert_int_equal(r, t[i].r);
 		assert_int_equal(v, t[i].r == 0 ? t[i].v : 0xdead); /* untouched on failure */
 	}

@@ -76,21 +76,21 @@ static void test_names(void **state)
 	char longest[VM_NAME_MAX + 2];
 
 	(void)state;
-	assert_true(vm_name_is_valid("win10"));
-	assert_true(vm_name_is_valid("a.b_c-D9"));
-	assert_true(vm_name_is_valid("..."));
+	assert_true(names_vm_valid("win10"));
+	assert_true(names_vm_valid("a.b_c-D9"));
+	assert_true(names_vm_valid("..."));
 	static const char *const bad[] = { "", ".", "..", "a/b", "a b", "w\n", "\xc3\xbc", "a:b", NULL };
 
 	for (size_t i = 0; bad[i]; i++)
-		if (vm_name_is_valid(bad[i]))
+		if (names_vm_valid(bad[i]))
 			fail_msg("\"%s\" accepted as a VM name", bad[i]);
-	assert_false(vm_name_is_valid(NULL));
+	assert_false(names_vm_valid(NULL));
 	memset(longest, 'a', VM_NAME_MAX);
 	longest[VM_NAME_MAX] = '\0';
-	assert_true(vm_name_is_valid(longest));
+	assert_true(names_vm_valid(longest));
 	longest[VM_NAME_MAX] = 'a';
 	longest[VM_NAME_MAX + 1] = '\0';
-	assert_false(vm_name_is_valid(longest));
+	assert_false(names_vm_valid(longest));
 	assert_true(name_is_safe("group-2.json"));
 	assert_false(name_is_safe(".."));
 	assert_false(name_is_safe("."));

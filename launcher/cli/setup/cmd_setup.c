@@ -180,7 +180,7 @@ int cmd_setup(struct cli *c, const struct cli_args *a)
 	if (args_has(a, OPT_UNDO))
 		return setup_undo(c, c->json);
 	if (a->n_pos) {
-		rc = vm_profile_load(a->pos[0], &p);
+		rc = profile_path_load(a->pos[0], &p);
 		if (rc)
 			return rc;
 	}
