@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -205,6 +206,90 @@ static void test_report_through_pipe(void **state)
 	assert_non_null(strstr(buf, "is not a PCI address"));
 }
 
+/* The relay's ids, read from /proc in a process that plays the helper: 0 when they are the
+ * caller's alone (uid, gid 4242, no supplementary groups). */
+static int relay_child(void)
+{
+	static gid_t none[1] = { 4242 };
+	struct caller c = { .uid = 4242, .gid = 4242, .gids = none, .n_gids = 1 };
+	int p[2];
+
+	if (pipe(p) < 0 || dup2(p[1], STDOUT_FILENO) < 0)
+		return 90;
+	report_init(&c);
+	report_line("{\"progress\": \"x\"}");
+	for (int tries = 0; tries < 200; tries++) {
+		char path[64], status[4096] = "";
+		DIR *d = opendir("/proc");
+		struct dirent *de;
+		int fd;
+
+		while (d && (de = readdir(d))) {
+			int pid = atoi(de->d_name), ppid = -1;
+			char stat[512], *rp;
+			ssize_t n;
+
+			if (pid <= 0)
+				continue;
+			snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+			fd = open(path, O_RDONLY);
+			n = fd >= 0 ? read(fd, stat, sizeof(stat) - 1) : -1;
+			if (fd >= 0)
+				close(fd);
+			if (n <= 0)
+				continue;
+			stat[n] = '\0';
+			rp = strrchr(stat, ')');
+			if (!rp || sscanf(rp + 2, "%*c %d", &ppid) != 1 || ppid != getpid())
+				continue;
+			snprintf(path, sizeof(path), "/proc/%d/status", pid);
+			fd = open(path, O_RDONLY);
+			n = fd >= 0 ? read(fd, status, sizeof(status) - 1) : -1;
+			if (fd >= 0)
+				close(fd);
+			if (n > 0)
+				status[n] = '\0';
+			closedir(d);
+			if (!strstr(status, "\nUid:\t4242\t4242\t4242\t4242"))
+				return 1;
+			if (!strstr(status, "\nGid:\t4242\t4242\t4242\t4242"))
+				return 2;
+			{
+				const char *g = strstr(status, "\nGroups:");
+
+				if (!g || strcspn(g + 8, "0123456789\n") != strcspn(g + 8, "\n"))
+					return 3; /* a supplementary group */
+			}
+			return 0;
+		}
+		if (d)
+			closedir(d);
+		usleep(10000);
+	}
+	return 4; /* no relay found */
+}
+
+/* The report's relay writes with the caller's rights alone: their uid and gid, no groups. */
+static void test_relay_is_the_caller(void **state)
+{
+	int status;
+	pid_t pid;
+
+	(void)state;
+	if (geteuid() != 0)
+		test_skip("as a user, the relay cannot take another uid");
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(relay_child());
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status))
+		fail_msg("the relay: check %d failed (1 uid, 2 gid, 3 groups, 4 none found)",
+			 WEXITSTATUS(status));
+}
+
 /* ---- the scheduling a caller hands over ---- */
 
 static int ioprio_now(void)
@@ -277,6 +362,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_report_fd_rules),
 		cmocka_unit_test(test_report_never_reopens),
 		cmocka_unit_test(test_report_through_pipe),
+		cmocka_unit_test(test_relay_is_the_caller),
 		cmocka_unit_test(test_sched_reset),
 	};
 	char self[PATH_MAX];
