@@ -26,6 +26,7 @@
 
 #include "exitcodes.h"
 #include "fileio.h"
+#include "spawn.h"
 #include "util.h"
 
 /* The kernel's struct sched_attr, version 1 (with the utilization clamps): glibc 2.36 has no
@@ -49,8 +50,7 @@ static void sanitize_signals(void)
 
 	sigfillset(&all);
 	(void)sigprocmask(SIG_SETMASK, &all, NULL);
-	for (int sig = 1; sig < NSIG; sig++)
-		(void)signal(sig, SIG_DFL); /* SIGKILL/SIGSTOP and the libc-internal ones refuse: fine */
+	signals_default_all(); /* SIGKILL and SIGSTOP refuse: fine */
 }
 
 static void sanitize_limits(void)

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -38,6 +39,32 @@ static void cannot_execute(const char *prog)
 	(void)!write(STDERR_FILENO, "\n", 1);
 }
 
+/* The kernel's struct sigaction (x86-64 and the others with SA_RESTORER). */
+struct ksigaction {
+	void (*handler)(int);
+	unsigned long flags;
+	void (*restorer)(void);
+	unsigned long mask;
+};
+
+void signals_default_all(void)
+{
+	for (int sig = 1; sig < NSIG; sig++)
+		(void)signal(sig, SIG_DFL);
+	/*
+	 * glibc keeps the signals between 31 and SIGRTMIN for itself (thread cancellation, setxid)
+	 * and refuses them to sigaction; one inherited as ignored stays ignored across every exec.
+	 * Set back to default when ignored, through the kernel: never over a handler glibc put.
+	 */
+	for (int sig = 32; sig < SIGRTMIN; sig++) {
+		struct ksigaction old, dfl = { .handler = SIG_DFL };
+
+		if (syscall(SYS_rt_sigaction, sig, NULL, &old, sizeof(old.mask)) == 0 &&
+		    old.handler == SIG_IGN)
+			(void)syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof(dfl.mask));
+	}
+}
+
 static _Noreturn void child(char *const argv[], const struct spawn_opts *o, pid_t parent)
 {
 	sigset_t none;
@@ -51,8 +78,7 @@ static _Noreturn void child(char *const argv[], const struct spawn_opts *o, pid_
 		(void)setpgid(0, 0);
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
-	for (int sig = 1; sig < NSIG; sig++)
-		(void)signal(sig, SIG_DFL);
+	signals_default_all();
 	/* The stdio fds may be among each other's sources: each is duplicated from above 2 first. */
 	int in = o->in >= 0 ? fcntl(o->in, F_DUPFD_CLOEXEC, 3) : o->in;
 	int out = o->out >= 0 ? fcntl(o->out, F_DUPFD_CLOEXEC, 3) : o->out;

@@ -47,3 +47,8 @@ void spawn_kill(pid_t pid);
  * -errno when it could not be started.
  */
 int spawn_run(char *const argv[], const struct spawn_opts *o, unsigned timeout_ms);
+/*
+ * Every signal's disposition back to default, glibc's own (32, 33) too when they were
+ * inherited as ignored: what a child gets before its exec, and the helper at its start.
+ */
+void signals_default_all(void);
