@@ -121,6 +121,23 @@ static int convert_entry(const struct raw_entry *raw, unsigned i, struct allow_e
 	return a->users && a->groups ? 0 : -EINVAL;
 }
 
+/* Nothing but blank lines and "#" comments. */
+static bool only_comments(const char *text, size_t len)
+{
+	for (size_t i = 0; i < len;) {
+		size_t line = i, end;
+
+		while (i < len && text[i] != '\n')
+			i++;
+		end = i++;
+		while (line < end && (text[line] == ' ' || text[line] == '\t' || text[line] == '\r'))
+			line++;
+		if (line < end && text[line] != '#')
+			return false;
+	}
+	return true;
+}
+
 int allow_parse(const char *text, size_t len, struct allow_list *ret, char *err, size_t errlen)
 {
 	struct log_ctx lc = { err, errlen };
@@ -133,8 +150,8 @@ int allow_parse(const char *text, size_t len, struct allow_list *ret, char *err,
 	int r = 0;
 
 	err[0] = '\0';
-	if (len == 0 || strspn(text, " \t\r\n") == len) {
-		*ret = l; /* an empty file allows nothing */
+	if (only_comments(text, len)) {
+		*ret = l; /* an empty file allows nothing; so does one of comments only (as packaged) */
 		return 0;
 	}
 	if (memchr(text, '\0', len)) {

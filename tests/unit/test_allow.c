@@ -46,6 +46,11 @@ static void test_parse_good(void **state)
 	assert_int_equal(l.n, 0);
 	assert_int_equal(parse("\n  \n", &l, err), 0);
 	assert_int_equal(l.n, 0);
+	/* Comments only, as the package installs it: nobody. */
+	assert_int_equal(parse("# nobody yet\n\n  # indented\r\n#", &l, err), 0);
+	assert_int_equal(l.n, 0);
+	/* One real line among them is parsed (and here refused). */
+	assert_int_equal(parse("# nobody\nx: 1\n", &l, err), -EINVAL);
 }
 
 /* An entry's hugepages cap: the largest of a user's entries; none without one. */
