@@ -1,7 +1,8 @@
 # vmrun — build and test.
 #   make                 build/vmrun and build/vmrun-helper
 #   make check           every test: unit, unit under ASan+UBSan, packaging and docs, real VMs
-#                        on this machine (no GPU), lab (a real kernel with emulated GPUs)
+#                        on this machine (no GPU), the Debian package (built, lintian), lab (a
+#                        real kernel with emulated GPUs, the package installed in it)
 #   make demo            the main job in the lab
 #   make mutate          the mutation check (tests/mutate): is each planted bug caught?
 # Both check and demo install missing Debian packages first (tests/install-deps).
@@ -103,12 +104,12 @@ FUZZERS   := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 HDR_OKS   := $(foreach l,$(LAYERS),$(patsubst %.h,$(BUILD)/hdr/%.ok,$(call hdrs_of,$(l))))
 $(foreach l,$(LAYERS),$(eval $(patsubst %.h,$(BUILD)/hdr/%.ok,$(call hdrs_of,$(l))): INC := $(call inc_of,$(l))))
 
-.PHONY: all clean check check-unit check-asan check-lab check-vm check-packaging deps demo tests fuzz layers mutate bench
+.PHONY: all clean check check-unit check-asan check-lab check-vm check-packaging check-deb deps demo tests fuzz layers mutate bench
 all: $(BUILD)/vmrun $(BUILD)/vmrun-helper $(BUILD)/layers.ok
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(INC) -MMD -MP -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(INC) -MMD -MP -c -o $@ $<
 
 $(BUILD)/hdr/%.ok: %.h
 	@mkdir -p $(dir $@)
@@ -175,8 +176,18 @@ check-asan:
 	$(MAKE) BUILD=build-asan SAN=1 WERROR=$(WERROR) tests
 	tests/run-unit build-asan
 
+# The lab installs the Debian package in one scenario (vmrun-deb): built first when there is
+# none (`make check` builds it anew in check-deb, just before). The model of NVIDIA's modules
+# (tests/lab/nvidia-model) is built against the lab kernel's headers for vmrun-nvidia.
 check-lab: all
+	@ls $(BUILD)/deb/vmrun_*.deb >/dev/null 2>&1 || tests/packaging/deb $(BUILD)
+	tests/lab/nvidia-model/build $(BUILD)/nvidia-model
+	-tests/lab/pvh-kernel $(BUILD)/lab-kernel
 	tests/lab/run-scenarios $(BUILD)
+
+# The Debian package from a copy of the source, lintian, what it holds; left in $(BUILD)/deb.
+check-deb:
+	tests/packaging/deb $(BUILD)
 
 # Real VMs on this machine, without a GPU (nothing is switched): TCG, swtpm, qemu-img.
 check-vm: tests
@@ -186,12 +197,13 @@ check: deps
 	rm -f build/results-* build-asan/results-*
 	@# Every suite runs even after one fails, so one run shows all that is wrong; the summary
 	@# counts them and fails if any suite failed or did not run.
-	@rc=0; for t in check-unit check-asan check-packaging check-vm check-lab; do \
+	@rc=0; for t in check-unit check-asan check-packaging check-vm check-deb check-lab; do \
 		$(MAKE) WERROR=1 $$t || { echo "check: $$t failed" >&2; rc=1; }; \
 	done; tests/summary && exit $$rc
 
 demo: deps
 	$(MAKE) all
+	-tests/lab/pvh-kernel $(BUILD)/lab-kernel
 	tests/lab/demo $(BUILD)
 
 mutate: deps

@@ -250,6 +250,7 @@ static int convert_pci_one(struct load_ctx *c, size_t i, const struct cy_pci *y,
 			   const struct vm_pci *before)
 {
 	char addr[PATH_MAX_LEN], rom[PATH_MAX_LEN], grp[PATH_MAX_LEN], after[PATH_MAX_LEN];
+	char rel[PATH_MAX_LEN];
 	const char *s;
 	int r;
 
@@ -257,6 +258,7 @@ static int convert_pci_one(struct load_ctx *c, size_t i, const struct cy_pci *y,
 	(void)snprintf(rom, sizeof(rom), "pci[%zu].rom", i);
 	(void)snprintf(grp, sizeof(grp), "pci[%zu].group", i);
 	(void)snprintf(after, sizeof(after), "pci[%zu].after", i);
+	(void)snprintf(rel, sizeof(rel), "pci[%zu].release", i);
 	if ((r = val_required(c, addr, y->address, &s)) < 0)
 		return r;
 	if (pci_addr_parse(s, &d->address) < 0)
@@ -268,6 +270,7 @@ static int convert_pci_one(struct load_ctx *c, size_t i, const struct cy_pci *y,
 				    "duplicate PCI address %s, already pci[%zu]", QUOTE(s), j);
 	d->whole_group = true;
 	if ((r = val_bool(c, grp, y->group, &d->whole_group)) < 0 ||
+	    (r = val_bool(c, rel, y->release, &d->release)) < 0 ||
 	    (r = GET_ENUM(c, after, y->after, after_names, &d->after)) < 0)
 		return r;
 	return val_path(c, rom, y->rom, true, &d->rom);

@@ -94,6 +94,8 @@ struct vm_pci {
 	char *rom;               /* optional romfile path */
 	bool whole_group;        /* key "group", default true: the device's IOMMU group goes with it */
 	enum vm_pci_after after; /* key "after", default auto */
+	bool release;            /* key "release", default false: a compositor holding the GPU is
+	                          * asked to let go of it for the run (KWin, wlroots, Hyprland) */
 };
 
 struct vm_network {

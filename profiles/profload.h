@@ -139,7 +139,7 @@ struct cy_looking_glass {
 	char *resolution, *hdr, *size;
 };
 struct cy_pci {
-	char *address, *rom, *group, *after;
+	char *address, *rom, *group, *after, *release;
 };
 struct cy_network {
 	char *type, *bridge, *mac, *model;

@@ -75,6 +75,7 @@ static const cyaml_schema_field_t pci_fields[] = {
 	STR_OPT("rom", struct cy_pci, rom),
 	STR_OPT("group", struct cy_pci, group),
 	STR_OPT("after", struct cy_pci, after),
+	STR_OPT("release", struct cy_pci, release),
 	CYAML_FIELD_END,
 };
 static const cyaml_schema_field_t network_fields[] = {

@@ -205,7 +205,8 @@ static int run_or_install(struct cli *c, const struct cli_args *a, const struct 
 
 int cmd_run(struct cli *c, const struct cli_args *a)
 {
-	const struct plan_opts o = { .accel = args_value(a, OPT_ACCEL) };
+	const struct plan_opts o = { .accel = args_value(a, OPT_ACCEL),
+				     .release = args_has(a, OPT_RELEASE) };
 
 	return run_or_install(c, a, &o);
 }

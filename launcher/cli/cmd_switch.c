@@ -126,6 +126,7 @@ static int run_op(struct cli *c, const struct cli_args *a, enum priv_op op, cons
 	}
 	rq.opts.dry_run = args_has(a, OPT_DRY_RUN);
 	rq.opts.allow_non_gpu = args_has(a, OPT_ALLOW_NON_GPU);
+	rq.opts.release = args_has(a, OPT_RELEASE);
 	priv_init(&priv, c->root, on_progress, &o);
 	if (priv.helper && (rq.opts.allow_non_gpu || rq.opts.write_timeout_ms)) {
 		log_err("%s: --%s is root's only: the helper hands over GPU functions alone, with its "

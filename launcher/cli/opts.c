@@ -52,14 +52,18 @@ const struct cli_opt cli_options[] = {
 					    "usable; a run: instead of the profile's)" },
 	{ OPT_OUTPUT, "output", 'o', "FILE", "where to write the profile (default: "
 					    "~/.config/vmrun/NAME.yaml); never overwrites" },
+	{ OPT_RELEASE, "release", 0, NULL, "a Wayland compositor holding the GPU as a secondary GPU "
+					  "(KWin, sway, Hyprland) is asked to let go of it for the run, "
+					  "and gets it back after; its monitors on it go dark" },
 	{ OPT_NONE, NULL, 0, NULL, NULL },
 };
 
 const enum opt_id cli_global_opts[] = { OPT_HELP, OPT_VERSION, OPT_JSON, OPT_VERBOSE,
 					OPT_NOTIFY, OPT_ROOT, OPT_NONE };
 
-static const enum opt_id run_opts[] = { OPT_DRY_RUN, OPT_ACCEL, OPT_NONE };
-static const enum opt_id detach_opts[] = { OPT_DRY_RUN, OPT_ALLOW_NON_GPU, OPT_TIMEOUT, OPT_NONE };
+static const enum opt_id run_opts[] = { OPT_DRY_RUN, OPT_ACCEL, OPT_RELEASE, OPT_NONE };
+static const enum opt_id detach_opts[] = { OPT_DRY_RUN, OPT_ALLOW_NON_GPU, OPT_TIMEOUT, OPT_RELEASE,
+						OPT_NONE };
 static const enum opt_id attach_opts[] = { OPT_DRY_RUN, OPT_TIMEOUT, OPT_NONE };
 static const enum opt_id stop_opts[] = { OPT_FORCE, OPT_NONE };
 static const enum opt_id setup_opts[] = { OPT_YES, OPT_UNDO, OPT_NONE };

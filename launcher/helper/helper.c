@@ -71,7 +71,7 @@ int helper_identify(struct caller *c)
 /* ---- the request ---- */
 
 /* --dry-run (any operation), --run (detach: for a run), --keep (detach: kept on vfio-pci
- * between runs), --holder=PID (restore: only that
+ * between runs), --release (detach: the desktop asked to let go), --holder=PID (restore: only that
  * vmrun's journal), each at most once. */
 static int parse_flag(const char *arg, struct priv_request *rq, char *why, size_t cap)
 {
@@ -88,6 +88,10 @@ static int parse_flag(const char *arg, struct priv_request *rq, char *why, size_
 	}
 	if (strcmp(arg, "--keep") == 0 && rq->op == PRIV_DETACH && !rq->opts.keep) {
 		rq->opts.keep = true;
+		return 0;
+	}
+	if (strcmp(arg, "--release") == 0 && rq->op == PRIV_DETACH && !rq->opts.release) {
+		rq->opts.release = true;
 		return 0;
 	}
 	if (strncmp(arg, "--holder=", 9) == 0 && rq->op == PRIV_RESTORE && !rq->opts.only_holder &&
@@ -124,9 +128,9 @@ int helper_parse(int argc, char **argv, struct priv_request *rq, char *why, size
 	char *end;
 
 	memset(rq, 0, sizeof(*rq));
-	if (argc < 3 || argc > 6 || strlen(argv[1]) > 16 || strlen(argv[2]) > 255) {
-		snprintf(why, cap, "usage: vmrun-helper detach ADDRESS [--run] [--keep] [--dry-run] | attach "
-			 "ADDRESS [--dry-run] | restore ADDRESS [--holder=PID] [--dry-run] | memlock "
+	if (argc < 3 || argc > 7 || strlen(argv[1]) > 16 || strlen(argv[2]) > 255) {
+		snprintf(why, cap, "usage: vmrun-helper detach ADDRESS [--run] [--keep] [--release] "
+			 "[--dry-run] | attach ADDRESS [--dry-run] | restore ADDRESS [--holder=PID] [--dry-run] | memlock "
 			 "BYTES | hugepages|hugepages-free KIB:COUNT | input|input-revoke PATH");
 		return -EINVAL;
 	}

@@ -3,8 +3,10 @@
  * vmrun-helper: the root steps of an unprivileged vmrun, and nothing else. Installed setuid
  * root (like fusermount3); one operation per run, taken from argv alone:
  *
- *   vmrun-helper detach ADDRESS [--dry-run]   ADDRESS's IOMMU group to vfio-pci; the caller
- *                                             gets /dev/vfio/N
+ *   vmrun-helper detach ADDRESS [--run] [--keep] [--release] [--dry-run]
+ *                                             ADDRESS's IOMMU group to vfio-pci; the caller
+ *                                             gets /dev/vfio/N; --release: the caller's own
+ *                                             Wayland compositor asked to let go first
  *   vmrun-helper attach ADDRESS [--dry-run]   the group back to its host drivers (its owner)
  *   vmrun-helper restore ADDRESS [--dry-run]  finish or undo an interrupted switch (its owner)
  *   vmrun-helper memlock BYTES                raise the calling vmrun's RLIMIT_MEMLOCK

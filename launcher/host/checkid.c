@@ -35,6 +35,8 @@ static const char *const names[] = {
 	[CHECK_RESET] = "reset",
 	[CHECK_DRIVERS] = "drivers",
 	[CHECK_AFTER] = "after",
+	[CHECK_NEXT_LOGIN] = "next-login",
+	[CHECK_VENDOR] = "vendor",
 	[CHECK_SWITCH] = "switch",
 	[CHECK_VERDICTS] = "verdicts",
 };

@@ -19,7 +19,8 @@ enum check_id {
 	CHECK_HUGEPAGES,
 	/* a GPU and its group (the switch's refusals among them) */
 	CHECK_DEVICES, CHECK_GROUP_VIABLE, CHECK_DEVICE_STATE, CHECK_CONSOLE, CHECK_HOLDERS,
-	CHECK_MODULES, CHECK_BOOT_VGA, CHECK_RESET, CHECK_DRIVERS, CHECK_AFTER,
+	CHECK_MODULES, CHECK_BOOT_VGA, CHECK_RESET, CHECK_DRIVERS, CHECK_AFTER, CHECK_NEXT_LOGIN,
+	CHECK_VENDOR,
 	CHECK_SWITCH,   /* a refusal of the switch's that no other check names */
 	CHECK_VERDICTS, /* the pre-flight itself: a verdict it could not record */
 	CHECK_ID_MAX = CHECK_VERDICTS,

@@ -3,18 +3,17 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "util.h"
 
 /* The kernel's POSIX ACL xattr (include/uapi/linux/posix_acl_xattr.h), little-endian. */
@@ -40,17 +39,6 @@ struct acl {
 	size_t n;
 };
 
-static int open_in_root(int root_fd, const char *rel)
-{
-	struct open_how how = { .flags = O_PATH | O_CLOEXEC,
-				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
-	int fd = (int)syscall(SYS_openat2, root_fd, rel, &how, sizeof(how));
-
-	if (fd < 0 && errno == ENOSYS) /* before Linux 5.6: the checks after it still hold */
-		fd = openat(root_fd, rel, O_PATH | O_CLOEXEC);
-	return fd < 0 ? -errno : fd;
-}
-
 int devacl_input_node(const struct sysroot *s, const char *path, char *rel, size_t cap, dev_t *rdev)
 {
 	char buf[PATH_MAX], *real;
@@ -61,7 +49,7 @@ int devacl_input_node(const struct sysroot *s, const char *path, char *rel, size
 		return -ENODEV;
 	/* Resolved inside the sysroot, absolute links too (udev's are relative, ../eventN; an
 	 * administrator's may be absolute), never through a /proc magic link. */
-	fd = open_in_root(s->root_fd, path + 1);
+	fd = open_in_root(s->root_fd, path + 1, false);
 	if (fd < 0)
 		return fd;
 	snprintf(buf, sizeof(buf), "/proc/self/fd/%d", fd);

@@ -591,6 +591,46 @@ static void user_name(const struct sysroot *s, uid_t uid, char *buf, size_t cap)
 		}
 }
 
+/* A node's device number: a DRM node's from sysfs (class/drm/NAME/dev), others' by stat. */
+static int node_rdev(const struct sysroot *s, const char *node, dev_t *ret)
+{
+	unsigned maj, min;
+	char path[96], val[32];
+	struct stat st;
+
+	if (strncmp(node, "/dev/dri/", 9) == 0 && !strchr(node + 9, '/')) {
+		snprintf(path, sizeof(path), "class/drm/%.64s/dev", node + 9);
+		if (read_attr_at(s->sys_fd, path, val, sizeof(val)) < 0 ||
+		    sscanf(val, "%u:%u", &maj, &min) != 2)
+			return -ENOENT;
+		*ret = makedev(maj, min);
+		return 0;
+	}
+	if (strncmp(node, "/dev/", 5) != 0 || fstatat(s->dev_fd, node + 5, &st, AT_NO_AUTOMOUNT) < 0 ||
+	    !S_ISCHR(st.st_mode))
+		return -ENOENT;
+	*ret = st.st_rdev;
+	return 0;
+}
+
+/* What it is on the desktop, and the session it holds the node for. */
+static void desktop_details(const struct sysroot *s, struct holder *h)
+{
+	dev_t rdev;
+
+	h->ds = display_server_of(h->comm, h->pid);
+	if (h->ds == DS_LOGIND || h->ds == DS_FDSTORE) {
+		/* Whose copy: the session logind lists the node's device for. */
+		if (node_rdev(s, h->node, &rdev) < 0 || session_holding(s, rdev, &h->session) < 0) {
+			/* No live session lists it: a copy kept for one that has ended. */
+			memset(&h->session, 0, sizeof(h->session));
+			h->session.gone = true;
+		}
+	} else if (h->ds != DS_NONE && session_of_pid(s, h->pid, &h->session) < 0) {
+		h->session.id[0] = '\0';
+	}
+}
+
 /* Everything here is the holder's to choose (it may be another user): escaped when read. */
 static void fill_details(const struct sysroot *s, struct holder *h)
 {
@@ -618,6 +658,7 @@ static void fill_details(const struct sysroot *s, struct holder *h)
 		h->uid = (uid_t)strtoul(uid + 5, NULL, 10);
 	if (h->uid != (uid_t)-1)
 		user_name(s, h->uid, h->user, sizeof(h->user));
+	desktop_details(s, h);
 	snprintf(path, sizeof(path), "%d/cgroup", (int)h->pid);
 	if (read_file_at(s->proc_fd, path, 16384, READ_TRUNCATE, &cgroup, NULL, NULL) >= 0) {
 		cgroup_unit(cgroup, unit, sizeof(unit));
@@ -749,10 +790,44 @@ bool holder_blocks(const struct holder *h, bool unloading_modules)
 	}
 }
 
+/* "session 3 on seat0", "session 3, which has ended". */
+static const char *session_text(const struct session_info *si, char *buf, size_t cap)
+{
+	if (si->gone)
+		snprintf(buf, cap, "session %s, which has ended", si->id);
+	else
+		snprintf(buf, cap, "session %s%s%s", si->id, si->seat[0] ? " on " : "", si->seat);
+	return buf;
+}
+
 const char *holder_describe(const struct holder *h, char *buf, size_t cap)
 {
-	snprintf(buf, cap, "pid %d %s (user %s%s%s)%s%s", (int)h->pid, h->comm[0] ? h->comm : "?",
-		 h->user[0] ? h->user : "?", h->unit[0] ? ", unit " : "", h->unit,
-		 h->via[0] ? " through " : "", h->via);
+	const char *comm = h->comm[0] ? h->comm : "?", *user = h->user[0] ? h->user : "?";
+	char sess[96], owner[80] = "";
+
+	if ((h->ds == DS_LOGIND || h->ds == DS_FDSTORE) && !h->session.id[0]) {
+		snprintf(buf, cap, "pid %d %s (%s: its copy of a device no live session has: the "
+			 "session that took it has ended)", (int)h->pid, comm, h->ds == DS_LOGIND ?
+			 "logind" : "logind's fd store in PID 1");
+		return buf;
+	}
+	if (h->ds == DS_NONE || !h->session.id[0]) {
+		bool named = display_server_info(h->ds)->compositor;
+
+		snprintf(buf, cap, "pid %d %s (%s%suser %s%s%s)%s%s", (int)h->pid, comm,
+			 named ? display_server_info(h->ds)->name : "", named ? ", " : "", user,
+			 h->unit[0] ? ", unit " : "", h->unit, h->via[0] ? " through " : "", h->via);
+		return buf;
+	}
+	session_text(&h->session, sess, sizeof(sess));
+	if (h->session.user[0])
+		snprintf(owner, sizeof(owner), ", %s's", h->session.user);
+	if (h->ds == DS_LOGIND || h->ds == DS_FDSTORE)
+		snprintf(buf, cap, "pid %d %s (%s: its copy of %s's device%s)", (int)h->pid, comm,
+			 h->ds == DS_LOGIND ? "logind" : "logind's fd store in PID 1", sess, owner);
+	else
+		snprintf(buf, cap, "pid %d %s (%s, user %s, %s)%s%s", (int)h->pid, comm,
+			 display_server_info(h->ds)->name, user, sess, h->via[0] ? " through " : "",
+			 h->via);
 	return buf;
 }

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "desktop.h"
 #include "devnodes.h"
 #include "sysroot.h"
 
@@ -31,6 +32,11 @@ struct holder {
 	                    * "/tmp/alias (fd 3)", "a VFIO device fd"; "" otherwise */
 	char function[PCI_ADDR_STR_MAX];
 	enum node_kind kind;
+	enum display_server ds;      /* what it is on the desktop (desktop.h), DS_NONE for others */
+	struct session_info session; /* the logind session it works for, when ds is set and one
+	                              * is known (session.id[0]) */
+	bool releasable;             /* the switch's plan: it can be asked to let go (swdesk.h) */
+	char not_releasable[192];    /* ... or why not, for a desktop holder ("" otherwise) */
 };
 
 struct holder_set {
@@ -54,7 +60,9 @@ void holder_set_clear(struct holder_set *set);
  */
 bool holder_blocks(const struct holder *h, bool unloading_modules);
 
-/* "pid 812 Xorg (user root, unit display-manager.service)" */
+/* "pid 812 Xorg (user root, unit display-manager.service)"; for the desktop's holders what
+ * they are and for whom: "pid 960 kwin_wayland (KWin, user alice, session 3 on seat0)",
+ * "pid 402 systemd-logind (its copy of session 3's device, alice's)". */
 const char *holder_describe(const struct holder *h, char *buf, size_t cap);
 
 /* The systemd unit in a /proc/PID/cgroup text: the innermost *.service or *.scope. */

@@ -142,6 +142,18 @@ static json_object *journal_to_json(const struct journal *j)
 		json_object_object_add(o, "services", sv);
 		json_object_object_add(o, "services_stopped", json_object_new_boolean(j->plan.services_stopped));
 	}
+	if (j->plan.released) {
+		json_object *cards = json_object_new_array();
+
+		for (size_t i = 0; i < j->plan.n_cards; i++) {
+			json_object *card = json_object_new_object();
+
+			json_object_object_add(card, "name", json_object_new_string(j->plan.cards[i]));
+			json_object_object_add(card, "ino", json_object_new_int64((int64_t)j->plan.cards_ino[i]));
+			json_object_array_add(cards, card);
+		}
+		json_object_object_add(o, "released_cards", cards);
+	}
 	return o;
 }
 
@@ -333,6 +345,36 @@ static int services_from_json(json_object *o, struct switch_plan *p)
 	return 0;
 }
 
+/* "released_cards": [{"name": "card1", "ino": 4711}]: the desktop let go of them (swdesk.h). */
+static int cards_from_json(json_object *o, struct switch_plan *p)
+{
+	json_object *cards;
+
+	if (!json_object_object_get_ex(o, "released_cards", &cards))
+		return 0;
+	if (!json_object_is_type(cards, json_type_array) ||
+	    json_object_array_length(cards) > SWITCH_MAX_CARDS)
+		return -EBADMSG;
+	for (size_t i = 0; i < json_object_array_length(cards); i++) {
+		json_object *e = json_object_array_get_idx(cards, i), *name, *ino;
+		const char *n;
+
+		if (!json_object_object_get_ex(e, "name", &name) ||
+		    !json_object_object_get_ex(e, "ino", &ino) ||
+		    !json_object_is_type(name, json_type_string) || !json_object_is_type(ino, json_type_int))
+			return -EBADMSG;
+		/* Only a card's name: the journal must not lead root's writes anywhere else. */
+		n = json_object_get_string(name);
+		if (strncmp(n, "card", 4) != 0 || !n[4] || strlen(n) >= sizeof(p->cards[0]) ||
+		    strspn(n + 4, "0123456789") != strlen(n + 4))
+			return -EBADMSG;
+		snprintf(p->cards[p->n_cards], sizeof(p->cards[0]), "%s", n);
+		p->cards_ino[p->n_cards++] = (unsigned long long)json_object_get_int64(ino);
+	}
+	p->released = true;
+	return 0;
+}
+
 static int journal_from_json(json_object *o, int group, struct journal *j)
 {
 	json_object *devs, *mods, *con;
@@ -366,7 +408,9 @@ static int journal_from_json(json_object *o, int group, struct journal *j)
 	}
 	if (json_object_object_get_ex(o, "console", &con) && console_from_json(con, &j->plan.console) < 0)
 		return -EBADMSG;
-	return services_from_json(o, &j->plan);
+	if (services_from_json(o, &j->plan) < 0)
+		return -EBADMSG;
+	return cards_from_json(o, &j->plan);
 }
 
 int journal_read(int dirfd, int group, struct journal *ret)

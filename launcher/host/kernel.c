@@ -12,6 +12,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -57,8 +58,29 @@ static void debug_delay(void)
 static struct writer {
 	pid_t pid;
 	int pidfd, sock, sys_fd; /* sys_fd: the tree it writes in, as the caller passed it */
+	dev_t sys_dev;           /* ...and that tree's identity: an fd number is reused once closed */
+	ino_t sys_ino;
 	pid_t owner;             /* the process it writes for: a forked child (the guard) has none */
 } w = { .pid = 0, .pidfd = -1, .sock = -1, .sys_fd = -1 };
+
+static void remember_tree(int sys_fd)
+{
+	struct stat st;
+
+	w.sys_fd = sys_fd;
+	if (fstat(sys_fd, &st) == 0) {
+		w.sys_dev = st.st_dev;
+		w.sys_ino = st.st_ino;
+	}
+}
+
+static bool same_tree(int sys_fd)
+{
+	struct stat st;
+
+	return w.sys_fd == sys_fd && fstat(sys_fd, &st) == 0 && st.st_dev == w.sys_dev &&
+	       st.st_ino == w.sys_ino;
+}
 
 /* In a process forked since (the guard), the parent's writer is not ours: forgotten, its fds
  * (closed or not by then) left alone. */
@@ -81,7 +103,24 @@ static int write_attr(int sys_fd, const char *path, const char *value, size_t le
 	return (size_t)n == len ? 0 : -EIO;
 }
 
-/* Requests are "PATH\0VALUE", one per packet; each answer is the write's 0 or -errno. */
+/*
+ * Reads too: driver_override's show takes the device's lock, which a stuck remove holds for
+ * ever, so a plain read of it would leave vmrun itself in D state (the lab's NVIDIA model hung
+ * `vmrun attach` that way). Such reads go through the writer as well, with the same deadline.
+ */
+static void writer_read(int sock, int sys_fd, const char *path)
+{
+	char out[sizeof(int) + ATTR_MAX];
+	int r = read_attr_at(sys_fd, path, out + sizeof(int), ATTR_MAX);
+	size_t len = sizeof(int) + (r >= 0 ? strlen(out + sizeof(int)) + 1 : 0);
+
+	memcpy(out, &r, sizeof(r));
+	if (send(sock, out, len, MSG_NOSIGNAL) != (ssize_t)len)
+		_exit(0);
+}
+
+/* Requests are "wPATH\0VALUE" (a write) or "rPATH\0" (a read), one per packet; a write's answer
+ * is its 0 or -errno, a read's that and the value. */
 static _Noreturn void writer_main(int sock, int sys_fd)
 {
 	char buf[WRITER_REQ_MAX + 1];
@@ -100,9 +139,13 @@ static _Noreturn void writer_main(int sock, int sys_fd)
 		if (n <= 0)
 			_exit(0);
 		buf[n] = '\0';
-		plen = strlen(buf);
-		r = (size_t)n > plen ? write_attr(sys_fd, buf, buf + plen + 1, (size_t)n - plen - 1)
-				     : -EINVAL;
+		plen = strlen(buf + 1) + 1; /* the op and the path */
+		if (buf[0] == 'r' && (size_t)n == plen + 1) {
+			writer_read(sock, sys_fd, buf + 1);
+			continue;
+		}
+		r = buf[0] == 'w' && (size_t)n > plen ?
+			    write_attr(sys_fd, buf + 1, buf + plen + 1, (size_t)n - plen - 1) : -EINVAL;
 		if (send(sock, &r, sizeof(r), MSG_NOSIGNAL) != sizeof(r))
 			_exit(0);
 	}
@@ -151,7 +194,7 @@ static int writer_start(int sys_fd)
 	}
 	safe_close(sv[1]);
 	w.sock = sv[0];
-	w.sys_fd = sys_fd;
+	remember_tree(sys_fd);
 	w.owner = parent;
 	w.pidfd = (int)syscall(SYS_pidfd_open, w.pid, 0);
 	return 0;
@@ -164,32 +207,86 @@ static int writer_get(int sys_fd)
 
 	writer_forget_inherited();
 	p = (struct pollfd){ .fd = w.pidfd, .events = POLLIN };
-	if (w.pid > 0 && (w.sys_fd != sys_fd || (w.pidfd >= 0 && poll(&p, 1, 0) > 0)))
-		writer_drop(w.sys_fd != sys_fd);
+	if (w.pid > 0 && (!same_tree(sys_fd) || (w.pidfd >= 0 && poll(&p, 1, 0) > 0)))
+		writer_drop(!same_tree(sys_fd));
 	return w.pid > 0 ? 0 : writer_start(sys_fd);
 }
 
-static int writer_request(const char *path, const char *value, unsigned timeout_ms, int *answer)
+/* One request (op 'w' with a value, 'r' without); the answer, at least its int, in ans. */
+static int writer_request(char op, const char *path, const char *value, unsigned timeout_ms,
+			  void *ans, size_t cap, size_t *ret_len)
 {
 	char req[WRITER_REQ_MAX];
-	size_t plen = strlen(path), vlen = strlen(value);
+	size_t plen = strlen(path), vlen = value ? strlen(value) : 0;
 	struct pollfd p = { .fd = w.sock, .events = POLLIN };
 	ssize_t n;
 	int r;
 
-	if (plen + 1 + vlen > sizeof(req))
+	if (1 + plen + 1 + vlen > sizeof(req))
 		return -ENAMETOOLONG;
-	memcpy(req, path, plen + 1);
-	memcpy(req + plen + 1, value, vlen);
-	if (send(w.sock, req, plen + 1 + vlen, MSG_NOSIGNAL) < 0)
+	req[0] = op;
+	memcpy(req + 1, path, plen + 1);
+	if (vlen)
+		memcpy(req + 1 + plen + 1, value, vlen);
+	if (send(w.sock, req, 1 + plen + 1 + vlen, MSG_NOSIGNAL) < 0)
 		return -EPIPE;
 	do
 		r = poll(&p, 1, (int)timeout_ms);
 	while (r < 0 && errno == EINTR);
 	if (r == 0)
 		return -ETIMEDOUT;
-	n = recv(w.sock, answer, sizeof(*answer), 0);
-	return n == sizeof(*answer) ? 0 : -EPIPE;
+	n = recv(w.sock, ans, cap, 0);
+	if (n < (ssize_t)sizeof(int))
+		return -EPIPE;
+	*ret_len = (size_t)n;
+	return 0;
+}
+
+/* A request to the tree's writer, asked again of a new one if the old one had just left; a
+ * request past its deadline leaves the writer to the kernel (*ret_stuck_pid). */
+static int writer_ask(const struct sysroot *s, char op, const char *path, const char *value,
+		      unsigned timeout_ms, void *ans, size_t cap, size_t *ret_len, int *ret_stuck_pid)
+{
+	int r;
+
+	if (s->sys_fd < 0)
+		return -ENOENT;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		r = writer_get(s->sys_fd);
+		if (r < 0)
+			return r;
+		r = writer_request(op, path, value, timeout_ms, ans, cap, ret_len);
+		if (r == -ETIMEDOUT) {
+			if (ret_stuck_pid)
+				*ret_stuck_pid = w.pid;
+			writer_drop(true);
+			return r;
+		}
+		if (r == 0)
+			return 0;
+		writer_drop(false);
+		if (r != -EPIPE)
+			return r;
+	}
+	return -EPIPE;
+}
+
+int sysfs_read_bounded(const struct sysroot *s, const char *path, char *buf, size_t cap,
+		       unsigned timeout_ms)
+{
+	char ans[sizeof(int) + ATTR_MAX];
+	size_t len = 0;
+	int r = writer_ask(s, 'r', path, NULL, timeout_ms, ans, sizeof(ans), &len, NULL), v;
+
+	if (r < 0)
+		return r;
+	memcpy(&v, ans, sizeof(v));
+	if (v < 0)
+		return v;
+	if (len <= sizeof(int) || ans[len - 1] != '\0' || len - sizeof(int) > cap)
+		return len - sizeof(int) > cap ? -EFBIG : -EPIPE;
+	memcpy(buf, ans + sizeof(int), len - sizeof(int));
+	return 0;
 }
 
 /* The end of a switch: the writer is told to leave (its socket closes) and is reaped. */
@@ -211,30 +308,12 @@ static void real_idle(void *data)
 static int real_sysfs_write(void *data, const struct sysroot *s, const char *path,
 			    const char *value, unsigned timeout_ms, int *ret_stuck_pid)
 {
+	size_t len = 0;
 	int answer = 0, r;
 
-	if (s->sys_fd < 0)
-		return -ENOENT;
 	debug_delay();
-	/* A writer that left idle just as we asked never read the request: ask a new one. */
-	for (int attempt = 0; attempt < 2; attempt++) {
-		r = writer_get(s->sys_fd);
-		if (r < 0)
-			return r;
-		r = writer_request(path, value, timeout_ms, &answer);
-		if (r == -ETIMEDOUT) {
-			if (ret_stuck_pid)
-				*ret_stuck_pid = w.pid;
-			writer_drop(true);
-			return r;
-		}
-		if (r == 0)
-			return answer;
-		writer_drop(false);
-		if (r != -EPIPE)
-			return r;
-	}
-	return -EPIPE;
+	r = writer_ask(s, 'w', path, value, timeout_ms, &answer, sizeof(answer), &len, ret_stuck_pid);
+	return r < 0 ? r : answer;
 }
 
 static void kmod_quiet(void *data, int priority, const char *file, int line, const char *fn,

@@ -9,6 +9,15 @@
 
 #include "sysroot.h"
 
+/*
+ * Read a sysfs attribute whose show takes the device's lock (driver_override), which a stuck
+ * remove holds for ever: through the writer child, so that vmrun gets control back after
+ * timeout_ms (-ETIMEDOUT; that child is left to the kernel). 0 and the value, NUL-terminated
+ * and its newline stripped, or -errno.
+ */
+int sysfs_read_bounded(const struct sysroot *s, const char *path, char *buf, size_t cap,
+		       unsigned timeout_ms);
+
 struct kernel_ops {
 	/*
 	 * Write `value` to the sysfs attribute `path` (relative to /sys). Must return within

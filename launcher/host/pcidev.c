@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernel.h"
 #include "log.h"
 #include "util.h"
 
@@ -126,12 +127,37 @@ static int read_driver(int dfd, struct pci_function *f)
 	return r;
 }
 
-static int read_misc(int dfd, struct pci_function *f)
+/*
+ * driver_override's show takes the device's lock, which a remove stuck in a driver (NVIDIA's
+ * with a GPU in use) holds for ever: read within a deadline, or every command listing devices
+ * would hang with it. A device that does not answer is marked locked.
+ */
+#define LOCKED_READ_MS 3000
+
+static int read_override(const struct sysroot *s, struct pci_function *f)
+{
+	char path[96];
+	int r;
+
+	snprintf(path, sizeof(path), "bus/pci/devices/%s/driver_override", f->name);
+	r = sysfs_read_bounded(s, path, f->driver_override, sizeof(f->driver_override), LOCKED_READ_MS);
+	if (r == -ETIMEDOUT) {
+		log_debug("%s: reading driver_override did not return: its lock is held", f->name);
+		f->driver_override[0] = '\0';
+		f->locked = true;
+		return 0;
+	}
+	if (r == -ENOENT) /* before Linux 3.16 */
+		f->driver_override[0] = '\0';
+	return r == -ENOENT ? 0 : r;
+}
+
+static int read_misc(const struct sysroot *s, int dfd, struct pci_function *f)
 {
 	char buf[16];
 	int r;
 
-	r = read_optional(dfd, "driver_override", f->driver_override, sizeof(f->driver_override));
+	r = read_override(s, f);
 	if (r < 0)
 		return r;
 	if (streq(f->driver_override, "(null)"))
@@ -167,7 +193,7 @@ int pci_function_read(const struct sysroot *s, const struct pci_addr *a, struct 
 	if (r >= 0)
 		r = read_group(dfd, &f);
 	if (r >= 0)
-		r = read_misc(dfd, &f);
+		r = read_misc(s, dfd, &f);
 	if (r < 0) {
 		log_debug("%s: unreadable: %s", f.name, strerror(-r));
 		return r;

@@ -20,7 +20,9 @@ struct pci_function {
 	unsigned subsys_vendor, subsys_device; /* 0 when absent */
 	unsigned class_code;            /* 0xCCSSPP */
 	char driver[64];                /* "" when no driver is bound */
-	char driver_override[64];       /* "" when none */
+	char driver_override[64];       /* "" when none (or when locked) */
+	bool locked;                    /* reading driver_override did not return: a driver change
+	                                 * of it is stuck in the kernel, holding the device's lock */
 	int iommu_group;                /* -1 when the device has none (IOMMU off) */
 	int boot_vga;                   /* 1, 0, or -1 when the attribute is absent */
 	char reset_method[128];         /* "" when absent (old kernel or no method) */

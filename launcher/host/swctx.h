@@ -46,6 +46,9 @@ struct switch_opts {
 	                              * kept); a run's detach of a kept group uses it as it is */
 	pid_t only_holder;           /* restore: only a journal whose holder is this pid (a run
 	                              * that died); another's is left alone. 0: any */
+	bool release;                /* detach: a compositor holding the group's card (as a
+	                              * secondary GPU) is asked to let go (swdesk.h) */
+	unsigned release_timeout_ms; /* ... and given this long; default 15000 */
 };
 
 /* Progress for the caller: one line per step, and notes ("…, ignoring"). */

@@ -35,7 +35,8 @@ static int cur_override(const struct switch_ctx *c, const struct pci_function *f
 	int r;
 
 	snprintf(path, sizeof(path), "bus/pci/devices/%s/driver_override", f->name);
-	r = read_attr_at(c->s->sys_fd, path, buf, cap);
+	/* Its show takes the device's lock: read within a deadline (kernel.h). */
+	r = sysfs_read_bounded(c->s, path, buf, cap, 3000);
 	if (r >= 0 && streq(buf, "(null)"))
 		buf[0] = '\0';
 	return r < 0 ? r : 0;

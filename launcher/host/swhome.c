@@ -13,6 +13,7 @@
 #include "fileio.h"
 #include "kmsg.h"
 #include "swaside.h"
+#include "swdesk.h"
 #include "swdev.h"
 
 static bool skip_dev(const struct switch_dev *d, bool only_moved)
@@ -63,6 +64,7 @@ enum switch_status sw_all_to_host(struct switch_ctx *c, const struct switch_opts
 	if (!st)
 		swaside_consoles_back(c, j);
 	swaside_start_services(c, j);
+	swdesk_offer_back(c, o, j);
 	return st;
 }
 

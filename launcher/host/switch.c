@@ -37,6 +37,7 @@
 #include "modules.h"
 #include "procstat.h"
 #include "swaside.h"
+#include "swdesk.h"
 #include "swdev.h"
 #include "swhome.h"
 #include "holders.h"
@@ -83,7 +84,9 @@ static enum switch_status detach_steps(struct switch_ctx *c, const struct switch
 {
 	enum switch_status st;
 
-	st = swaside_ensure_vfio(c);
+	st = swdesk_release(c, o, j);
+	if (!st)
+		st = swaside_ensure_vfio(c);
 	if (!st)
 		st = swaside_consoles_away(c, j);
 	if (!st)

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 #include "swplan.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "devnodes.h"
 #include "modules.h"
 #include "quirks.h"
+#include "deskhold.h"
 #include "util.h"
 
 #define VFIO "vfio-pci"
@@ -126,15 +129,64 @@ static bool plan_service(struct switch_plan *p, const char *unit)
 	return true;
 }
 
-static enum switch_status check_holders(struct switch_ctx *c, struct switch_plan *p)
+/* The group's DRM cards ("card1"), from its functions' drm/ directories. */
+static void find_cards(const struct sysroot *s, struct switch_plan *p)
 {
+	p->n_cards = 0;
+	for (size_t i = 0; i < p->n_devs; i++) {
+		_cleanup_closedir_ DIR *d = NULL;
+		struct dirent *de;
+		char path[96];
+
+		snprintf(path, sizeof(path), "bus/pci/devices/%s/drm", p->devs[i].fn.name);
+		if (opendir_at(s->sys_fd, path, &d) < 0)
+			continue;
+		while ((de = readdir(d)) && p->n_cards < SWITCH_MAX_CARDS)
+			if (strncmp(de->d_name, "card", 4) == 0 && strlen(de->d_name) < sizeof(p->cards[0]))
+				snprintf(p->cards[p->n_cards++], sizeof(p->cards[0]), "%s", de->d_name);
+	}
+}
+
+/* Each fix once: "KWin ...; GNOME: ..." into buf; its length. */
+static size_t holder_fixes(const struct holder_set *hs, bool unloading, char *buf, size_t cap)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < hs->n; i++) {
+		char fix[512];
+
+		if (!holder_blocks(&hs->v[i], unloading) || quirk_holder_service(&hs->v[i]) ||
+		    ((hs->v[i].ds == DS_LOGIND || hs->v[i].ds == DS_FDSTORE) && hs->v[i].releasable))
+			continue; /* a session's copies go with its compositor: its fix says it */
+		deskhold_fix(&hs->v[i], fix, sizeof(fix));
+		if (!strstr(buf, fix) && len < cap)
+			len += (size_t)snprintf(buf + len, cap - len, "; %s", fix);
+	}
+	if (!buf[0])
+		snprintf(buf, cap, "; %s", "logind lets go of a session's copy when the session's "
+			 "compositor does, or the session ends: `--release` asks it to");
+	return strlen(buf);
+}
+
+/*
+ * Who holds the group's nodes: nothing, a vendor service stopped for the switch, the desktop
+ * asked to let go (o->release, when every holder can), or a refusal naming each holder and
+ * its own fix.
+ */
+static enum switch_status check_holders(struct switch_ctx *c, const struct switch_opts *o,
+					struct switch_plan *p)
+{
+	bool unloading = p->n_modules > 0, all_releasable = true;
+	char who[256], fixes[640];
 	size_t len = 0, n = 0;
-	char who[256];
 
+	find_cards(c->s, p);
 	for (size_t i = 0; i < p->holders.n; i++) {
-		const struct holder *h = &p->holders.v[i];
+		struct holder *h = &p->holders.v[i];
 
-		if (!holder_blocks(h, p->n_modules > 0)) {
+		deskhold_judge(c->s, p->cards, p->n_cards, c->owner, h);
+		if (!holder_blocks(h, unloading)) {
 			sw_progress(c, "note: %s has %s open; it will lose the device, ignoring",
 				 holder_describe(h, who, sizeof(who)), h->node);
 			continue;
@@ -145,16 +197,35 @@ static enum switch_status check_holders(struct switch_ctx *c, struct switch_plan
 				 quirk_holder_service(h));
 			continue;
 		}
-		if (len < sizeof(c->why))
-			len += (size_t)snprintf(c->why + len, sizeof(c->why) - len, "%s%s holds %s",
-						n++ ? "; " : "", holder_describe(h, who, sizeof(who)),
-						h->node);
+		all_releasable &= h->releasable;
+		n++;
 	}
 	if (!n)
 		return SW_OK;
-	if (len < sizeof(c->why))
-		snprintf(c->why + len, sizeof(c->why) - len, "; stop %s or keep it off this GPU "
-			 "(Xorg: Option \"AutoAddGPU\" \"off\")", n > 1 ? "them" : "it");
+	if (o->release && all_releasable) {
+		p->release = true;
+		deskhold_monitors(c->s, p->cards, p->n_cards, p->monitors, sizeof(p->monitors));
+		for (size_t i = 0; i < p->holders.n; i++)
+			if (p->holders.v[i].releasable && holder_blocks(&p->holders.v[i], unloading))
+				sw_progress(c, "note: %s holds %s: it is asked to let go (--release)",
+					    holder_describe(&p->holders.v[i], who, sizeof(who)),
+					    p->holders.v[i].node);
+		return SW_OK;
+	}
+	/* The fixes are the point of the message: the list of holders gives way to them. */
+	holder_fixes(&p->holders, unloading, fixes, sizeof(fixes));
+	for (size_t i = 0, k = 0; i < p->holders.n; i++) {
+		const struct holder *h = &p->holders.v[i];
+		size_t room = sizeof(c->why) - strlen(fixes) - 1;
+
+		if (!holder_blocks(h, unloading) || (quirk_holder_service(h) &&
+						     plan_service(p, quirk_holder_service(h))))
+			continue;
+		if (len < room)
+			len += (size_t)snprintf(c->why + len, room - len, "%s%s holds %s", k++ ? "; " : "",
+						holder_describe(h, who, sizeof(who)), h->node);
+	}
+	snprintf(c->why + strlen(c->why), sizeof(c->why) - strlen(c->why), "%s", fixes);
 	c->check = CHECK_HOLDERS;
 	return SW_HELD;
 }
@@ -207,6 +278,12 @@ enum switch_status swplan_members(struct switch_ctx *c, const struct switch_opts
 
 		if (role == ROLE_BRIDGE || (only_vfio && !on_vfio))
 			continue; /* bridges and ports stay with the host; VFIO does not need them */
+		if (f->locked) {
+			st = sw_fail(c, SW_STUCK, "%s: a driver change of it is stuck in the kernel (it holds "
+				     "the device's lock: driver_override does not answer); nothing can be "
+				     "done with it until the kernel lets go, then `vmrun restore`", f->name);
+			break;
+		}
 		st = check_member(c, o, f, role);
 		if (st)
 			break;
@@ -271,7 +348,7 @@ enum switch_status switch_plan_detach(struct switch_ctx *c, const struct pci_add
 		st = sw_fail(c, SW_FAILED, "cannot scan /proc for holders");
 	/* Holders first: naming the display server on the GPU is the most useful answer. */
 	if (!st)
-		st = check_holders(c, &p);
+		st = check_holders(c, o, &p);
 	/* A plan made for `vmrun check` has no kernel_ops of its own: it only reads. */
 	if (!st && (r = console_plan(c->s, c->k ? c->k : &kernel_real, &nodes, &p.console)) < 0)
 		st = sw_refuse(c, SW_REFUSED, CHECK_CONSOLE, "cannot tell whether %s drives the text console (%s)",

@@ -49,6 +49,7 @@ struct switch_dev {
 
 #define SWITCH_MAX_MODULES 4
 #define SWITCH_MAX_SERVICES 4
+#define SWITCH_MAX_CARDS 4
 
 struct switch_plan {
 	int group;
@@ -63,6 +64,15 @@ struct switch_plan {
 	                                         * switch and started again on the way back */
 	size_t n_services;
 	bool services_stopped;       /* journaled before the first stop */
+	char cards[SWITCH_MAX_CARDS][16];   /* DESK_CARD_NAME */ /* the group's DRM cards ("card1"), */
+	size_t n_cards;
+	bool release;                /* ... which the desktop is asked to let go of (swdesk.h) */
+	char monitors[128];          /* then: the connected monitors on them, "HDMI-A-1, DP-2" */
+	bool released;               /* journaled before the first is: offered back on the way
+	                              * home when the card never left its driver */
+	unsigned long long cards_ino[SWITCH_MAX_CARDS]; /* each card's sysfs directory when it
+	                              * was released: a card the kernel removed and added again
+	                              * has a new one (and was announced by the kernel) */
 };
 
 void switch_plan_clear(struct switch_plan *p);

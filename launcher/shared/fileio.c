@@ -3,10 +3,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -160,4 +162,17 @@ int write_file_atomic_at(int dirfd, const char *path, const void *data, size_t l
 	else
 		fsync_parent(dirfd, path);
 	return r;
+}
+
+int open_in_root(int root_fd, const char *rel, bool same_mount)
+{
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC,
+				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS |
+					   (same_mount ? RESOLVE_NO_XDEV : 0) };
+	int fd = (int)syscall(SYS_openat2, root_fd, rel, &how, sizeof(how));
+
+	/* Before Linux 5.6 there is no openat2: the callers' checks on the result still hold. */
+	if (fd < 0 && errno == ENOSYS)
+		fd = openat(root_fd, rel, O_PATH | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
 }

@@ -7,6 +7,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -33,6 +34,13 @@ int read_file_at(int dirfd, const char *path, size_t cap, unsigned flags, char *
 		 size_t *ret_len, struct stat *ret_st);
 /* The same on an open fd, read from its current offset. */
 int read_fd(int fd, size_t cap, unsigned flags, char **ret, size_t *ret_len);
+
+/*
+ * An O_PATH fd of root_fd/rel resolved inside root_fd (an absolute symlink stays in it, ".."
+ * stops at it), never through a /proc magic link; with same_mount, never into another mount
+ * (a path a user chose cannot lead into a filesystem the user serves). -errno.
+ */
+int open_in_root(int root_fd, const char *rel, bool same_mount);
 
 /*
  * Replace dirfd/path with data, atomically: a crash leaves the old file or the new one, never

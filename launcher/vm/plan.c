@@ -102,8 +102,9 @@ static int plan_groups(struct plan *pl)
 	(void)pci_names_open(pl->s, &names);
 	for (size_t i = 0; i < p->n_pci; i++) {
 		struct switch_ctx c = { .s = pl->s, .state_fd = -1, .owner = pl->uid };
-		struct switch_opts o = { .dry_run = true };
 		struct plan_group *g = &pl->groups[pl->n_groups];
+		struct switch_opts o = { .dry_run = true,
+					 .release = p->pci[i].release || pl->opts.release };
 		struct pci_function f;
 
 		if (pci_function_read(pl->s, &p->pci[i].address, &f) == 0 && f.iommu_group >= 0 &&
@@ -111,6 +112,7 @@ static int plan_groups(struct plan *pl)
 			continue; /* another device of the profile brought this group already */
 		g->gpu = p->pci[i].address;
 		g->pci_index = i;
+		g->release = o.release;
 		g->status = switch_plan_detach(&c, &g->gpu, &o, &g->sw);
 		g->check = c.check;
 		snprintf(g->why, sizeof(g->why), "%s", g->status ? c.why : "");

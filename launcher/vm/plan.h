@@ -25,6 +25,7 @@ struct plan_group {
 	char why[1024];
 	bool keep;                 /* stays on vfio-pci after the run (pci[N].after, or a quirk) */
 	const char *keep_why;      /* why, in a few words: the quirk's reason, or the profile's key */
+	bool release;              /* the desktop is asked to let go of it (--release, pci[N].release) */
 };
 
 /* How the run is asked for: `vmrun PROFILE` (all false), `vmrun install [--no-gpu] PROFILE`. */
@@ -32,6 +33,7 @@ struct plan_opts {
 	bool install; /* attach install.media and boot the first; the installer's display */
 	bool no_gpu;  /* leave the profile's pci devices out (and so the switch) */
 	const char *accel; /* "kvm" or "tcg" for this run instead of the profile's, or NULL */
+	bool release; /* --release: a compositor holding a GPU is asked to let go (pci[N].release) */
 };
 
 struct plan {

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "deskhold.h"
 #include "exitcodes.h"
 #include "gpu.h"
 #include "iommu.h"
@@ -192,13 +193,23 @@ static bool check_holders(struct checks *c, const struct switch_plan *sw)
 				   holder_describe(h, who, sizeof(who)), h->node, quirk_holder_service(h));
 			continue;
 		}
+		if (blocks && sw->release && h->releasable) {
+			checks_add(c, CHECK_HOLDERS, VERDICT_WARN, 0, NULL, "%s: %s holds %s: it is asked to "
+				   "let go for the run (release), and offered it back after%s%s",
+				   h->function, holder_describe(h, who, sizeof(who)), h->node,
+				   sw->monitors[0] && display_server_info(h->ds)->compositor ?
+				   "; these monitors go dark for the run: " : "",
+				   display_server_info(h->ds)->compositor ? sw->monitors : "");
+			continue;
+		}
 		blocking |= blocks;
-		if (blocks)
-			checks_add(c, CHECK_HOLDERS, VERDICT_FAIL, EXIT_BUSY, "stop it, or keep the display server "
-			     "off this GPU (Xorg: Option \"AutoAddGPU\" \"off\" and a kmsdev for the other "
-			     "card; vmrun setup proposes it)", "%s: %s holds %s", h->function,
-			     holder_describe(h, who, sizeof(who)), h->node);
-		else
+		if (blocks) {
+			char fix[512];
+
+			deskhold_fix(h, fix, sizeof(fix));
+			checks_add(c, CHECK_HOLDERS, VERDICT_FAIL, EXIT_BUSY, fix, "%s: %s holds %s",
+				   h->function, holder_describe(h, who, sizeof(who)), h->node);
+		} else
 			checks_add(c, CHECK_HOLDERS, VERDICT_WARN, 0, NULL, "%s: %s has %s open (it will lose the "
 			     "device)", h->function, holder_describe(h, who, sizeof(who)), h->node);
 	}
@@ -272,6 +283,8 @@ static void check_all_gpus(struct checks *c, const struct sysroot *s, uid_t uid)
 		g.check = sc.check;
 		snprintf(g.why, sizeof(g.why), "%s", g.status ? sc.why : "");
 		check_group(c, &g);
+		preflight_next_login(s, uid, &g.sw, c);
+		preflight_vendor(s, &g.sw, c);
 		switch_plan_clear(&g.sw);
 	}
 }
@@ -300,6 +313,9 @@ void preflight(const struct sysroot *s, uid_t uid, const struct plan *pl, struct
 	preflight_profile(s, uid, pl, priv.helper, out);
 	preflight_share(s, uid, pl, priv.helper, out);
 	for (size_t i = 0; i < pl->n_groups; i++)
-		if (!pl->groups[i].check || !checks_failed(out, pl->groups[i].check))
+		if (!pl->groups[i].check || !checks_failed(out, pl->groups[i].check)) {
 			check_group(out, &pl->groups[i]);
+			preflight_next_login(s, uid, &pl->groups[i].sw, out);
+			preflight_vendor(s, &pl->groups[i].sw, out);
+		}
 }

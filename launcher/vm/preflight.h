@@ -28,4 +28,11 @@ void preflight_profile(const struct sysroot *s, uid_t uid, const struct plan *pl
  * sound, cpu.pin and cpu.isolate, hugepages. */
 void preflight_share(const struct sysroot *s, uid_t uid, const struct plan *pl, bool helper,
 		     struct checks *c);
+/* And of the desktop's next login (preflight_desk.c): which Wayland compositor installed will
+ * open the group's cards when it starts. */
+/* For a GPU on NVIDIA's driver: modeset and fbdev, nvidia-persistenced and its udev rule, the
+ * modules (preflight_vendor.c). */
+void preflight_vendor(const struct sysroot *s, const struct switch_plan *sw, struct checks *c);
+void preflight_next_login(const struct sysroot *s, uid_t uid, const struct switch_plan *sw,
+			  struct checks *c);
 

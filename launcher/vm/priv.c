@@ -67,7 +67,7 @@ static void fail(struct priv_result *res, enum switch_status st, const char *why
 /* The helper's argv: OP ARG [--run] [--keep] | [--holder=PID] [--dry-run]; only what it parses
  * strictly, nothing else. */
 static void helper_args(const struct priv_request *rq, char *arg, size_t cap, char *flag,
-			size_t flag_cap, char *argv[7])
+			size_t flag_cap, char *argv[8])
 {
 	size_t n = 3;
 
@@ -86,6 +86,8 @@ static void helper_args(const struct priv_request *rq, char *arg, size_t cap, ch
 		argv[n++] = (char *)"--run";
 	if (rq->op == PRIV_DETACH && rq->opts.keep)
 		argv[n++] = (char *)"--keep";
+	if (rq->op == PRIV_DETACH && rq->opts.release)
+		argv[n++] = (char *)"--release";
 	if (rq->op == PRIV_RESTORE && rq->opts.only_holder > 0) {
 		snprintf(flag, flag_cap, "--holder=%d", (int)rq->opts.only_holder);
 		argv[n++] = flag;
@@ -138,7 +140,7 @@ static void read_report(struct priv *p, int fd, struct priv_result *res, bool *g
 
 static void via_helper(struct priv *p, const struct priv_request *rq, struct priv_result *res)
 {
-	char path[PATH_MAX], arg[272], flag[32], *argv[7];
+	char path[PATH_MAX], arg[272], flag[32], *argv[8];
 	struct spawn_opts o = spawn_opts_default();
 	bool got = false;
 	int sv[2], status, r;

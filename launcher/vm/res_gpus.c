@@ -63,7 +63,7 @@ static bool switched_as_planned(const struct plan *pl, const struct priv_result 
 static int detach_group(struct run *r, const struct plan_group *g)
 {
 	struct priv_request rq = { .op = PRIV_DETACH, .addr = g->gpu, .opts.for_run = true,
-				   .opts.keep = g->keep };
+				   .opts.keep = g->keep, .opts.release = g->release };
 	struct priv_result res;
 	char a[PCI_ADDR_STR_MAX];
 

@@ -252,3 +252,60 @@ xorg_stop() {
     fi
     rm -f "/tmp/.X${LAB_XORG_DISPLAY#:}-lock"
 }
+
+# --- the model of NVIDIA's stack (nvidia-model/, README.md) --------------------------------
+LAB_NV_STACK="nvidia nvidia_drm nvidia_modeset nvidia_uvm"
+
+# nvidia_model_install: the model's four modules for this kernel (make check-lab builds them
+# into $VMRUN_BUILD/nvidia-model; else they are built here), where modprobe finds them.
+nvidia_model_install() {
+    local kver models repo
+    kver=$(uname -r)
+    repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+    models=$VMRUN_BUILD/nvidia-model
+    if [[ $(cat "$models/kernel-version" 2>/dev/null) != "$kver" ]]; then
+        models=$(mktemp -d)/nvidia-model
+        echo "# building the model for $kver in the lab"
+        "$repo/tests/lab/nvidia-model/build" "$models" "$kver" || return 1
+    fi
+    mkdir -p "/lib/modules/$kver/updates/nvidia-model" &&
+        cp "$models"/*.ko "/lib/modules/$kver/updates/nvidia-model/" &&
+        depmod -a "$kver"
+}
+
+# nvidia_model_bind ADDR: ADDR pinned to nvidia (the model has no id table, like a card the
+# real driver takes) and the stack loaded the way the packages load it.
+nvidia_model_bind() {
+    need_arg nvidia_model_bind "${1:-}" || return 2
+    local drv
+    echo nvidia >"/sys/bus/pci/devices/$1/driver_override" || return 1
+    drv=$(driver_of "$1")
+    [[ -z $drv ]] || echo "$1" >"/sys/bus/pci/drivers/$drv/unbind" || return 1
+    modprobe nvidia_drm && modprobe nvidia_uvm || return 1
+    # Loaded before (another GPU on it): the kernel probes a device only when asked.
+    [[ $(driver_of "$1") == nvidia ]] || echo "$1" >/sys/bus/pci/drivers_probe 2>/dev/null
+    [[ $(driver_of "$1") == nvidia ]]
+}
+
+# nvidia_loaded: which of the stack's modules are loaded, in LAB_NV_STACK's order.
+nvidia_loaded() {
+    local m out=""
+    for m in $LAB_NV_STACK; do [[ -d /sys/module/$m ]] && out+="$m "; done
+    echo "${out% }"
+}
+
+# nvidia_hidden_holder NODE READY_FILE: a holder no scan can see, in the background ($! is it):
+# NODE opened and its fd sent over a unix socket that nobody reads, then closed, so only the
+# socket's queue holds it (in no /proc/*/fd). "ready" goes to READY_FILE once that is so.
+nvidia_hidden_holder() {
+    need_arg nvidia_hidden_holder "${1:-}" || return 2
+    python3 - "$1" >"$2" 2>&1 <<'PY' &
+import os, socket, sys, time
+a, b = socket.socketpair()
+fd = os.open(sys.argv[1], os.O_RDONLY)
+socket.send_fds(a, [b"x"], [fd])
+os.close(fd)
+print("ready", flush=True)
+time.sleep(900)
+PY
+}

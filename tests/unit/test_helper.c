@@ -39,13 +39,18 @@ static int parse(const char *const *args, struct priv_request *rq, char *why)
 
 static void test_parse(void **state)
 {
-	static const struct { const char *args[8]; const char *why; } bad[] = {
+	static const struct { const char *args[9]; const char *why; } bad[] = {
 		{ { "h", "detach", NULL }, "usage" },
 		{ { "h", "detach", "0000:01:00.0", "extra", NULL }, "is not an option of detach" },
 		{ { "h", "detach", "0000:01:00.0", "--dry-run", "x", NULL }, "is not an option" },
 		{ { "h", "detach", "0000:01:00.0", "--dry-run", "--dry-run", NULL }, "is not an option" },
 		{ { "h", "detach", "0000:01:00.0", "--run", "--dry-run", "x", NULL }, "is not an option" },
-		{ { "h", "detach", "0000:01:00.0", "--run", "--keep", "--dry-run", "x" }, "usage" },
+		{ { "h", "detach", "0000:01:00.0", "--run", "--keep", "--dry-run", "x", NULL },
+		  "is not an option" },
+		{ { "h", "detach", "0000:01:00.0", "--run", "--keep", "--release", "--dry-run", "x" },
+		  "usage" },
+		{ { "h", "detach", "0000:01:00.0", "--release", "--release", NULL }, "is not an option" },
+		{ { "h", "attach", "0000:01:00.0", "--release", NULL }, "is not an option of attach" },
 		{ { "h", "detach", "0000:01:00.0", "--keep", "--keep", NULL }, "is not an option" },
 		{ { "h", "attach", "0000:01:00.0", "--keep", NULL }, "is not an option of attach" },
 		{ { "h", "restore", "0000:01:00.0", "--keep", NULL }, "is not an option of restore" },
@@ -96,6 +101,12 @@ static void test_parse(void **state)
 						"--dry-run", NULL }, &rq, why), 0);
 	assert_true(rq.opts.for_run);
 	assert_true(rq.opts.keep);
+	assert_false(rq.opts.release);
+	assert_int_equal(parse((const char *const[]){ "h", "detach", "01:00.0", "--run", "--keep",
+						"--release", "--dry-run", NULL }, &rq, why), 0);
+	assert_true(rq.opts.release);
+	assert_true(rq.opts.keep);
+	assert_true(rq.opts.dry_run);
 	assert_int_equal(parse((const char *const[]){ "h", "restore", "01:00.0", "--holder=4194304",
 						NULL }, &rq, why), 0);
 	assert_int_equal(rq.opts.only_holder, 4194304);

@@ -663,6 +663,82 @@ static void test_vm_dir(void **state)
 	assert_string_equal(why, "it is a symlink");
 }
 
+/* ---- NVIDIA's stack: what check says before the first run ---- */
+
+/* The lab host's bochs GPU, moved to nvidia with the stack loaded as the packages load it. */
+static void to_nvidia(const struct fx *f, const char *addr)
+{
+	static const char *const mods[] = { "nvidia", "nvidia_modeset", "nvidia_uvm", "nvidia_drm" };
+	char p[PATH_MAX + 16], dev[PATH_MAX], drv[PATH_MAX];
+
+	snprintf(p, sizeof(p), "%s/sys/bus/pci/devices/%s", f->root, addr);
+	assert_non_null(realpath(p, dev));
+	snprintf(p, sizeof(p), "%s/driver", dev);
+	assert_int_equal(unlink(p), 0);
+	fake_mkdir(f->root, "sys/bus/pci/drivers/nvidia");
+	snprintf(drv, sizeof(drv), "%s/sys/bus/pci/drivers/nvidia", f->root);
+	assert_int_equal(symlink(drv, p), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(mods); i++) {
+		snprintf(p, sizeof(p), "sys/module/%s", mods[i]);
+		fake_mkdir(f->root, p);
+	}
+	fake_write(f->root, "sys/module/nvidia_drm/parameters/modeset", "Y\n");
+	fake_write(f->root, "sys/module/nvidia_drm/parameters/fbdev", "Y\n");
+}
+
+static void test_nvidia_facts(void **state)
+{
+	struct fx *f = *state;
+	const char *yaml = HEAD "pci:\n  - address: \"01:00.0\"\n";
+	const struct check_item *it;
+	char p[PATH_MAX];
+
+	to_nvidia(f, "0000:01:00.0");
+	fake_write(f->root, "usr/lib/systemd/system/nvidia-persistenced.service", "[Service]\n");
+	fake_write(f->root, "usr/lib/udev/rules.d/71-nvidia.rules",
+		   "# nvidia-persistenced is started by this rule\n"
+		   "ACTION==\"add\", DEVPATH==\"/module/nvidia\", SUBSYSTEM==\"module\", "
+		   "RUN+=\"/usr/bin/systemctl start nvidia-persistenced.service\"\n");
+	check(f, yaml);
+	it = expect(f, "vendor", VERDICT_WARN, "0000:01:00.0: nvidia_drm has modeset=1 and fbdev=1 "
+		    "(the defaults since the 560 and 570 series)", 0);
+	assert_non_null(strstr(it->fix, "nvidia-drm.fbdev=0"));
+	expect(f, "vendor", VERDICT_OK, "nvidia-persistenced (/usr/lib/systemd/system/nvidia-"
+	       "persistenced.service) keeps /dev/nvidia* open while it runs: vmrun stops it before "
+	       "the switch and starts it again after; /usr/lib/udev/rules.d/71-nvidia.rules starts "
+	       "it when nvidia loads", 0);
+	expect(f, "vendor", VERDICT_OK, "no other device uses nvidia: nvidia_drm, nvidia_modeset, "
+	       "nvidia_uvm, nvidia are unloaded for the run, in that order", 0);
+
+	/* The parameters are root's (0400): a user is told how to see them. */
+	if (geteuid() != 0)
+		test_skip("not root: a file another uid cannot read cannot be made");
+	assert_int_equal(chmod(f->root, 0755), 0);
+	snprintf(p, sizeof(p), "%s/t.yaml", f->root);
+	assert_int_equal(chmod(p, 0644), 0);
+	snprintf(p, sizeof(p), "%s/sys/module/nvidia_drm/parameters/modeset", f->root);
+	assert_int_equal(chmod(p, 0400), 0);
+	assert_true(child_finds(f, yaml, "vendor", VERDICT_OK, "readable by root only: `sudo vmrun "
+				"check` shows them"));
+
+	/* modeset=0 and a driver without fbdev; the unit masked; another GPU on nvidia. */
+	fake_write(f->root, "sys/module/nvidia_drm/parameters/modeset", "N\n");
+	fake_rm_rf(f->root, "sys/module/nvidia_drm/parameters/fbdev");
+	fake_symlink(f->root, "etc/systemd/system/nvidia-persistenced.service", "/dev/null");
+	fake_add_dev(f->root, &(struct fake_dev){ "0000:00:05.0", NULL, 0x10de, 0x1c82, 0x030000,
+						  "nvidia", 5, 0, NULL });
+	check(f, yaml);
+	expect(f, "vendor", VERDICT_OK, "nvidia_drm has modeset=0", 0);
+	expect(f, "vendor", VERDICT_OK, "nvidia-persistenced is masked: nothing starts it", 0);
+	expect(f, "vendor", VERDICT_OK, "nvidia stays loaded for the run: 0000:00:05.0 uses it too", 0);
+	assert_null(find(f, "vendor", VERDICT_WARN, NULL));
+
+	/* nvidia_drm not loaded: the card has only /dev/nvidia*. */
+	fake_rm_rf(f->root, "sys/module/nvidia_drm");
+	check(f, HEAD "pci:\n  - address: \"00:05.0\"\n");
+	expect(f, "vendor", VERDICT_OK, "nvidia_drm is not loaded", 0);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -674,6 +750,7 @@ int main(void)
 		T(test_console_on_gpu),
 		T(test_reset_and_after),
 		T(test_vm_dir),      T(test_pinning),             T(test_share_checks),
+		T(test_nvidia_facts),
 	};
 	return cmocka_run_group_tests_name("preflight", tests, NULL, NULL);
 }

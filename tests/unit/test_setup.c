@@ -231,13 +231,22 @@ static void test_propose_intel(void **state)
 	assert_contains(f->out, "+Section \"ServerFlags\"\n+    Option \"AutoAddGPU\" \"off\"\n+EndSection\n");
 	assert_contains(f->out, "+    Driver \"modesetting\"\n+    BusID \"PCI:0:2:0\"\n"
 				"+    Option \"kmsdev\" \"/dev/dri/card0\"\n");
+	/* The host card by a name of vmrun's own, not cardN; mutter's tag on the passthrough GPU. */
+	assert_contains(f->out, "--- /dev/null\n+++ b/etc/udev/rules.d/61-vmrun-gpus.rules\n");
+	assert_contains(f->out, "+SUBSYSTEM==\"drm\", KERNEL==\"card[0-9]*\", KERNELS==\"0000:00:02.0\", "
+				"SYMLINK+=\"dri/vmrun-host\"\n");
 	assert_contains(f->out, "+SUBSYSTEM==\"drm\", KERNELS==\"0000:01:00.0\", "
 				"TAG+=\"mutter-device-ignore\"\n");
-	assert_contains(f->out, "KWIN_DRM_DEVICES=/dev/dri/card0");
-	assert_contains(f->out, "WLR_DRM_DEVICES=/dev/dri/card0");
+	assert_contains(f->out, "--- /dev/null\n+++ b/etc/profile.d/vmrun-gpu.sh\n");
+	assert_contains(f->out, "+if [ -c /dev/dri/vmrun-host ]; then\n"
+				"+\texport KWIN_DRM_DEVICES=/dev/dri/vmrun-host\n"
+				"+\texport WLR_DRM_DEVICES=/dev/dri/vmrun-host\n"
+				"+\texport AQ_DRM_DEVICES=/dev/dri/vmrun-host\n+fi\n");
+	/* Plasma is not installed here: no script of its own. */
+	assert_null(strstr(f->out, "plasma-workspace"));
 	snprintf(allow, sizeof(allow), "+- {device: \"0000:01:00.0\", users: [%s]}\n", user);
 	assert_contains(f->out, allow);
-	assert_contains(f->out, "4 files would change.");
+	assert_contains(f->out, "5 files would change.");
 	after = snapshot(f, "");
 	assert_string_equal(before, after); /* proposing writes nothing */
 	free(before);
@@ -267,7 +276,9 @@ static void test_apply_twice_then_undo(void **state)
 	assert_int_equal(RUN(f, "--yes", f->profile), 0);
 	assert_contains(f->out, "[applied] IOMMU kernel options\n");
 	assert_contains(f->out, "then: not run on a --root tree: update-grub");
-	assert_contains(f->out, "Applied: 4 files changed");
+	assert_contains(f->out, "Applied: 5 files changed");
+	assert_contains(f->out, "then: not run on a --root tree: udevadm control --reload; udevadm "
+				"trigger --action=change --subsystem-match=drm\n");
 	grub = slurp(f, "etc/default/grub");
 	assert_non_null(strstr(grub, "\nGRUB_CMDLINE_LINUX_DEFAULT=\"quiet intel_iommu=on iommu=pt\"\n"
 				     "GRUB_CMDLINE_LINUX=\"\"\n"));
@@ -277,7 +288,8 @@ static void test_apply_twice_then_undo(void **state)
 	assert_non_null(snippet);
 	assert_non_null(strstr(snippet, "Option \"kmsdev\" \"/dev/dri/card0\""));
 	assert_int_equal(mode_of(f, "etc/X11/xorg.conf.d/10-vmrun-passthrough.conf"), 0644);
-	assert_int_equal(mode_of(f, "etc/udev/rules.d/61-vmrun-mutter-ignore.rules"), 0644);
+	assert_int_equal(mode_of(f, "etc/udev/rules.d/61-vmrun-gpus.rules"), 0644);
+	assert_int_equal(mode_of(f, "etc/profile.d/vmrun-gpu.sh"), 0644);
 	allow = slurp(f, "etc/vmrun/allow.yaml");
 	snprintf(want, sizeof(want), "- {device: \"0000:01:00.0\", users: [%s]}\n", user);
 	assert_string_equal(allow, want);
@@ -302,6 +314,9 @@ static void test_apply_twice_then_undo(void **state)
 	assert_int_equal(RUN(f, "--undo"), 0);
 	assert_contains(f->out, "restored         /etc/default/grub\n");
 	assert_contains(f->out, "removed          /etc/X11/xorg.conf.d/10-vmrun-passthrough.conf\n");
+	assert_contains(f->out, "removed          /etc/udev/rules.d/61-vmrun-gpus.rules\n");
+	assert_contains(f->out, "removed          /etc/profile.d/vmrun-gpu.sh\n");
+	assert_contains(f->out, "; not run on a --root tree: udevadm control --reload");
 	etc3 = snapshot(f, "etc");
 	assert_string_equal(etc0, etc3);
 	assert_false(exists(f, "etc/vmrun"));
@@ -390,7 +405,7 @@ static void test_unknown_loader(void **state)
 	assert_contains(f->out, "\n      intel_iommu=on iommu=pt\n");
 	assert_false(exists(f, "etc/default/grub"));
 	assert_false(exists(f, "etc/kernel/cmdline"));
-	assert_contains(f->out, "Applied: 3 files changed");
+	assert_contains(f->out, "Applied: 4 files changed");
 }
 
 static const char nvidia_conf[] = "Section \"OutputClass\"\n"
@@ -732,6 +747,12 @@ static void test_allow_forms_refused(void **state)
 	assert_int_equal(setup_allow_add("# ours\n\n- {device: \"0000:02:00.0\", users: [bob]}",
 					 "0000:01:00.0", "alice", &n), 0);
 	assert_string_equal(n, "# ours\n\n- {device: \"0000:02:00.0\", users: [bob]}\n"
+			       "- {device: \"0000:01:00.0\", users: [alice]}\n");
+	free(n);
+	/* The packaged file, comments that allow nobody: the entry goes after them. */
+	assert_int_equal(setup_allow_add("# allows nobody\n#\n# see vmrun(1)\n", "0000:01:00.0",
+					 "alice", &n), 0);
+	assert_string_equal(n, "# allows nobody\n#\n# see vmrun(1)\n"
 			       "- {device: \"0000:01:00.0\", users: [alice]}\n");
 	free(n);
 }

@@ -4,7 +4,9 @@
  * proposed as unified diffs and applied only when asked. Four items:
  *   1. IOMMU kernel options (GRUB, kernel-install, or a printed manual step);
  *   2. an Xorg snippet keeping X off the passthrough GPU (and the NVIDIA PrimaryGPU trap);
- *   3. Wayland compositors (a udev rule for mutter; KWin and wlroots as manual steps);
+ *   3. Wayland compositors: a udev rule naming the host card /dev/dri/vmrun-host and tagging
+ *      the passthrough GPU for mutter; the login environment's *_DRM_DEVICES for KWin, wlroots
+ *      compositors and Hyprland;
  *   4. the allow-file entry for the invoking user.
  * Every file is written atomically; before one is touched its original is copied to
  * var/lib/vmrun/setup/ and recorded in a manifest there, so --undo restores it byte for byte

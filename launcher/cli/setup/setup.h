@@ -4,7 +4,9 @@
  * only when asked. Four items (setup_items.c):
  *   1. IOMMU kernel options (GRUB, kernel-install, or a printed manual step);
  *   2. an Xorg snippet keeping X off the passthrough GPU (and the NVIDIA PrimaryGPU trap);
- *   3. Wayland compositors (a udev rule for mutter; KWin and wlroots as manual steps);
+ *   3. Wayland compositors: a udev rule naming the host card /dev/dri/vmrun-host and tagging
+ *      the passthrough GPU for mutter; the login environment's *_DRM_DEVICES for KWin, wlroots
+ *      compositors and Hyprland;
  *   4. the allow-file entry for the invoking user.
  * Every file is written atomically; before one is touched its original is copied to
  * var/lib/vmrun/setup/ and recorded in a manifest there (setup_apply.c), so --undo
@@ -31,7 +33,10 @@
 #define KERNEL_CMDLINE_FILE "etc/kernel/cmdline"
 #define XORG_SNIPPET "etc/X11/xorg.conf.d/10-vmrun-passthrough.conf"
 #define NVIDIA_CONF "10-nvidia-drm-outputclass.conf"
-#define MUTTER_RULE "etc/udev/rules.d/61-vmrun-mutter-ignore.rules"
+#define GPU_RULE "etc/udev/rules.d/61-vmrun-gpus.rules"
+#define HOST_CARD_LINK "vmrun-host" /* /dev/dri/vmrun-host: the host GPU's card */
+#define ENV_SCRIPT "etc/profile.d/vmrun-gpu.sh"
+#define PLASMA_ENV_SCRIPT "etc/xdg/plasma-workspace/env/vmrun-gpu.sh"
 #define ALLOW_FILE "etc/vmrun/allow.yaml"
 
 enum item_status { IS_DONE, IS_PROPOSED, IS_APPLIED, IS_MANUAL, IS_SKIPPED };
@@ -50,7 +55,7 @@ struct item {
 	enum item_status status;
 	char notes[2048]; /* lines, each ending in \n */
 	char then[512];   /* what to do after applying */
-	struct change ch[2];
+	struct change ch[4];
 	size_t n_ch;
 	bool regen_grub;
 };
@@ -89,6 +94,9 @@ int manifest_load(int root_fd, json_object **ret);
 json_object *manifest_entries(json_object *m);
 /* Apply every proposed change (backing up and recording each first). */
 int apply_all(struct setup *s, size_t *ret_applied, char *regen_msg, size_t cap);
+/* On the real root, udev reads its rules again and applies them to the DRM devices; on a fake
+ * one, only says what would run. The outcome in msg. */
+int setup_reload_udev(const struct cli *c, char *msg, size_t cap);
 /* On the real root, regenerate grub.cfg; on a fake one, only say what would run. */
 int regen_grub(const struct cli *c, char *msg, size_t cap);
 

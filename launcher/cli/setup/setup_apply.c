@@ -191,6 +191,39 @@ int regen_grub(const struct cli *c, char *msg, size_t cap)
 	return -EIO;
 }
 
+/*
+ * A changed udev rule applies to the cards now, not at the next boot: udev reads its rules
+ * again and re-runs them for the DRM devices (a "change" event, which compositors take as a
+ * hotplug probe, never as a new GPU). On a fake root, only said.
+ */
+int setup_reload_udev(const struct cli *c, char *msg, size_t cap)
+{
+	char *const reload[] = { (char *)"/usr/bin/udevadm", (char *)"control", (char *)"--reload", NULL };
+	char *const trigger[] = { (char *)"/usr/bin/udevadm", (char *)"trigger", (char *)"--action=change",
+				  (char *)"--subsystem-match=drm", NULL };
+	char *const settle[] = { (char *)"/usr/bin/udevadm", (char *)"settle", (char *)"--timeout=10", NULL };
+	int r;
+
+	if (!streq(c->root->path, "/")) {
+		snprintf(msg, cap, "not run on a --root tree: udevadm control --reload; udevadm trigger "
+			 "--action=change --subsystem-match=drm");
+		return 0;
+	}
+	r = run_command(reload);
+	if (r == 0)
+		r = run_command(trigger);
+	if (r == 0)
+		(void)run_command(settle);
+	if (r == 0) {
+		snprintf(msg, cap, "udev applied the rule to the cards (udevadm trigger); log out and "
+			 "in once");
+		return 0;
+	}
+	snprintf(msg, cap, "udevadm failed (%s %d): reboot, or run udevadm control --reload; udevadm "
+		 "trigger --action=change --subsystem-match=drm", r < 0 ? "error" : "exit", r < 0 ? -r : r);
+	return -EIO;
+}
+
 /* --- apply and undo ---------------------------------------------------------------------- */
 
 int apply_all(struct setup *s, size_t *ret_applied, char *regen_msg, size_t cap)
@@ -230,6 +263,10 @@ int apply_all(struct setup *s, size_t *ret_applied, char *regen_msg, size_t cap)
 		if (it->n_ch)
 			it->status = IS_APPLIED;
 	}
+	for (size_t i = 0; i < ARRAY_SIZE(s->items); i++)
+		for (size_t k = 0; k < s->items[i].n_ch; k++)
+			if (streq(s->items[i].ch[k].path, GPU_RULE))
+				(void)setup_reload_udev(s->c, s->items[i].then, sizeof(s->items[i].then));
 	json_object_put(m);
 	*ret_applied = applied;
 	if (s->items[0].regen_grub && s->items[0].status == IS_APPLIED) {

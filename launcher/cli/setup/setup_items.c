@@ -336,61 +336,92 @@ int item_xorg(struct setup *s, struct item *it)
 	return 0;
 }
 
+/* The udev rule: the host card's name of vmrun's own, and mutter's tag on the passthrough GPUs. */
+static int gpu_rule_text(const struct setup *s, char **ret)
+{
+	size_t len = 0;
+	FILE *f = open_memstream(ret, &len);
+
+	if (!f)
+		return -ENOMEM;
+	fputs("# Written by `vmrun setup` (`vmrun setup --undo` removes it).\n"
+	      "# The host GPU's card gets a name of vmrun's own that does not change with probe order,\n"
+	      "# /dev/dri/" HOST_CARD_LINK ", for the compositors' *_DRM_DEVICES (/" ENV_SCRIPT ").\n", f);
+	fprintf(f, "SUBSYSTEM==\"drm\", KERNEL==\"card[0-9]*\", KERNELS==\"%s\", SYMLINK+=\"dri/"
+		HOST_CARD_LINK "\"\n", s->host->name);
+	fputs("# GNOME's mutter leaves DRM devices tagged mutter-device-ignore alone (mutter 42 and\n"
+	      "# later): the GPUs passed through to VMs can go to vfio-pci and back in a GNOME session.\n", f);
+	for (size_t i = 0; i < s->n_pass; i++)
+		fprintf(f, "SUBSYSTEM==\"drm\", KERNELS==\"%s\", TAG+=\"mutter-device-ignore\"\n",
+			s->pass[i]->name);
+	return fclose(f) == 0 ? 0 : -ENOMEM;
+}
+
+/* The login environment: every compositor that takes a device list gets the host card only. */
+static char *env_script_text(void)
+{
+	return strdup("# Written by `vmrun setup` (`vmrun setup --undo` removes it).\n"
+		      "# Wayland compositors open every GPU they find. These keep KWin, wlroots compositors\n"
+		      "# (sway, labwc, wayfire, ...) and Hyprland on the host GPU, named by\n"
+		      "# /" GPU_RULE ", so the GPUs passed through to VMs can\n"
+		      "# go to vfio-pci and back while they run. From the next login.\n"
+		      "if [ -c /dev/dri/" HOST_CARD_LINK " ]; then\n"
+		      "\texport KWIN_DRM_DEVICES=/dev/dri/" HOST_CARD_LINK "\n"
+		      "\texport WLR_DRM_DEVICES=/dev/dri/" HOST_CARD_LINK "\n"
+		      "\texport AQ_DRM_DEVICES=/dev/dri/" HOST_CARD_LINK "\n"
+		      "fi\n");
+}
+
+/* One file of the item: proposed as new_text (taken), or a note when it cannot be read. */
+static int wayland_file(struct setup *s, struct item *it, const char *path, char *new_text)
+{
+	_cleanup_free_ char *old = NULL;
+	struct stat st = { .st_mode = 0644 };
+	int r;
+
+	if (!new_text)
+		return -ENOMEM;
+	r = read_file_at(s->c->root->root_fd, path, FILE_MAX, READ_REGULAR | READ_TEXT, &old, NULL, &st);
+	if (r < 0 && r != -ENOENT) {
+		free(new_text);
+		it->status = IS_MANUAL;
+		item_note(it, "cannot edit /%s: %s", path, strerror(-r));
+		return 0;
+	}
+	return item_add_change(it, path, TAKE_PTR(old), new_text, st.st_mode & 07777);
+}
+
 int item_wayland(struct setup *s, struct item *it)
 {
-	int fd = s->c->root->root_fd;
-	const char *card = s->host_card[0] ? s->host_card : "cardN";
+	char *rule = NULL;
+	int r;
 
 	it->id = "wayland";
-	it->title = "Wayland compositors";
-	it->status = IS_MANUAL;
+	it->title = "Wayland compositors: keep them off the passthrough GPU";
+	it->status = IS_DONE;
 	if (!s->n_pass || !s->host) {
 		it->status = IS_SKIPPED;
 		item_note(it, "no passthrough GPU and host GPU to tell apart (see the Xorg item)");
 		return 0;
 	}
-	if (setup_exists_at(fd, "usr/bin/gnome-shell") || setup_exists_at(fd, "usr/bin/mutter")) {
-		_cleanup_free_ char *old = NULL, *new_text = NULL;
-		struct stat st = { .st_mode = 0644 };
-		size_t len = 0;
-		FILE *f = open_memstream(&new_text, &len);
-		int r;
-
-		if (!f)
-			return -ENOMEM;
-		fputs("# Written by `vmrun setup` (`vmrun setup --undo` removes it).\n"
-		      "# GNOME's mutter leaves DRM devices tagged mutter-device-ignore alone (releases\n"
-		      "# since 2022; older ones ignore the tag): the GPU(s) passed through to VMs can go to\n"
-		      "# vfio-pci and back during a Wayland session. Applies from the next boot (or udevadm trigger).\n",
-		      f);
-		for (size_t i = 0; i < s->n_pass; i++)
-			fprintf(f, "SUBSYSTEM==\"drm\", KERNELS==\"%s\", TAG+=\"mutter-device-ignore\"\n",
-				s->pass[i]->name);
-		if (fclose(f) != 0)
-			return -ENOMEM;
-		r = read_file_at(fd, MUTTER_RULE, FILE_MAX, READ_REGULAR | READ_TEXT, &old, NULL, &st);
-		if (r < 0 && r != -ENOENT) {
-			item_note(it, "cannot edit /%s: %s", MUTTER_RULE, strerror(-r));
-		} else {
-			item_note(it, "GNOME (mutter): a udev rule tags the passthrough card mutter-device-ignore");
-			r = item_add_change(it, MUTTER_RULE, TAKE_PTR(old), TAKE_PTR(new_text), st.st_mode & 07777);
-			if (r < 0)
-				return r;
-			if (!it->n_ch)
-				it->status = IS_DONE;
-		}
-	} else {
-		item_note(it, "GNOME (mutter): not installed; no udev rule written");
-	}
-	/*
-	 * KWin is started by startplasma-wayland from the display manager's session, not from
-	 * the systemd user manager, so /etc/environment.d is not known to reach it: a manual step.
-	 * Both variables are colon-separated lists, so /dev/dri/by-path names cannot be used.
-	 */
-	item_note(it, "KWin (Plasma): manual step: export KWIN_DRM_DEVICES=/dev/dri/%s in "
-		 "~/.config/plasma-workspace/env/vmrun.sh", card);
-	item_note(it, "wlroots (sway, ...): manual step: start it with WLR_DRM_DEVICES=/dev/dri/%s", card);
-	item_note(it, "(cardN numbers follow probe order: check them after kernel or hardware changes)");
+	item_note(it, "the host GPU %s is /dev/dri/" HOST_CARD_LINK " (a udev rule; cardN numbers "
+		  "follow probe order)", s->host->name);
+	item_note(it, "GNOME (mutter): the passthrough GPU tagged mutter-device-ignore");
+	item_note(it, "KWin, wlroots compositors (sway, ...), Hyprland: KWIN_DRM_DEVICES, "
+		  "WLR_DRM_DEVICES, AQ_DRM_DEVICES at login");
+	r = gpu_rule_text(s, &rule);
+	if (r == 0)
+		r = wayland_file(s, it, GPU_RULE, rule);
+	if (r == 0)
+		r = wayland_file(s, it, ENV_SCRIPT, env_script_text());
+	/* Plasma's startup reads its own env scripts, whatever the display manager does. */
+	if (r == 0 && setup_exists_at(s->c->root->root_fd, "usr/bin/startplasma-wayland"))
+		r = wayland_file(s, it, PLASMA_ENV_SCRIPT, env_script_text());
+	if (r < 0)
+		return r;
+	if (it->n_ch)
+		snprintf(it->then, sizeof(it->then), "udev applies the rule (setup runs `udevadm "
+			 "trigger`); log out and in once");
 	return 0;
 }
 

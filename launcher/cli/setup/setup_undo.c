@@ -81,8 +81,10 @@ static void remove_backups(int fd, json_object *e)
 	(void)unlinkat(fd, SETUP_DIR, AT_REMOVEDIR);
 }
 
-/* Every entry, newest first; *grub when /etc/default/grub came back (grub.cfg then too). */
-static int undo_all(struct cli *c, json_object *e, bool json, json_object *out, bool *grub)
+/* Every entry, newest first; *grub when /etc/default/grub came back (grub.cfg then too),
+ * *udev when a udev rule did (udev then applies it). */
+static int undo_all(struct cli *c, json_object *e, bool json, json_object *out, bool *grub,
+		    bool *udev)
 {
 	int fd = c->root->root_fd, rc = EXIT_OK;
 
@@ -100,6 +102,7 @@ static int undo_all(struct cli *c, json_object *e, bool json, json_object *out, 
 			rc = EXIT_ERROR;
 		}
 		*grub |= streq(action, "restored") && streq(path, GRUB_FILE);
+		*udev |= !streq(action, "failed") && streq(path, GPU_RULE);
 		snprintf(full, sizeof(full), "/%s", path);
 		o = json_object_new_object();
 		json_object_object_add(o, "path", json_object_new_string(full));
@@ -131,8 +134,8 @@ static void report(bool json, json_object *out, const char *regen, int rc)
 int setup_undo(struct cli *c, bool json)
 {
 	json_object *m = NULL, *out;
-	bool grub = false;
-	char regen[512] = "";
+	bool grub = false, udev = false;
+	char regen[512] = "", reload[512] = "";
 	int r, rc;
 
 	r = manifest_load(c->root->root_fd, &m);
@@ -151,12 +154,17 @@ int setup_undo(struct cli *c, bool json)
 		return EXIT_ERROR;
 	}
 	out = json_object_new_array();
-	rc = undo_all(c, manifest_entries(m), json, out, &grub);
+	rc = undo_all(c, manifest_entries(m), json, out, &grub, &udev);
 	if (rc == EXIT_OK)
 		remove_backups(c->root->root_fd, manifest_entries(m));
 	json_object_put(m);
 	if (grub && regen_grub(c, regen, sizeof(regen)) < 0)
 		rc = EXIT_ERROR;
+	if (udev) {
+		(void)setup_reload_udev(c, reload, sizeof(reload));
+		snprintf(regen + strlen(regen), sizeof(regen) - strlen(regen), "%s%s",
+			 regen[0] ? "; " : "", reload);
+	}
 	report(json, out, regen, rc);
 	json_object_put(out);
 	return rc;

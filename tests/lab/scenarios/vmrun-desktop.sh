@@ -1,5 +1,6 @@
 #!/bin/bash
-# lab-timeout: 900
+# lab-timeout: 1200
+# lab-cost: 240
 # Issue 11 (3) in the lab: a desktop session of alice's (Xorg kept off the bochs GPU, a D-Bus
 # session bus, the notification daemon a desktop has): `vmrun desktop-entry` writes her launcher
 # entry, and `gio launch` starts it the way a desktop's menu does. The VM runs with the GPU, and
@@ -28,7 +29,7 @@ xpid=$(xorg_start safe) || { fail "Xorg (safe) started"; finish; }
 DISPLAY=$LAB_XORG_DISPLAY xhost +si:localuser:alice >/dev/null
 session() { # the same session bus for every step: its address in /tmp/alice-bus
     setpriv --reuid=alice --regid=alice --init-groups env -i PATH="$PATH" HOME=/home/alice \
-        USER=alice XDG_RUNTIME_DIR=/tmp/alice-run DISPLAY="$LAB_XORG_DISPLAY" \
+        USER=alice XDG_RUNTIME_DIR=/tmp/alice-run DISPLAY="$LAB_XORG_DISPLAY" VMRUN_BUILD="$VMRUN_BUILD" \
         DBUS_SESSION_BUS_ADDRESS="$(cat /tmp/alice-bus 2>/dev/null)" "$@"
 }
 session_exec() { # as session, for a background job that is the command itself ($! its pid)
@@ -68,10 +69,10 @@ running() { session "$VMRUN" status --json 2>/dev/null | jq -e '.vms[] | select(
 # Launched as a desktop's menu launches it.
 session gio launch "$entry" >/tmp/gio.out 2>&1; rc=$?
 assert_eq "$rc" 0 "gio launch $entry exits 0"
-check "the VM runs (started by the launcher)" wait_until 120 running
+check "the VM runs (started by the launcher)" wait_until 300 running
 assert_eq "$(home)" "vfio-pci vfio-pci" "the GPU is the guest's"
 check "a notification says the guest is running" wait_until 20 notified "the guest is running"
-check "the tiny guest booted" wait_until 240 grep -q GUEST-ACPI /home/alice/vm/lab/serial.log
+check "the tiny guest booted" wait_until 600 grep -q GUEST-ACPI /home/alice/vm/lab/serial.log
 session "$VMRUN" stop lab >/tmp/stop.out 2>&1; rc=$?
 assert_eq "$rc:$(home)" "0:$HOME_STATE" "vmrun stop: the guest powered down and the GPU is home"
 check "a notification says the guest shut down" wait_until 20 notified "the guest shut down"

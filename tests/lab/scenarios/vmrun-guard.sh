@@ -1,4 +1,6 @@
 #!/bin/bash
+# lab-timeout: 1500
+# lab-cost: 340
 # Issue 11 (self-healing) in the lab, nested QEMU: vmrun is killed with SIGKILL at several points
 # of a run (during the detach, once QEMU has started, while the guest runs, during the hand-back)
 # as root and as alice (through vmrun-helper); each time the GPU is back on bochs-drm and
@@ -98,7 +100,7 @@ for who in root alice; do
     killed "$who" "once QEMU had started"
 
     start "$who"
-    if wait_until 120 guest_running; then
+    if wait_until 300 guest_running; then
         kill -KILL "$vpid"
         killed "$who" "while the guest ran"
     else
@@ -107,7 +109,7 @@ for who in root alice; do
 
     # During the hand-back: stopped by force, killed as soon as QEMU has gone.
     start "$who"
-    if wait_until 120 guest_running; then
+    if wait_until 300 guest_running; then
         if [[ $who == root ]]; then "$VMRUN" stop --force labhang >/dev/null 2>&1 &
         else as_alice "$VMRUN" stop --force labhang >/dev/null 2>&1 & fi
         wait_until 30 grep -q "stopped by force" "$tmp/run.out"
@@ -128,7 +130,7 @@ for who in root alice; do
     # The run's user's files (root runs only profiles no one else can change).
     chown -R "$who" "$tmp/hang" "$tmp/off"
     start "$who"
-    if wait_until 120 guest_running; then
+    if wait_until 300 guest_running; then
         gpid=$(jq -r .guard_pid "$(rundir "$who")/vm.json")
         kill -KILL "$gpid" "$vpid"
         wait "$vpid" 2>/dev/null

@@ -1,4 +1,6 @@
 #!/bin/bash
+# lab-timeout: 1200
+# lab-cost: 210
 # Issue 4 in the lab, nested QEMU: `vmrun PROFILE` runs a tiny guest with the bochs+HDA group,
 # the guest sees 1234:1111 and 8086:293e and powers off, and the GPU is back with Xorg still up;
 # SIGTERM (guest ignoring ACPI), QEMU killed, vmrun killed, a second instance, a held GPU and
@@ -20,7 +22,7 @@ vm_running() { [[ $(vm_state "$1" .qmp_status) == running ]]; }
 start_hang() {
     "$VMRUN" "$tmp/hang/labhang.yaml" >"$tmp/hang.out" 2>&1 &
     vpid=$!
-    if wait_until 90 vm_running labhang; then
+    if wait_until 300 vm_running labhang; then
         ok "labhang ($1) reached running"
     else
         fail "labhang ($1) reached running"
@@ -101,7 +103,7 @@ printf 'install:\n  media: [%s]\n  display: vnc\n  boot_keys: false\n' "$tmp/ins
     >>"$tmp/hang/labinst.yaml"
 "$VMRUN" install "$tmp/hang/labinst.yaml" >"$tmp/install.out" 2>&1 &
 ipid=$!
-if wait_until 90 vm_running labinst; then
+if wait_until 300 vm_running labinst; then
     ok "vmrun install with the GPU reached running"
     ctl=/run/vmrun/vm/labinst/control.sock
     pci=$("$VMRUN_BUILD/tools/qmpq" "$ctl" query-pci | jq -r '[.. | objects | select(has("vendor") and has("device") and (.vendor|type) == "number") | "\(.vendor):\(.device)"] | join(" ")')

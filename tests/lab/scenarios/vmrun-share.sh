@@ -1,4 +1,5 @@
 #!/bin/bash
+# lab-cost: 60
 # Issue 10 in the lab, nested QEMU, as the allowed user alice: a uinput keyboard and mouse go to
 # the guest (QEMU holds their grab: ours fails), the Ctrl+Ctrl chord gives them back to the host
 # and takes them again, and unplugged and plugged in again they are the guest's again without a
@@ -65,7 +66,7 @@ before_huge=$(huge_total)
 as alice "$VMRUN" "$tmp/vm/share.yaml" >"$tmp/run.out" 2>&1 &
 vpid=$!
 running() { as alice "$VMRUN" status --json 2>/dev/null | jq -e '.vms[] | select(.name == "share") | .qmp_status == "running"' >/dev/null; }
-if ! wait_until 120 running; then
+if ! wait_until 300 running; then
     fail "the VM runs"
     diag "$(cat "$tmp/run.out")"
     finish

@@ -1,6 +1,7 @@
 #!/bin/bash
 # lab-init: systemd
 # lab-timeout: 1800
+# lab-cost: 250
 # Issue 11 in the lab booted with systemd as PID 1 (udev, journald, logind, D-Bus): the text
 # console on the bochs GPU (udev may load bochs first; else it is put there), which check reports
 # and detach moves to the virtio GPU's framebuffer and back; alice's vmrun@lab user service,
@@ -68,7 +69,8 @@ sed 's|@BINDIR@|/usr/local/bin|g' launcher/systemd/vmrun@.service >/usr/local/li
 install -d -m 0755 /etc/vmrun
 printf -- '- {device: "%s", users: [alice]}\n' $GPU >/etc/vmrun/allow.yaml
 as_alice() { setpriv --reuid=alice --regid=alice --init-groups env -i PATH="$PATH" HOME=/home/alice \
-                 USER=alice XDG_RUNTIME_DIR=/run/user/$uid DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/$uid/bus "$@"; }
+                 USER=alice XDG_RUNTIME_DIR=/run/user/$uid DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/$uid/bus \
+                 VMRUN_BUILD="$VMRUN_BUILD" "$@"; }
 uctl() { as_alice systemctl --user "$@"; }
 prop() { uctl show -p "$2" --value "$1" 2>/dev/null; }
 cfg=/home/alice/.config/vmrun
@@ -103,7 +105,7 @@ check "systemctl --user status shows vmrun's STATUS ($status)" test -n "$status"
 check "...which is vmrun's own line" grep -q "the guest is running\|QMP connected" <<<"$status"
 assert_eq "$(home)" "vfio-pci vfio-pci" "the GPU is the guest's"
 assert_eq "$($CON2FB "$hfb" 1)" "$hfb" "the consoles moved to the virtio GPU while it runs"
-check "the tiny guest booted (it waits for the power button)" wait_until 240 grep -q GUEST-ACPI /home/alice/vm/lab/serial.log
+check "the tiny guest booted (it waits for the power button)" wait_until 600 grep -q GUEST-ACPI /home/alice/vm/lab/serial.log
 
 # stop: the guest powers down; the GPU is home before the unit is inactive.
 t0=$SECONDS

@@ -1,4 +1,6 @@
 #!/bin/bash
+# lab-timeout: 1200
+# lab-cost: 190
 # Issue 5 in the lab: an unprivileged user listed in /etc/vmrun/allow.yaml runs the VM with the
 # GPU through the setuid vmrun-helper (QEMU runs as that user); users and devices not allowed,
 # a group-writable allow file and hostile requests are refused with nothing changed.
@@ -24,7 +26,7 @@ as() { # as USER CMD...: run with the user's uid, gid and groups, a clean user e
     local u=$1; shift
     mkdir -p "/tmp/$u-run" && chown "$u" "/tmp/$u-run" && chmod 0700 "/tmp/$u-run"
     setpriv --reuid="$u" --regid="$u" --init-groups env -i PATH="$PATH" HOME="/home/$u" \
-        USER="$u" XDG_RUNTIME_DIR="/tmp/$u-run" "$@"
+        USER="$u" XDG_RUNTIME_DIR="/tmp/$u-run" VMRUN_BUILD="$VMRUN_BUILD" "$@"
 }
 out=$(mktemp); chmod 0644 "$out"
 chown alice "$out" # the helper reports only into files its caller may write

@@ -197,6 +197,55 @@ static void count_vfio(struct fake_kernel *k, const char *addr, void *data)
 	*(int *)data += strcmp(drv, VFIO) == 0;
 }
 
+/* A DRM driver's unbind: the device's cards and render nodes are unregistered. */
+static void drm_away(struct fake_kernel *k, const char *addr, const char *rel)
+{
+	char dir[PATH_MAX], p[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	pathf(dir, sizeof(dir), "%s/sys/%s/drm", k->root, rel);
+	d = opendir(dir);
+	if (!d || k->n_drm_gone == 8) {
+		if (d)
+			closedir(d);
+		return;
+	}
+	snprintf(k->drm_gone[k->n_drm_gone].addr, sizeof(k->drm_gone[0].addr), "%s", addr);
+	k->drm_gone[k->n_drm_gone].n = 0;
+	while ((de = readdir(d))) {
+		unsigned *n = &k->drm_gone[k->n_drm_gone].n;
+		char sub[PATH_MAX + 300];
+
+		if (de->d_name[0] == '.' || *n == 4 || strlen(de->d_name) >= 16)
+			continue;
+		snprintf(k->drm_gone[k->n_drm_gone].names[(*n)++], 16, "%s", de->d_name);
+		snprintf(sub, sizeof(sub), "sys/%s/drm/%s", rel, de->d_name);
+		fake_rm_rf(k->root, sub);
+		pathf(p, sizeof(p), "%s/sys/class/drm/%s", k->root, de->d_name);
+		(void)unlink(p);
+	}
+	closedir(d);
+	k->n_drm_gone++;
+}
+
+/* Its bind registers them again: new sysfs directories. */
+static void drm_back(struct fake_kernel *k, const char *addr)
+{
+	for (unsigned i = 0; i < k->n_drm_gone; i++) {
+		if (strcmp(k->drm_gone[i].addr, addr) != 0)
+			continue;
+		for (unsigned n = 0; n < k->drm_gone[i].n; n++) {
+			char sub[32];
+
+			snprintf(sub, sizeof(sub), "drm/%s", k->drm_gone[i].names[n]);
+			fake_add_devchild(k->root, addr, sub);
+		}
+		k->drm_gone[i] = k->drm_gone[--k->n_drm_gone];
+		return;
+	}
+}
+
 static void do_bind(struct fake_kernel *k, const char *addr, const char *drv)
 {
 	char rel[PATH_MAX], link[PATH_MAX], target[PATH_MAX], up[PATH_MAX] = "";
@@ -211,6 +260,8 @@ static void do_bind(struct fake_kernel *k, const char *addr, const char *drv)
 	pathf(link, sizeof(link), "sys/%s/driver", rel);
 	pathf(target, sizeof(target), "%sbus/pci/drivers/%s", up, drv);
 	fake_symlink(k->root, link, target);
+	if (strcmp(drv, VFIO) != 0)
+		drm_back(k, addr);
 	group = group_of(k, addr);
 	if (strcmp(drv, VFIO) == 0 && group >= 0 && !fk_vfio_node(k, group)) {
 		char node[PATH_MAX];
@@ -234,6 +285,12 @@ static void do_unbind(struct fake_kernel *k, const char *addr)
 	attr_path(k->root, addr, "driver", p, sizeof(p));
 	if (unlink(p) < 0)
 		die("unlink", p);
+	if (strcmp(drv, VFIO) != 0) {
+		char rel[PATH_MAX];
+
+		if (dev_rel(k->root, addr, rel, sizeof(rel)) == 0)
+			drm_away(k, addr, rel);
+	}
 	if (strcmp(drv, VFIO) != 0 || group < 0)
 		return;
 	for_each_dev(k, group, count_vfio, &left);
@@ -359,6 +416,54 @@ static int write_probe(struct fake_kernel *k, const char *addr)
 	return probe_dev(k, addr);
 }
 
+/* Each desk_pids process closes its fds of /dev/dri/CARD. */
+static void desk_let_go(struct fake_kernel *k, const char *card)
+{
+	char want[PATH_MAX];
+
+	pathf(want, sizeof(want), "%s/dev/dri/%s", k->root, card);
+	for (size_t i = 0; i < sizeof(k->desk_pids) / sizeof(k->desk_pids[0]) && k->desk_pids[i]; i++) {
+		char dir[PATH_MAX];
+		struct dirent *de;
+		DIR *d;
+
+		pathf(dir, sizeof(dir), "%s/proc/%d/fd", k->root, k->desk_pids[i]);
+		if (!(d = opendir(dir)))
+			continue;
+		while ((de = readdir(d))) {
+			char link[PATH_MAX + 300], target[PATH_MAX];
+			ssize_t n;
+
+			snprintf(link, sizeof(link), "%s/%s", dir, de->d_name);
+			n = readlink(link, target, sizeof(target) - 1);
+			if (n > 0 && (target[n] = '\0', strcmp(target, want) == 0))
+				(void)unlink(link);
+		}
+		closedir(d);
+	}
+}
+
+/* A synthetic udev event on a card: it must exist (the kernel's -ENOENT otherwise). */
+static int write_uevent(struct fake_kernel *k, const char *card, const char *action)
+{
+	char p[PATH_MAX];
+
+	pathf(p, sizeof(p), "%s/sys/class/drm/%s", k->root, card);
+	if (!is_dir(p))
+		return -ENOENT;
+	if (strcmp(action, "remove") == 0) {
+		k->uevent_removes++;
+		if (!k->desk_deaf)
+			desk_let_go(k, card);
+		return 0;
+	}
+	if (strcmp(action, "add") == 0) {
+		k->uevent_adds++;
+		return 0;
+	}
+	return -EINVAL;
+}
+
 /* Parse and apply; -EPERM (counted in bad_writes) for anything that is not a bind file. */
 /* A pool's nr_hugepages: the kernel makes free pages as memory gives them (huge_obtainable,
  * < 0 without limit), and a smaller pool frees only pages nobody uses. Read and written as
@@ -421,6 +526,8 @@ static int apply_write(struct fake_kernel *k, const char *path, const char *valu
 		snprintf(dir, sizeof(dir), "kernel/mm/hugepages/%s", pool);
 		return write_hugepages(k, dir, v);
 	}
+	if (sscanf(path, "class/drm/%63[^/]/%31s", a, file) == 2 && strcmp(file, "uevent") == 0)
+		return write_uevent(k, a, v);
 	if (sscanf(path, "bus/pci/devices/%63[^/]/%31s", a, file) == 2 &&
 	    strcmp(file, "driver_override") == 0)
 		return write_override(k, a, value);

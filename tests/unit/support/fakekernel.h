@@ -62,6 +62,17 @@ struct fake_kernel {
 	 * loaded, hooking the device); other method lists are taken as written. */
 	bool vendor_reset;
 
+	/* DRM cards: a driver's unbind takes a device's drm/ nodes away (their sysfs directories)
+	 * and a bind registers them anew, as the kernel does. "remove" written to a card's
+	 * class/drm/CARD/uevent (a synthetic udev event) makes each process in desk_pids close its
+	 * fds of /dev/dri/CARD — a compositor letting go, logind's and PID 1's copies with it —
+	 * unless desk_deaf (one that does not); each event is counted. */
+	int desk_pids[8];
+	bool desk_deaf;
+	unsigned uevent_removes, uevent_adds;
+	struct { char addr[16]; char names[4][16]; unsigned n; } drm_gone[8];
+	unsigned n_drm_gone;
+
 	char wlog[16384];  /* "path <- value" per write */
 	char modlog[1024]; /* "-nvidia_drm -nvidia +nvidia ..." */
 

@@ -218,6 +218,21 @@ void fake_add_devchild(const char *root, const char *addr, const char *sub)
 
 	snprintf(path, sizeof(path), "sys/%s/%s", rel, sub);
 	fake_mkdir(root, path);
+	/* A DRM node is registered in its class, names its device and has its number (226:N). */
+	if (strncmp(sub, "drm/", 4) == 0 && !strchr(sub + 4, '/')) {
+		char cls[64], target[700], num[16];
+		const char *digits = sub + 4 + strcspn(sub + 4, "0123456789");
+
+		snprintf(path, sizeof(path), "sys/%s/%s/device", rel, sub);
+		snprintf(target, sizeof(target), "../../../%s", addr);
+		fake_symlink(root, path, target);
+		snprintf(path, sizeof(path), "sys/%s/%s/dev", rel, sub);
+		snprintf(num, sizeof(num), "226:%d\n", atoi(digits));
+		fake_write(root, path, num);
+		snprintf(cls, sizeof(cls), "sys/class/drm/%s", sub + 4);
+		snprintf(target, sizeof(target), "../../%s/%s", rel, sub);
+		fake_symlink(root, cls, target);
+	}
 	/* A framebuffer is registered in its class, and names its device, as sysfs has it. */
 	if (strncmp(sub, "graphics/fb", 11) == 0 && !strchr(sub + 9, '/')) {
 		char cls[64], target[700];
@@ -277,6 +292,14 @@ void fake_add_proc(const char *root, int pid, const char *comm, uid_t uid, const
 		snprintf(path, sizeof(path), "proc/%d/fd/%d", pid, i + 3);
 		fake_symlink(root, path, target);
 	}
+}
+
+void fake_rm_rf(const char *root, const char *rel)
+{
+	char *p = full(root, rel);
+
+	nftw(p, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	free(p);
 }
 
 void fake_remove_proc(const char *root, int pid)

@@ -32,6 +32,8 @@ void fake_add_dev(const char *root, const struct fake_dev *d);
 void fake_add_devchild(const char *root, const char *addr, const char *sub);
 /* A process with comm/cmdline/status(uid)/cgroup and fd links to the given targets ("/dev/..."
  * targets point into the tree). */
+/* rm -rf root/rel. */
+void fake_rm_rf(const char *root, const char *rel);
 /* The process is gone: its /proc/PID directory with it. */
 void fake_remove_proc(const char *root, int pid);
 void fake_add_proc(const char *root, int pid, const char *comm, uid_t uid, const char *cgroup,
