@@ -1,6 +1,6 @@
 #!/bin/bash
 # lab-timeout: 1200
-# lab-cost: 150
+# lab-cost: 450
 # Issue 20 in the lab: the Debian package (built by tests/packaging/deb into BUILD/deb) installed
 # with apt, not `make install`: its files and modes; an allowed user's VM run with the GPU from
 # the installed /usr/bin/vmrun and its setuid /usr/libexec/vmrun/vmrun-helper; removal refused
