@@ -102,7 +102,9 @@ static int make_parents(int root_fd, json_object *m, const char *path)
 			return r;
 		if (mkdirat(root_fd, dir, 0755) < 0 && errno != EEXIST)
 			return -errno;
-		(void)fchmodat(root_fd, dir, 0755, 0); /* whatever the umask */
+		/* 0755 whatever the umask: these are system directories */
+		if (fchmodat(root_fd, dir, 0755, 0) < 0)
+			return -errno;
 	}
 	return 0;
 }
