@@ -178,10 +178,12 @@ check-asan:
 
 # The lab installs the Debian package in one scenario (vmrun-deb): built first when there is
 # none (`make check` builds it anew in check-deb, just before). The model of NVIDIA's modules
-# (tests/lab/nvidia-model) is built against the lab kernel's headers for vmrun-nvidia.
+# (tests/lab/nvidia-model) is built against the lab kernel's headers for vmrun-nvidia; the bare
+# guest (tests/lab/bare-guest) is what the nested VMs boot, but for vmrun-run's main job.
 check-lab: all
 	@ls $(BUILD)/deb/vmrun_*.deb >/dev/null 2>&1 || tests/packaging/deb $(BUILD)
 	tests/lab/nvidia-model/build $(BUILD)/nvidia-model
+	tests/lab/bare-guest/build $(BUILD)/bare-guest
 	-tests/lab/pvh-kernel $(BUILD)/lab-kernel
 	tests/lab/run-scenarios $(BUILD)
 

@@ -8,7 +8,8 @@ set -uo pipefail
 VMRUN=$VMRUN_BUILD/vmrun
 step() { printf '\n$ %s\n' "${*#"$VMRUN_BUILD/"}"; "$@"; rc=$?; echo "(exit $rc)"; return $rc; }
 vm=/tmp/vmrun-demo
-tests/lab/tiny-guest "$vm" lab off 30 || exit 1
+# The main job boots a real guest OS: Linux with a busybox initrd (tests/lab/tiny-guest).
+TINY_GUEST=linux tests/lab/tiny-guest "$vm" lab off 30 || exit 1
 step "$VMRUN" gpus
 step "$VMRUN" check "$vm/lab.yaml"
 xpid=$(xorg_start safe) || exit 1

@@ -1,6 +1,6 @@
 #!/bin/bash
 # lab-timeout: 2400
-# lab-cost: 700
+# lab-cost: 750
 # Issues 8 and 17 in the lab, on the real kernel: the setuid helper's boundary, attacked the way
 # a local user can. alice and carol are allowed the bochs+HDA group, bob is not. Each attack on a
 # switch (terminal signals in a pty at several moments, a closed or full stdout, an inherited

@@ -1,6 +1,6 @@
 #!/bin/bash
 # lab-timeout: 1200
-# lab-cost: 180
+# lab-cost: 250
 # Issue 3 in the lab: vmrun killed with SIGKILL at many instants of a detach and of an attach,
 # then `vmrun restore`, always ends with the group whole on its original drivers; two
 # detaches (and two attaches) started together end consistent.

@@ -1,6 +1,6 @@
 #!/bin/bash
 # lab-timeout: 1200
-# lab-cost: 450
+# lab-cost: 160
 # Issue 20 in the lab: the Debian package (built by tests/packaging/deb into BUILD/deb) installed
 # with apt, not `make install`: its files and modes; an allowed user's VM run with the GPU from
 # the installed /usr/bin/vmrun and its setuid /usr/libexec/vmrun/vmrun-helper; removal refused
@@ -78,5 +78,5 @@ check "/etc/vmrun (the conffile, edited) is gone" test ! -e /etc/vmrun
 check "/usr/libexec/vmrun is gone" test ! -e /usr/libexec/vmrun
 check "dpkg no longer knows it" sh -c "! dpkg-query -W vmrun >/dev/null 2>&1 || dpkg-query -W -f='\${Status}' vmrun | grep -q not-installed"
 check "alice's profile is hers still" test -s /home/alice/.config/vmrun/labrun.yaml
-check "...and her VM's files" test -s /home/alice/vm/initrd.cpio
+check "...and her VM's files (its profile, its console log)" test -s /home/alice/vm/labrun.yaml -a -s /home/alice/vm/serial.log
 finish

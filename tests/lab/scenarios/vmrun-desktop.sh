@@ -1,6 +1,6 @@
 #!/bin/bash
 # lab-timeout: 1200
-# lab-cost: 240
+# lab-cost: 60
 # Issue 11 (3) in the lab: a desktop session of alice's (Xorg kept off the bochs GPU, a D-Bus
 # session bus, the notification daemon a desktop has): `vmrun desktop-entry` writes her launcher
 # entry, and `gio launch` starts it the way a desktop's menu does. The VM runs with the GPU, and

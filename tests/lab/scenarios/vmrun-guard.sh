@@ -1,6 +1,6 @@
 #!/bin/bash
 # lab-timeout: 1500
-# lab-cost: 340
+# lab-cost: 170
 # Issue 11 (self-healing) in the lab, nested QEMU: vmrun is killed with SIGKILL at several points
 # of a run (during the detach, once QEMU has started, while the guest runs, during the hand-back)
 # as root and as alice (through vmrun-helper); each time the GPU is back on bochs-drm and

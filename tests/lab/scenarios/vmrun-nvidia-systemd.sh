@@ -2,7 +2,7 @@
 # lab-init: systemd
 # lab-devices: second-gpu
 # lab-timeout: 1500
-# lab-cost: 430
+# lab-cost: 270
 # Issue 19 in the lab booted with systemd: the model of NVIDIA's stack with nvidia-persistenced
 # as packaged (a system unit of that name holding /dev/nvidiactl and the GPUs' nodes, started by
 # a udev rule whenever nvidia loads). check reports the NVIDIA facts; a VM run stops the daemon

@@ -1,6 +1,6 @@
 #!/bin/bash
 # lab-timeout: 1500
-# lab-cost: 400
+# lab-cost: 250
 # Issue 19 in the lab: the discrete GPU on the model of NVIDIA's stack (tests/lab/nvidia-model:
 # nvidia, nvidia_modeset, nvidia_drm, nvidia_uvm, built against this kernel's headers). The
 # model's unbind waits while any node is open, as the real one's; vmrun must name every holder

@@ -1,6 +1,6 @@
 #!/bin/bash
 # lab-timeout: 1200
-# lab-cost: 210
+# lab-cost: 330
 # Issue 4 in the lab, nested QEMU: `vmrun PROFILE` runs a tiny guest with the bochs+HDA group,
 # the guest sees 1234:1111 and 8086:293e and powers off, and the GPU is back with Xorg still up;
 # SIGTERM (guest ignoring ACPI), QEMU killed, vmrun killed, a second instance, a held GPU and
@@ -14,7 +14,8 @@ GPU=0000:01:00.0 AUDIO=0000:01:00.1
 tmp=$(mktemp -d)
 home() { echo "$(driver_of $GPU) $(driver_of $AUDIO)"; }
 no_qemu() { ! pgrep -x qemu-system-x86 >/dev/null && ! pgrep -f '^qemu-system-x86_64' >/dev/null; }
-tests/lab/tiny-guest "$tmp/off" labrun off 20
+# The main job's guest is a real OS (Linux, busybox), as in make demo; the others are bare.
+TINY_GUEST=linux tests/lab/tiny-guest "$tmp/off" labrun off 20
 tests/lab/tiny-guest "$tmp/hang" labhang hang 5
 vm_state() { "$VMRUN" status --json 2>/dev/null | jq -r --arg n "$1" ".vms[] | select(.name == \$n) | $2"; }
 vm_running() { [[ $(vm_state "$1" .qmp_status) == running ]]; }

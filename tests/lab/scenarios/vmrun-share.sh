@@ -1,5 +1,5 @@
 #!/bin/bash
-# lab-cost: 60
+# lab-cost: 75
 # Issue 10 in the lab, nested QEMU, as the allowed user alice: a uinput keyboard and mouse go to
 # the guest (QEMU holds their grab: ours fails), the Ctrl+Ctrl chord gives them back to the host
 # and takes them again, and unplugged and plugged in again they are the guest's again without a

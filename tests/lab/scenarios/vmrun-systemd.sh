@@ -1,7 +1,7 @@
 #!/bin/bash
 # lab-init: systemd
 # lab-timeout: 1800
-# lab-cost: 470
+# lab-cost: 190
 # Issue 11 in the lab booted with systemd as PID 1 (udev, journald, logind, D-Bus): the text
 # console on the bochs GPU (udev may load bochs first; else it is put there), which check reports
 # and detach moves to the virtio GPU's framebuffer and back; alice's vmrun@lab user service,

@@ -1,6 +1,6 @@
 #!/bin/bash
 # lab-timeout: 1200
-# lab-cost: 190
+# lab-cost: 140
 # Issue 5 in the lab: an unprivileged user listed in /etc/vmrun/allow.yaml runs the VM with the
 # GPU through the setuid vmrun-helper (QEMU runs as that user); users and devices not allowed,
 # a group-writable allow file and hostile requests are refused with nothing changed.
@@ -128,20 +128,24 @@ hostile "more than this machine's memory" memlock 99999999999999999
 hostile "unknown operation 'frobnicate'" frobnicate $GPU
 hostile "usage: vmrun-helper" detach
 hostile "'extra' is not an option of detach" detach $GPU extra
-hostile "usage: vmrun-helper" detach $GPU --run --keep --dry-run extra
+hostile "usage: vmrun-helper" detach $GPU --run --keep --release --dry-run extra
 hostile "is not a PCI address" restore ../../etc
 hostile "unknown operation ''" "" ""
 assert_eq "$(home)" "$HOME_STATE" "hostile requests changed nothing"
 
 # --- alice runs the VM: QEMU runs as alice; the guest sees the card; the GPU comes back ---
-as alice tests/lab/tiny-guest /tmp/alice-vm labrun off 20
+# The guest waits for the power button, so QEMU is there to look at until alice stops it.
+as alice tests/lab/tiny-guest /tmp/alice-vm labrun acpi 20
 as alice "$VMRUN" /tmp/alice-vm/labrun.yaml >"$out" 2>&1 &
 vpid=$!
 qpid=""
 wait_until 60 eval 'qpid=$(pgrep -f "^qemu-system-x86_64 -name guest=labrun" | head -n1); [[ -n $qpid ]]'
 assert_eq "$(stat -c %U /proc/"$qpid" 2>/dev/null)" alice "QEMU (pid $qpid) runs as alice"
+check "the guest is up, waiting for the power button" wait_until 300 grep -q GUEST-ACPI /tmp/alice-vm/serial.log
+as alice "$VMRUN" stop labrun >/dev/null 2>&1
 wait $vpid; rc=$?
-assert_eq "$rc" 0 "alice: vmrun labrun.yaml exits 0 after the guest powers off"
+assert_eq "$rc" 0 "alice: vmrun labrun.yaml exits 0 after vmrun stop powers the guest off"
+check "the guest saw the power button" grep -q GUEST-POWER-BUTTON /tmp/alice-vm/serial.log
 [[ $rc == 0 ]] || diag "$(tail -n 15 "$out")"
 check "the guest saw 1234:1111" grep -q "GUEST-PCI 0000:01:00.0 1234:1111" /tmp/alice-vm/serial.log
 check "the timeline shows the memlock raised by the helper" grep -q "locked-memory limit of pid" "$out"
