@@ -1,7 +1,7 @@
 #!/bin/bash
 # lab-init: systemd
 # lab-timeout: 2700
-# lab-cost: 920
+# lab-cost: 720
 # Issue 21 in the lab booted with systemd (udev, logind, user managers real): KWin 5.27
 # (kwin_wayland, QPainter on both cards) in alice's logind session on seat0, holding the host's
 # virtio card and the "discrete" bochs card through logind, with logind's and PID 1's copies.
